@@ -1,0 +1,161 @@
+// mini-llm info MODEL.gguf [--json]: what a GGUF file holds, without loading weights.
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "commands.h"
+#include "minillm/gguf.h"
+
+namespace minillm::cli {
+namespace {
+
+using nlohmann::ordered_json;
+
+// Metadata numbers are read leniently (any integer width), since converters differ.
+std::optional<uint64_t> uint_key(const GGUFFile& f, const std::string& key) {
+  const GGUFValue* v = f.find(key);
+  if (!v || v->is_array()) return std::nullopt;
+  return v->as_uint(key);
+}
+std::optional<double> float_key(const GGUFFile& f, const std::string& key) {
+  const GGUFValue* v = f.find(key);
+  return v ? std::optional<double>(v->as_float(key)) : std::nullopt;
+}
+// Special token ids: 0xFFFFFFFF and -1 mean "none".
+std::optional<int64_t> token_id_key(const GGUFFile& f, const std::string& key) {
+  const GGUFValue* v = f.find(key);
+  if (!v) return std::nullopt;
+  const int64_t id = v->type() == GGUFType::INT32 ? v->as<int32_t>(key) : v->as_int(key);
+  if (id < 0 || id == 0xFFFFFFFF) return std::nullopt;
+  return id;
+}
+
+ordered_json summarize(const GGUFFile& f) {
+  ordered_json j;
+  j["file"] = f.source_name();
+  j["gguf_version"] = f.version();
+  j["file_bytes"] = f.file_size();
+  j["alignment"] = f.alignment();
+  j["metadata_count"] = f.metadata().size();
+  const std::string arch = f.get_or<std::string>("general.architecture", "");
+  j["architecture"] = arch.empty() ? ordered_json(nullptr) : ordered_json(arch);
+  if (const GGUFValue* name = f.find("general.name"); name && name->type() == GGUFType::STRING)
+    j["name"] = name->as<std::string>();
+
+  ordered_json hp;
+  const std::string p = arch + ".";
+  auto put_uint = [&](const char* field, const std::string& key) {
+    const auto v = uint_key(f, key);
+    hp[field] = v ? ordered_json(*v) : ordered_json(nullptr);
+  };
+  put_uint("context_length", p + "context_length");
+  put_uint("embedding_length", p + "embedding_length");
+  put_uint("block_count", p + "block_count");
+  put_uint("head_count", p + "attention.head_count");
+  // Absent head_count_kv means as many KV heads as query heads.
+  put_uint("head_count_kv", p + "attention.head_count_kv");
+  if (hp["head_count_kv"].is_null()) hp["head_count_kv"] = hp["head_count"];
+  put_uint("feed_forward_length", p + "feed_forward_length");
+  const auto theta = float_key(f, p + "rope.freq_base");
+  hp["rope_freq_base"] = theta ? *theta : 10000.0;  // the Llama default when the key is absent
+  put_uint("rope_dimension_count", p + "rope.dimension_count");
+  if (hp["rope_dimension_count"].is_null() && hp["embedding_length"].is_number() &&
+      hp["head_count"].is_number() && hp["head_count"].get<uint64_t>() > 0)
+    hp["rope_dimension_count"] =
+        hp["embedding_length"].get<uint64_t>() / hp["head_count"].get<uint64_t>();
+  const auto eps = float_key(f, p + "attention.layer_norm_rms_epsilon");
+  hp["rms_norm_epsilon"] = eps ? ordered_json(*eps) : ordered_json(nullptr);
+  if (const auto sw = uint_key(f, p + "attention.sliding_window")) hp["sliding_window"] = *sw;
+  if (const GGUFValue* tokens = f.find("tokenizer.ggml.tokens"); tokens && tokens->is_array())
+    hp["vocab_size"] = tokens->array().items.size();
+  else
+    put_uint("vocab_size", p + "vocab_size");
+  j["hyperparameters"] = hp;
+
+  ordered_json tok;
+  tok["model"] = f.get_or<std::string>("tokenizer.ggml.model", "");
+  if (f.has("tokenizer.ggml.pre")) tok["pre"] = f.get<std::string>("tokenizer.ggml.pre");
+  for (const char* which : {"bos", "eos", "unknown", "padding", "separator"}) {
+    const auto id = token_id_key(f, std::string("tokenizer.ggml.") + which + "_token_id");
+    tok[std::string(which) + "_token_id"] = id ? ordered_json(*id) : ordered_json(nullptr);
+  }
+  j["tokenizer"] = tok;
+
+  ordered_json tensors = ordered_json::array();
+  uint64_t params = 0, bytes = 0;
+  for (const GGUFTensorInfo& t : f.tensors()) {
+    tensors.push_back({{"name", t.name},
+                       {"type", std::string(type_name(t.type))},
+                       {"shape", t.shape},
+                       {"bytes", t.n_bytes}});
+    params += t.n_elements;
+    bytes += t.n_bytes;
+  }
+  j["tensors"] = tensors;
+  j["totals"] = {{"tensors", f.tensors().size()},
+                 {"parameters", params},
+                 {"bytes", bytes},
+                 {"bits_per_weight", params ? 8.0 * double(bytes) / double(params) : 0.0}};
+  return j;
+}
+
+std::string text_of(const ordered_json& v) {
+  if (v.is_null()) return "-";
+  if (v.is_string()) return v.get<std::string>();
+  return v.dump();
+}
+
+void print_text(const ordered_json& j) {
+  std::printf("file:          %s\n", j["file"].get<std::string>().c_str());
+  std::printf("gguf version:  %u   alignment: %llu   metadata keys: %zu\n",
+              j["gguf_version"].get<unsigned>(), (unsigned long long)j["alignment"].get<uint64_t>(),
+              j["metadata_count"].get<size_t>());
+  std::printf("architecture:  %s\n", text_of(j["architecture"]).c_str());
+  if (j.contains("name")) std::printf("name:          %s\n", text_of(j["name"]).c_str());
+  std::printf("hyperparameters:\n");
+  for (const auto& [k, v] : j["hyperparameters"].items())
+    std::printf("  %-22s %s\n", k.c_str(), text_of(v).c_str());
+  std::printf("tokenizer:\n");
+  for (const auto& [k, v] : j["tokenizer"].items())
+    std::printf("  %-22s %s\n", k.c_str(), text_of(v).c_str());
+  std::printf("tensors:\n  %-32s %-8s %-24s %12s\n", "name", "type", "shape", "bytes");
+  for (const auto& t : j["tensors"]) {
+    std::string shape;
+    for (const auto& d : t["shape"]) shape += (shape.empty() ? "" : " x ") + d.dump();
+    std::printf("  %-32s %-8s %-24s %12llu\n", t["name"].get<std::string>().c_str(),
+                t["type"].get<std::string>().c_str(), shape.c_str(),
+                (unsigned long long)t["bytes"].get<uint64_t>());
+  }
+  const auto& tot = j["totals"];
+  std::printf("totals: %zu tensors, %llu parameters, %llu bytes, %.3f bits per weight\n",
+              tot["tensors"].get<size_t>(), (unsigned long long)tot["parameters"].get<uint64_t>(),
+              (unsigned long long)tot["bytes"].get<uint64_t>(),
+              tot["bits_per_weight"].get<double>());
+}
+
+}  // namespace
+
+void add_info_command(CLI::App& app) {
+  struct Options {
+    std::string model;
+    bool json = false;
+  };
+  auto opt = std::make_shared<Options>();
+  CLI::App* cmd = app.add_subcommand("info", "Describe a GGUF file: hyperparameters, tokenizer, tensors");
+  cmd->add_option("model,-m,--model", opt->model, "GGUF file")->required();
+  cmd->add_flag("--json", opt->json, "Print one JSON object instead of text");
+  cmd->callback([opt] {
+    const GGUFFile file = GGUFFile::open(opt->model);
+    const ordered_json j = summarize(file);
+    if (opt->json)
+      std::cout << j.dump(2) << "\n";
+    else
+      print_text(j);
+  });
+}
+
+}  // namespace minillm::cli

@@ -1,0 +1,12 @@
+// The mini-llm subcommands. Each file cmd_*.cpp adds one subcommand to the application; the
+// callback it installs runs the command and returns normally or throws minillm::Error.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace minillm::cli {
+
+void add_info_command(CLI::App& app);
+void add_logits_command(CLI::App& app);
+
+}  // namespace minillm::cli

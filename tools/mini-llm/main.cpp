@@ -1,0 +1,32 @@
+// mini-llm: quick checks of models from the command line. Flags follow llama.cpp's where one exists.
+#include <cstdio>
+#include <exception>
+#include <iostream>
+
+#include "commands.h"
+#include "minillm/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"mini-llm: run Llama/Mistral-family models on the CPU", "mini-llm"};
+  app.require_subcommand(1);
+  minillm::cli::add_info_command(app);
+  minillm::cli::add_logits_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // One line, exit code 1, for any wrong or missing argument.
+    std::cerr << "mini-llm: error: " << e.what() << " (see mini-llm --help)\n";
+    return 1;
+  } catch (const minillm::Error& e) {
+    std::cerr << "mini-llm: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "mini-llm: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
