@@ -1,4 +1,96 @@
+// mini-llm logits: evaluate token ids and write the logits as little-endian float32.
+#include <bit>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
 #include "commands.h"
+#include "minillm/error.h"
+#include "minillm/model.h"
+#include "minillm/session.h"
+#include "options.h"
+
 namespace minillm::cli {
-void add_logits_command(CLI::App&) {}
+namespace {
+
+std::vector<int32_t> parse_ids(const std::string& text, const std::string& source) {
+  std::vector<int32_t> ids;
+  std::istringstream in(text);
+  std::string word;
+  while (in >> word) {
+    size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(word, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != word.size() || v < 0 || v > 0x7FFFFFFF)
+      throw Error(source + ": '" + word + "' is not a token id");
+    ids.push_back(static_cast<int32_t>(v));
+  }
+  if (ids.empty()) throw Error(source + ": no token ids given");
+  return ids;
+}
+
+std::string read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot read '" + path + "'");
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+void add_logits_command(CLI::App& app) {
+  struct Options {
+    std::string model, ids, ids_file, output, kv_type = "f16";
+    bool all = false;
+    int threads = 0;
+    uint32_t ctx = 0;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* cmd = app.add_subcommand(
+      "logits", "Evaluate token ids and write float32 logits (last position, or all with --all)");
+  cmd->add_option("-m,--model", o->model, "Model file (.gguf)")->required();
+  auto* ids =
+      cmd->add_option("--ids", o->ids, "Token ids, space-separated, fed as given (no BOS added)");
+  auto* ids_file = cmd->add_option("--ids-file", o->ids_file, "File of space-separated token ids");
+  ids->excludes(ids_file);
+  cmd->add_flag("--all", o->all, "Write logits of every position (n_positions × n_vocab)");
+  cmd->add_option("--kv-type", o->kv_type, "KV cache element type")
+      ->check(CLI::IsMember({"f16", "f32"}));
+  cmd->add_option("-o,--output", o->output, "Output file")->required();
+  add_threads_option(*cmd, o->threads);
+  cmd->add_option("-c,--ctx-size", o->ctx, "KV cache capacity (default: enough for the ids)");
+  cmd->callback([o] {
+    std::vector<int32_t> tokens;
+    if (!o->ids.empty())
+      tokens = parse_ids(o->ids, "--ids");
+    else if (!o->ids_file.empty())
+      tokens = parse_ids(read_text_file(o->ids_file), o->ids_file);
+    else
+      throw Error("give the tokens with --ids or --ids-file");
+
+    const auto model = Model::load(o->model);
+    SessionOptions so;
+    so.kv_type = o->kv_type == "f32" ? KvCacheType::F32 : KvCacheType::F16;
+    so.n_threads = o->threads;
+    so.n_ctx = o->ctx ? o->ctx : uint32_t(tokens.size());
+    Session session(model, so);
+    const auto logits = session.eval(tokens, o->all);
+
+    std::ofstream out(o->output, std::ios::binary);
+    if (!out) throw Error("cannot write '" + o->output + "'");
+    static_assert(std::endian::native == std::endian::little, "logits are written little-endian");
+    out.write(reinterpret_cast<const char*>(logits.data()),
+              std::streamsize(logits.size() * sizeof(float)));
+    if (!out) throw Error("error writing '" + o->output + "'");
+  });
+}
+
 }  // namespace minillm::cli

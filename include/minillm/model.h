@@ -1,0 +1,61 @@
+// A loaded model: hyperparameters plus weights that stay in the memory-mapped file.
+// Immutable after load, so one Model can be shared by many sessions and threads.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace minillm {
+
+// The hyperparameters of a Llama/Mistral-family model, whatever file it came from.
+struct ModelConfig {
+  std::string architecture;            // "llama" (Llama 1/2/3 and Mistral GGUF files use it)
+  std::string name;                    // general.name, informational
+  uint32_t n_vocab = 0;                // rows of the embedding / output matrices
+  uint32_t n_ctx_train = 0;            // context length the model was trained with
+  uint32_t n_embd = 0;                 // model width
+  uint32_t n_layer = 0;                // transformer blocks
+  uint32_t n_head = 0;                 // query heads
+  uint32_t n_head_kv = 0;              // key/value heads (n_head / n_head_kv queries share one)
+  uint32_t head_dim = 0;               // width of one head
+  uint32_t n_ff = 0;                   // feed-forward hidden width
+  uint32_t n_rot = 0;                  // leading dimensions of each head that RoPE rotates
+  float rms_eps = 1e-5f;               // RMSNorm epsilon
+  float rope_theta = 10000.0f;         // RoPE base frequency
+  float rope_freq_scale = 1.0f;        // linear RoPE scaling: positions are multiplied by this
+  uint32_t sliding_window = 0;         // attention window in tokens (Mistral v0.1); 0 = unlimited
+  bool tied_embeddings = false;        // output projection reuses the token embedding
+  bool has_rope_freq_factors = false;  // per-dimension RoPE divisors (Llama 3.1 rope_freqs)
+  int32_t bos_token = -1;              // -1 = none
+  int32_t eos_token = -1;              // -1 = none
+};
+
+struct LoadOptions {
+  // Reserved for later (quantize-on-load, repacking). Loading never copies weights today.
+};
+
+class Model {
+ public:
+  // Loads a .gguf file. Throws minillm::Error naming the key or tensor on any inconsistency:
+  // unknown architecture, contradicting hyperparameters, missing tensors, wrong shapes,
+  // weight types without a kernel.
+  static std::shared_ptr<const Model> load(const std::filesystem::path& path,
+                                           const LoadOptions& options = {});
+  ~Model();
+
+  const ModelConfig& config() const;
+  // Bytes of all weights that a forward pass reads (for bandwidth figures).
+  uint64_t weight_bytes() const;
+
+  struct Impl;  // weights and the file mapping; see src/model/model_impl.h
+  const Impl& impl() const { return *impl_; }
+
+ private:
+  explicit Model(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace minillm

@@ -1,0 +1,56 @@
+// A Session is one sequence being evaluated: it owns the KV cache and scratch buffers and turns
+// token ids into logits. Sessions are cheap next to the Model they share; use one per sequence
+// and one thread at a time per session.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "minillm/model.h"
+
+namespace minillm {
+
+enum class KvCacheType { F16, F32 };
+
+struct SessionOptions {
+  uint32_t n_ctx = 0;      // KV cache capacity in tokens; 0 = min(model context, 4096)
+  uint32_t n_batch = 512;  // tokens evaluated together as one matrix-matrix pass
+  KvCacheType kv_type = KvCacheType::F16;
+  int n_threads = 0;  // 0 = the number of physical cores
+};
+
+class Session {
+ public:
+  explicit Session(std::shared_ptr<const Model> model, const SessionOptions& options = {});
+  ~Session();
+  Session(Session&&) noexcept;
+  Session& operator=(Session&&) noexcept;
+
+  // Evaluates `tokens` at positions n_past() .. n_past()+n-1 and appends them to the cache.
+  // Returns the logits of the last token (n_vocab floats), or with all_logits of every token
+  // (n × n_vocab, position-major). The span is valid until the next call. Throws Error when a
+  // token id is out of range or the tokens do not fit in the cache (the cache is then unchanged).
+  std::span<const float> eval(std::span<const int32_t> tokens, bool all_logits = false);
+
+  // Forgets every position >= n_keep (to reuse a shared prefix or regenerate).
+  void truncate(uint32_t n_keep);
+  void reset() { truncate(0); }
+
+  uint32_t n_past() const;  // positions held in the cache
+  uint32_t n_ctx() const;   // capacity
+  int n_threads() const;
+  // Tokens evaluated by this session since it was created (prompts and generated tokens).
+  uint64_t tokens_evaluated() const;
+  const Model& model() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// Physical cores of this machine (the default thread count).
+int default_thread_count();
+
+}  // namespace minillm

@@ -1,0 +1,43 @@
+#include "kernels/attention.h"
+
+#include <algorithm>
+
+#include "kernels/activations.h"
+#include "kernels/f16.h"
+
+namespace minillm::kernels {
+namespace {
+
+template <class Element, class Load>
+void attend(const float* q, const KvRows& keys, const KvRows& values, size_t first, size_t n,
+            size_t head_dim, float scale, float* scores, float* out, Load load) {
+  const auto* k = static_cast<const Element*>(keys.base);
+  const auto* v = static_cast<const Element*>(values.base);
+  for (size_t j = 0; j < n; ++j) {
+    const Element* kr = k + (first + j) * keys.stride;
+    float dot = 0.0f;
+    for (size_t d = 0; d < head_dim; ++d) dot += q[d] * load(kr[d]);
+    scores[j] = dot * scale;
+  }
+  softmax(scores, n);
+  std::fill(out, out + head_dim, 0.0f);
+  for (size_t j = 0; j < n; ++j) {
+    const Element* vr = v + (first + j) * values.stride;
+    const float p = scores[j];
+    for (size_t d = 0; d < head_dim; ++d) out[d] += p * load(vr[d]);
+  }
+}
+
+}  // namespace
+
+void attend_one_head(const float* q, const KvRows& keys, const KvRows& values, size_t first,
+                     size_t n, size_t head_dim, float scale, float* scores, float* out) {
+  if (keys.type == KvElement::F16)
+    attend<uint16_t>(q, keys, values, first, n, head_dim, scale, scores, out,
+                     [](uint16_t h) { return fp16_to_fp32(h); });
+  else
+    attend<float>(q, keys, values, first, n, head_dim, scale, scores, out,
+                  [](float f) { return f; });
+}
+
+}  // namespace minillm::kernels

@@ -1,0 +1,22 @@
+// Scaled dot-product attention of one query head over rows of a KV cache.
+#pragma once
+
+#include <cstddef>
+
+namespace minillm::kernels {
+
+enum class KvElement { F32, F16 };
+
+// Rows of one KV head in a cache: row j starts at element j * stride of `base`.
+struct KvRows {
+  const void* base = nullptr;  // first element of row 0 (already offset to the head)
+  size_t stride = 0;           // elements between consecutive rows
+  KvElement type = KvElement::F32;
+};
+
+// out = Σ_j softmax_j(scale · q·k_j) v_j over rows j in [first, first + n).
+// scores: scratch of n floats. q and out: head_dim floats.
+void attend_one_head(const float* q, const KvRows& keys, const KvRows& values, size_t first,
+                     size_t n, size_t head_dim, float scale, float* scores, float* out);
+
+}  // namespace minillm::kernels

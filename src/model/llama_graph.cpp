@@ -1,0 +1,128 @@
+// The forward pass, top to bottom: embed, then per layer attention and feed-forward blocks with
+// pre-normalization and residual adds, then the final norm and the output projection. Every
+// projection runs over the whole batch at once (matrix × matrix), so a prompt streams each
+// weight once per batch rather than once per token.
+#include "model/llama_graph.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/activations.h"
+#include "kernels/attention.h"
+#include "kernels/matmul.h"
+#include "kernels/norm.h"
+#include "kernels/quant.h"
+#include "kernels/rope.h"
+
+namespace minillm {
+namespace {
+
+// y (n_tok × m.rows) = x (n_tok × m.cols) · mᵀ
+void project(const MatrixView& m, const float* x, uint32_t n_tok, float* y, int n_threads) {
+  kernels::matmul(m.type, m.data, m.rows, m.cols, x, n_tok, y, n_threads);
+}
+
+void grow(std::vector<float>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+}
+
+}  // namespace
+
+std::vector<float> rope_inverse_frequencies(const ModelConfig& c,
+                                            const std::vector<float>& freq_factors) {
+  std::vector<float> inv(c.n_rot / 2);
+  for (size_t i = 0; i < inv.size(); ++i) {
+    double f = std::pow(double(c.rope_theta), -2.0 * double(i) / double(c.n_rot));
+    f *= c.rope_freq_scale;
+    if (!freq_factors.empty()) f /= freq_factors[i];
+    inv[i] = static_cast<float>(f);
+  }
+  return inv;
+}
+
+void llama_forward(const Model::Impl& model, KvCache& cache, ForwardScratch& s,
+                   const int32_t* tokens, uint32_t n_tok, uint32_t pos0, bool all_logits,
+                   int n_threads, float* logits) {
+  const ModelConfig& c = model.config;
+  const ModelWeights& w = model.weights;
+  const size_t d = c.n_embd, hd = c.head_dim, q_w = size_t(c.n_head) * hd;
+  const size_t kv_w = size_t(c.n_head_kv) * hd, n_pairs = c.n_rot / 2;
+  const uint32_t group = c.n_head / c.n_head_kv;  // query heads per KV head
+  const float scale = 1.0f / std::sqrt(float(hd));
+
+  grow(s.x, n_tok * d);
+  grow(s.xn, n_tok * d);
+  grow(s.q, n_tok * q_w);
+  grow(s.k, n_tok * kv_w);
+  grow(s.v, n_tok * kv_w);
+  grow(s.att, n_tok * q_w);
+  grow(s.proj, n_tok * d);
+  grow(s.gate, size_t(n_tok) * c.n_ff);
+  grow(s.up, size_t(n_tok) * c.n_ff);
+  grow(s.scores, size_t(std::max(n_threads, 1)) * cache.capacity());
+  grow(s.cos, n_tok * n_pairs);
+  grow(s.sin, n_tok * n_pairs);
+
+  // Token embeddings, and the RoPE angles of each position (shared by all layers and heads).
+  for (uint32_t t = 0; t < n_tok; ++t) {
+    const auto* row = static_cast<const uint8_t*>(w.token_embd.data) +
+                      row_bytes(w.token_embd.type, d) * size_t(tokens[t]);
+    kernels::dequantize_row(w.token_embd.type, row, &s.x[t * d], d);
+    kernels::rope_cos_sin(int64_t(pos0) + t, s.inv_freq.data(), n_pairs, &s.cos[t * n_pairs],
+                          &s.sin[t * n_pairs]);
+  }
+
+  for (uint32_t l = 0; l < c.n_layer; ++l) {
+    const LayerWeights& L = w.layers[l];
+
+    // Attention block.
+    for (uint32_t t = 0; t < n_tok; ++t)
+      kernels::rms_norm(&s.x[t * d], L.attn_norm.data(), &s.xn[t * d], d, c.rms_eps);
+    project(L.wq, s.xn.data(), n_tok, s.q.data(), n_threads);
+    project(L.wk, s.xn.data(), n_tok, s.k.data(), n_threads);
+    project(L.wv, s.xn.data(), n_tok, s.v.data(), n_threads);
+    for (uint32_t t = 0; t < n_tok; ++t) {
+      kernels::rope_rotate_pairs(&s.q[t * q_w], c.n_head, hd, &s.cos[t * n_pairs],
+                                 &s.sin[t * n_pairs], n_pairs);
+      kernels::rope_rotate_pairs(&s.k[t * kv_w], c.n_head_kv, hd, &s.cos[t * n_pairs],
+                                 &s.sin[t * n_pairs], n_pairs);
+      cache.store(l, pos0 + t, &s.k[t * kv_w], &s.v[t * kv_w]);
+    }
+    // Each (token, head) pair is computed by one thread, so results do not depend on threads.
+    const int64_t n_items = int64_t(n_tok) * c.n_head;
+#pragma omp parallel for num_threads(n_threads) schedule(static)
+    for (int64_t item = 0; item < n_items; ++item) {
+      const uint32_t t = uint32_t(item / c.n_head), h = uint32_t(item % c.n_head);
+      const uint32_t pos = pos0 + t;
+      // Causal: keys 0..pos; with a sliding window only the last `sliding_window` of them.
+      const uint32_t first =
+          (c.sliding_window && pos >= c.sliding_window) ? pos - c.sliding_window + 1 : 0;
+      float* scores = &s.scores[size_t(omp_get_thread_num()) * cache.capacity()];
+      kernels::attend_one_head(&s.q[t * q_w + h * hd], cache.keys(l, h / group, hd),
+                               cache.values(l, h / group, hd), first, pos - first + 1, hd, scale,
+                               scores, &s.att[t * q_w + h * hd]);
+    }
+    project(L.wo, s.att.data(), n_tok, s.proj.data(), n_threads);
+    for (size_t i = 0; i < n_tok * d; ++i) s.x[i] += s.proj[i];
+
+    // Feed-forward block (SwiGLU).
+    for (uint32_t t = 0; t < n_tok; ++t)
+      kernels::rms_norm(&s.x[t * d], L.ffn_norm.data(), &s.xn[t * d], d, c.rms_eps);
+    project(L.w_gate, s.xn.data(), n_tok, s.gate.data(), n_threads);
+    project(L.w_up, s.xn.data(), n_tok, s.up.data(), n_threads);
+    kernels::swiglu(s.gate.data(), s.up.data(), s.gate.data(), size_t(n_tok) * c.n_ff);
+    project(L.w_down, s.gate.data(), n_tok, s.proj.data(), n_threads);
+    for (size_t i = 0; i < n_tok * d; ++i) s.x[i] += s.proj[i];
+  }
+
+  // Output: only the rows the caller asked for.
+  const uint32_t first_out = all_logits ? 0 : n_tok - 1;
+  const uint32_t n_out = n_tok - first_out;
+  for (uint32_t t = 0; t < n_out; ++t)
+    kernels::rms_norm(&s.x[(first_out + t) * d], w.output_norm.data(), &s.xn[t * d], d, c.rms_eps);
+  project(w.output, s.xn.data(), n_out, logits, n_threads);
+}
+
+}  // namespace minillm

@@ -1,0 +1,249 @@
+// Loading rejects models whose hyperparameters contradict each other or the tensors, with an
+// error naming what is wrong; valid variants (tied output, GQA, "none" special ids) load.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <random>
+#include <set>
+
+#include "minillm/error.h"
+#include "minillm/gguf.h"
+#include "minillm/model.h"
+#include "minillm/session.h"
+#include "test_data.h"
+
+namespace minillm {
+namespace {
+
+// A tiny random llama-architecture GGUF (dim 16, 2 layers, 4 heads, 2 KV heads, FFN 24, vocab 32)
+// that a test can alter before writing.
+struct TinyModel {
+  uint32_t dim = 16, n_layer = 2, n_head = 4, n_head_kv = 2, n_ff = 24, n_vocab = 32;
+  std::map<std::string, GGUFValue> metadata;
+  std::map<std::string, std::vector<uint64_t>> shapes;
+  std::set<std::string> omitted;
+
+  TinyModel() {
+    metadata["general.architecture"] = std::string("llama");
+    metadata["llama.context_length"] = uint32_t(64);
+    metadata["llama.embedding_length"] = dim;
+    metadata["llama.block_count"] = n_layer;
+    metadata["llama.feed_forward_length"] = n_ff;
+    metadata["llama.attention.head_count"] = n_head;
+    metadata["llama.attention.head_count_kv"] = n_head_kv;
+    metadata["llama.attention.layer_norm_rms_epsilon"] = 1e-5f;
+    metadata["tokenizer.ggml.bos_token_id"] = uint32_t(1);
+    metadata["tokenizer.ggml.eos_token_id"] = uint32_t(2);
+    metadata["tokenizer.ggml.padding_token_id"] = uint32_t(0xFFFFFFFF);
+    const uint32_t hd = dim / n_head;
+    shapes["token_embd.weight"] = {dim, n_vocab};
+    shapes["output_norm.weight"] = {dim};
+    shapes["output.weight"] = {dim, n_vocab};
+    for (uint32_t l = 0; l < n_layer; ++l) {
+      const std::string b = "blk." + std::to_string(l) + ".";
+      shapes[b + "attn_norm.weight"] = {dim};
+      shapes[b + "attn_q.weight"] = {dim, n_head * hd};
+      shapes[b + "attn_k.weight"] = {dim, n_head_kv * hd};
+      shapes[b + "attn_v.weight"] = {dim, n_head_kv * hd};
+      shapes[b + "attn_output.weight"] = {n_head * hd, dim};
+      shapes[b + "ffn_norm.weight"] = {dim};
+      shapes[b + "ffn_gate.weight"] = {dim, n_ff};
+      shapes[b + "ffn_up.weight"] = {dim, n_ff};
+      shapes[b + "ffn_down.weight"] = {n_ff, dim};
+    }
+  }
+
+  std::filesystem::path write(const std::string& name) const {
+    GGUFWriter w;
+    for (const auto& [k, v] : metadata) w.set(k, v);
+    std::mt19937 rng(7);
+    std::normal_distribution<float> normal(0.0f, 0.2f);
+    for (const auto& [name, shape] : shapes) {
+      if (omitted.count(name)) continue;
+      uint64_t n = 1;
+      for (uint64_t d : shape) n *= d;
+      std::vector<float> values(n);
+      for (float& x : values) x = name.find("norm") != std::string::npos ? 1.0f : normal(rng);
+      std::vector<uint8_t> bytes(n * 4);
+      std::memcpy(bytes.data(), values.data(), bytes.size());
+      w.add_tensor(name, TensorType::F32, shape, std::move(bytes));
+    }
+    const auto path = std::filesystem::temp_directory_path() /
+                      ("minillm_model_load_" + std::to_string(::getpid()) + "_" + name + ".gguf");
+    w.write(path);
+    return path;
+  }
+};
+
+// Expects Model::load to throw an Error whose message contains `needle`.
+void expect_rejected(const TinyModel& m, const std::string& name, const std::string& needle) {
+  const auto path = m.write(name);
+  try {
+    Model::load(path);
+    ADD_FAILURE() << name << ": loaded, expected an error mentioning '" << needle << "'";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos)
+        << name << ": message was: " << e.what();
+  }
+  std::filesystem::remove(path);
+}
+
+TEST(ModelLoad, ValidTinyModelLoadsAndRuns) {
+  const TinyModel m;
+  const auto path = m.write("valid");
+  const auto model = Model::load(path);
+  std::filesystem::remove(path);  // weights stay mapped after the file is unlinked
+  const ModelConfig& c = model->config();
+  EXPECT_EQ(c.n_embd, 16u);
+  EXPECT_EQ(c.head_dim, 4u);
+  EXPECT_EQ(c.n_rot, 4u);
+  EXPECT_EQ(c.n_head_kv, 2u);
+  EXPECT_EQ(c.n_vocab, 32u);  // from the embedding: this file has no token list
+  EXPECT_EQ(c.bos_token, 1);
+  EXPECT_FALSE(c.tied_embeddings);
+  EXPECT_FLOAT_EQ(c.rope_theta, 10000.0f);
+  Session s(model, {.n_ctx = 8, .n_batch = 512, .kv_type = KvCacheType::F32, .n_threads = 1});
+  const std::vector<int32_t> ids = {1, 5, 9};
+  const auto logits = s.eval(ids);
+  ASSERT_EQ(logits.size(), 32u);
+  for (float x : logits) EXPECT_TRUE(std::isfinite(x));
+}
+
+TEST(ModelLoad, TiedEmbeddingsWhenOutputIsAbsent) {
+  TinyModel m;
+  m.omitted.insert("output.weight");
+  const auto path = m.write("tied");
+  const auto model = Model::load(path);
+  std::filesystem::remove(path);
+  EXPECT_TRUE(model->config().tied_embeddings);
+}
+
+TEST(ModelLoad, RejectsContradictions) {
+  {
+    TinyModel m;
+    m.metadata["llama.attention.head_count"] = uint32_t(0);
+    expect_rejected(m, "zero_heads", "head count is 0");
+  }
+  {
+    TinyModel m;
+    m.metadata["llama.attention.head_count_kv"] = uint32_t(3);
+    expect_rejected(m, "kv_not_dividing", "not a multiple of the KV head count");
+  }
+  {
+    TinyModel m;
+    m.metadata["llama.attention.head_count"] = uint32_t(3);
+    m.metadata["llama.attention.head_count_kv"] = uint32_t(1);
+    expect_rejected(m, "dim_not_dividing", "not divisible by head count");
+  }
+  {
+    TinyModel m;
+    m.metadata["llama.block_count"] = uint32_t(3);
+    expect_rejected(m, "too_many_blocks", "missing tensor 'blk.2.");
+  }
+  {
+    TinyModel m;
+    m.metadata["llama.block_count"] = uint32_t(1);
+    expect_rejected(m, "too_few_blocks", "more blocks than block_count");
+  }
+  {
+    TinyModel m;
+    m.shapes["blk.1.ffn_up.weight"] = {16, 25};
+    expect_rejected(m, "wrong_shape",
+                    "'blk.1.ffn_up.weight' has shape [16, 25], expected [16, 24]");
+  }
+  {
+    TinyModel m;
+    m.omitted.insert("blk.0.attn_v.weight");
+    expect_rejected(m, "missing_tensor", "missing tensor 'blk.0.attn_v.weight'");
+  }
+  {
+    TinyModel m;
+    m.metadata["tokenizer.ggml.eos_token_id"] = uint32_t(32);
+    expect_rejected(m, "eos_out_of_vocab", "EOS token id 32 is outside the vocabulary");
+  }
+  {
+    TinyModel m;
+    m.metadata["general.architecture"] = std::string("gpt2");
+    expect_rejected(m, "unknown_arch", "unsupported architecture 'gpt2'");
+  }
+  {
+    TinyModel m;
+    m.metadata["llama.embedding_length"] = 1.5f;
+    expect_rejected(m, "wrong_key_type", "llama.embedding_length");
+  }
+  {
+    TinyModel m;
+    m.metadata.erase("llama.feed_forward_length");
+    expect_rejected(m, "missing_key", "missing metadata key 'llama.feed_forward_length'");
+  }
+}
+
+TEST(ModelLoad, NoneSpecialIdsAreAccepted) {
+  TinyModel m;
+  m.metadata["tokenizer.ggml.bos_token_id"] = int32_t(-1);
+  m.metadata["tokenizer.ggml.eos_token_id"] = uint32_t(0xFFFFFFFF);
+  const auto path = m.write("none_ids");
+  const auto model = Model::load(path);
+  std::filesystem::remove(path);
+  EXPECT_EQ(model->config().bos_token, -1);
+  EXPECT_EQ(model->config().eos_token, -1);
+}
+
+TEST(ModelLoad, RealModelPaddingIdIsNone) {
+  const auto path = test::shared_file("models/stories260K.gguf");
+  REQUIRE_SHARED_FILE(path);
+  const auto model = Model::load(path);
+  const ModelConfig& c = model->config();
+  EXPECT_EQ(c.n_layer, 5u);
+  EXPECT_EQ(c.n_head, 8u);
+  EXPECT_EQ(c.n_head_kv, 4u);
+  EXPECT_EQ(c.head_dim, 8u);
+  EXPECT_EQ(c.n_ff, 172u);
+  EXPECT_EQ(c.n_vocab, 512u);
+  EXPECT_EQ(c.bos_token, 1);
+  EXPECT_EQ(c.eos_token, 2);
+}
+
+TEST(Session, ContextOverflowIsAnErrorAndLeavesTheCacheUnchanged) {
+  const TinyModel m;
+  const auto path = m.write("overflow");
+  const auto model = Model::load(path);
+  std::filesystem::remove(path);
+  Session s(model, {.n_ctx = 4, .n_batch = 512, .kv_type = KvCacheType::F16, .n_threads = 1});
+  const std::vector<int32_t> three = {1, 2, 3};
+  s.eval(three);
+  EXPECT_THROW(s.eval(three), Error);
+  EXPECT_EQ(s.n_past(), 3u);
+  const std::vector<int32_t> out_of_vocab = {1, 32};
+  EXPECT_THROW(s.eval(out_of_vocab), Error);
+  EXPECT_THROW(s.eval(std::vector<int32_t>{-1}), Error);
+  EXPECT_EQ(s.n_past(), 3u);
+  EXPECT_THROW(s.truncate(4), Error);
+}
+
+// Dropping positions and evaluating other tokens gives what a fresh session gives.
+TEST(Session, TruncateThenRegenerateMatchesAFreshSession) {
+  const TinyModel m;
+  const auto path = m.write("truncate");
+  const auto model = Model::load(path);
+  std::filesystem::remove(path);
+  const SessionOptions o{.n_ctx = 16, .n_batch = 512, .kv_type = KvCacheType::F32, .n_threads = 1};
+  Session a(model, o);
+  a.eval(std::vector<int32_t>{1, 4, 5, 6});
+  a.truncate(2);
+  const auto reused = a.eval(std::vector<int32_t>{7, 8});
+  const std::vector<float> got(reused.begin(), reused.end());
+  Session b(model, o);
+  const auto fresh = b.eval(std::vector<int32_t>{1, 4, 7, 8});
+  ASSERT_EQ(got.size(), fresh.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], fresh[i]) << i;
+  EXPECT_EQ(a.n_past(), 4u);
+  EXPECT_EQ(a.tokens_evaluated(), 6u);
+}
+
+}  // namespace
+}  // namespace minillm

@@ -1,0 +1,189 @@
+// The forward pass against the independent float64 references in ../shared/reference: every
+// GGUF case of manifest.json must be at least as faithful as llama.cpp (mean KL ≤ kld_limit),
+// agree on the top token wherever the truth is decisive, and for F32 weights with an F32 KV
+// cache stay within 1e-3 of the truth.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "logit_metrics.h"
+#include "minillm/model.h"
+#include "minillm/session.h"
+#include "test_data.h"
+
+namespace minillm {
+namespace {
+
+using nlohmann::json;
+
+struct Case {
+  std::string id;
+  json spec;
+};
+
+std::filesystem::path reference_dir() {
+  return test::shared_dir() / "reference";
+}
+
+std::vector<Case> load_cases() {
+  std::vector<Case> cases;
+  std::ifstream in(reference_dir() / "manifest.json");
+  if (!in) return {{"manifest_missing", json()}};
+  const json manifest = json::parse(in);
+  for (const json& c : manifest.at("cases")) {
+    const std::string id = c.at("id");
+    if (id.rfind("hf-", 0) == 0) continue;  // Hugging Face folders: their own issue
+    cases.push_back({id, c});
+  }
+  return cases;
+}
+
+std::vector<float> read_f32(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) throw std::runtime_error("cannot read " + path.string());
+  const auto bytes = size_t(in.tellg());
+  std::vector<float> v(bytes / sizeof(float));
+  in.seekg(0);
+  in.read(reinterpret_cast<char*>(v.data()), std::streamsize(v.size() * sizeof(float)));
+  return v;
+}
+
+std::shared_ptr<const Model> model_for(const std::filesystem::path& path) {
+  static std::map<std::string, std::shared_ptr<const Model>> cache;
+  auto& m = cache[path.string()];
+  if (!m) m = Model::load(path);
+  return m;
+}
+
+std::vector<float> run(const std::shared_ptr<const Model>& model, const std::vector<int32_t>& ids,
+                       KvCacheType kv, int threads = 2, uint32_t n_batch = 512) {
+  SessionOptions o;
+  o.kv_type = kv;
+  o.n_threads = threads;
+  o.n_batch = n_batch;
+  o.n_ctx = uint32_t(ids.size());
+  Session s(model, o);
+  const auto logits = s.eval(ids, true);
+  return {logits.begin(), logits.end()};
+}
+
+class ReferenceLogits : public ::testing::TestWithParam<Case> {};
+
+TEST_P(ReferenceLogits, MatchesTruth) {
+  const Case& c = GetParam();
+  if (c.spec.is_null()) {
+    REQUIRE_SHARED_FILE(reference_dir() / "manifest.json");
+    return;
+  }
+  const auto model_path = reference_dir() / c.spec.at("model").get<std::string>();
+  const auto truth_path = reference_dir() / c.spec.at("truth").get<std::string>();
+  REQUIRE_SHARED_FILE(model_path);
+  REQUIRE_SHARED_FILE(truth_path);
+  const auto ids = c.spec.at("tokens").get<std::vector<int32_t>>();
+  const size_t n_vocab = c.spec.at("n_vocab");
+  const double kld_limit = c.spec.at("kld_limit");
+  const double margin = c.spec.at("top1_margin_rel");
+  const bool f32_weights = c.spec.value("weights_f32", false);
+  const auto truth = read_f32(truth_path);
+  ASSERT_EQ(truth.size(), ids.size() * n_vocab);
+  const double llamacpp_kld = c.spec.at("metrics").at("llamacpp").at("mean_kld");
+
+  const auto model = model_for(model_path);
+  ASSERT_EQ(model->config().n_vocab, n_vocab);
+
+  std::vector<KvCacheType> kv_types = {KvCacheType::F16};
+  if (f32_weights) kv_types.push_back(KvCacheType::F32);
+  for (KvCacheType kv : kv_types) {
+    const bool f32_kv = kv == KvCacheType::F32;
+    SCOPED_TRACE(f32_kv ? "F32 KV cache" : "F16 KV cache");
+    const auto logits = run(model, ids, kv);
+    const auto r = test::compare_logits(truth, logits, n_vocab, margin);
+    std::printf("[ref] %-28s kv=%s mean_kld=%.3e (llama.cpp %.3e, limit %.3e) max_abs=%.3e\n",
+                c.id.c_str(), f32_kv ? "f32" : "f16", r.mean_kld, llamacpp_kld, kld_limit,
+                r.max_abs_diff);
+    ASSERT_TRUE(r.all_finite);
+    EXPECT_LE(r.mean_kld, kld_limit);
+    EXPECT_TRUE(r.top1_fail_positions.empty())
+        << r.top1_fail_positions.size() << " decisive positions disagree, first at "
+        << r.top1_fail_positions.front();
+    if (f32_weights && f32_kv) {
+      EXPECT_LE(r.max_abs_diff, 1e-3);
+    }
+  }
+}
+
+std::string case_name(const ::testing::TestParamInfo<Case>& info) {
+  std::string s = info.param.id;
+  for (char& ch : s)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return s;
+}
+
+INSTANTIATE_TEST_SUITE_P(Manifest, ReferenceLogits, ::testing::ValuesIn(load_cases()), case_name);
+
+// Our C++ metric must reproduce the figures the manifest gives for llama.cpp's own logits
+// (computed by compare_logits.py), or the limits above would mean nothing.
+TEST(ReferenceMetric, ReproducesManifestFiguresForLlamaCpp) {
+  REQUIRE_SHARED_FILE(reference_dir() / "manifest.json");
+  int checked = 0;
+  for (const Case& c : load_cases()) {
+    if (c.spec.is_null() || checked >= 6) continue;
+    const auto truth = read_f32(reference_dir() / c.spec.at("truth").get<std::string>());
+    const auto theirs = read_f32(reference_dir() / c.spec.at("llamacpp").get<std::string>());
+    const json& m = c.spec.at("metrics").at("llamacpp");
+    const auto r = test::compare_logits(
+        truth, theirs, c.spec.at("n_vocab"),
+        1e-3);  // the manifest counts decisive positions with compare_logits.py's default margin
+    EXPECT_NEAR(r.mean_kld, m.at("mean_kld").get<double>(),
+                1e-6 * m.at("mean_kld").get<double>() + 1e-15)
+        << c.id;
+    EXPECT_NEAR(r.max_abs_diff, m.at("max_abs_diff").get<double>(), 1e-9) << c.id;
+    EXPECT_EQ(r.n_decisive, m.at("n_decisive_positions").get<size_t>()) << c.id;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 6);
+}
+
+double logit_range(const std::vector<float>& v) {
+  const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+  return double(*hi) - double(*lo);
+}
+
+std::vector<int32_t> case_tokens(const std::string& id) {
+  for (const Case& c : load_cases())
+    if (c.id == id) return c.spec.at("tokens").get<std::vector<int32_t>>();
+  return {};
+}
+
+// One batch, several batches and token by token agree; 1 and 2 threads agree bitwise.
+TEST(Consistency, BatchingAndThreads) {
+  for (const char* name : {"stories260K.gguf", "gqa-Q4_0.gguf"}) {
+    SCOPED_TRACE(name);
+    const auto path = name == std::string("stories260K.gguf") ? test::shared_dir() / "models" / name
+                                                              : reference_dir() / "models" / name;
+    REQUIRE_SHARED_FILE(path);
+    const auto ids = case_tokens("stories260K__s1_story64");
+    ASSERT_FALSE(ids.empty());
+    const auto model = Model::load(path);
+    const auto one_batch = run(model, ids, KvCacheType::F16, 2, 512);
+    const double tol = 1e-4 * logit_range(one_batch);
+    for (uint32_t n_batch : {1u, 7u}) {
+      const auto split = run(model, ids, KvCacheType::F16, 2, n_batch);
+      double max_diff = 0;
+      for (size_t i = 0; i < split.size(); ++i)
+        max_diff = std::max(max_diff, std::abs(double(split[i]) - double(one_batch[i])));
+      EXPECT_LE(max_diff, tol) << "n_batch " << n_batch;
+    }
+    const auto one_thread = run(model, ids, KvCacheType::F16, 1, 512);
+    EXPECT_EQ(0, std::memcmp(one_thread.data(), one_batch.data(), one_batch.size() * 4))
+        << "1 and 2 threads differ";
+  }
+}
+
+}  // namespace
+}  // namespace minillm
