@@ -11,6 +11,7 @@
 #include "minillm/error.h"
 #include "minillm/model.h"
 #include "minillm/session.h"
+#include "minillm/tokenizer.h"
 #include "options.h"
 
 namespace minillm::cli {
@@ -48,7 +49,7 @@ std::string read_text_file(const std::string& path) {
 
 void add_logits_command(CLI::App& app) {
   struct Options {
-    std::string model, ids, ids_file, output, kv_type = "f16";
+    std::string model, ids, ids_file, prompt, output, kv_type = "f16";
     bool all = false;
     int threads = 0;
     uint32_t ctx = 0;
@@ -60,7 +61,10 @@ void add_logits_command(CLI::App& app) {
   auto* ids =
       cmd->add_option("--ids", o->ids, "Token ids, space-separated, fed as given (no BOS added)");
   auto* ids_file = cmd->add_option("--ids-file", o->ids_file, "File of space-separated token ids");
-  ids->excludes(ids_file);
+  auto* prompt = cmd->add_option("-p,--prompt", o->prompt,
+                                 "Text, tokenized as the model's vocabulary asks (BOS included)");
+  ids->excludes(ids_file)->excludes(prompt);
+  ids_file->excludes(prompt);
   cmd->add_flag("--all", o->all, "Write logits of every position (n_positions × n_vocab)");
   cmd->add_option("--kv-type", o->kv_type, "KV cache element type")
       ->check(CLI::IsMember({"f16", "f32"}));
@@ -73,8 +77,10 @@ void add_logits_command(CLI::App& app) {
       tokens = parse_ids(o->ids, "--ids");
     else if (!o->ids_file.empty())
       tokens = parse_ids(read_text_file(o->ids_file), o->ids_file);
+    else if (!o->prompt.empty())
+      tokens = Tokenizer::from_file(o->model).encode(o->prompt);
     else
-      throw Error("give the tokens with --ids or --ids-file");
+      throw Error("give the tokens with --ids, --ids-file or -p");
 
     const auto model = Model::load(o->model);
     SessionOptions so;

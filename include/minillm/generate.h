@@ -1,0 +1,77 @@
+// Text generation: evaluate a prompt in batches, then sample and stream tokens until a stop
+// condition.
+//
+//   auto model = minillm::Model::load("model.gguf");
+//   auto tokenizer = minillm::Tokenizer::from_file("model.gguf");
+//   minillm::Session session(model, {.n_ctx = 2048});
+//   minillm::GenerateParams params;
+//   params.max_tokens = 64;
+//   params.sampling.temperature = 0;  // greedy
+//   auto result = minillm::generate(session, tokenizer, "Once upon a time", params,
+//                                   [](std::string_view text, int32_t) {
+//                                     std::cout << text << std::flush;
+//                                     return true;  // false stops generation
+//                                   });
+//   std::cerr << result.stats.generation_tokens_per_second() << " tokens/s\n";
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "minillm/sampler.h"
+#include "minillm/session.h"
+#include "minillm/tokenizer.h"
+
+namespace minillm {
+
+struct GenerateParams {
+  int32_t max_tokens = 128;  // tokens to generate at most; -1 = until EOS or the context is full
+  SamplerParams sampling;
+  bool ignore_eos = false;                // keep going past the end-of-sequence token
+  std::vector<std::string> stop_strings;  // stop when the generated text contains one of these
+  bool add_bos = true;                    // for a text prompt: prepend BOS as the vocabulary asks
+  bool parse_special = false;             // for a text prompt: recognise special-token text
+};
+
+enum class StopReason {
+  MaxTokens,    // max_tokens generated
+  EndOfText,    // the model produced EOS
+  StopString,   // the text contains one of the stop strings (not streamed, not in `text`)
+  ContextFull,  // the KV cache has no room for another token
+  Callback,     // the callback returned false
+};
+const char* stop_reason_name(StopReason reason);
+
+struct GenerateStats {
+  uint32_t prompt_tokens = 0;
+  double prompt_seconds = 0;
+  uint32_t generated_tokens = 0;  // tokens sampled (including a final EOS)
+  double generation_seconds = 0;  // sampling + evaluating the generated tokens
+  double prompt_tokens_per_second() const;
+  double generation_tokens_per_second() const;
+};
+
+struct GenerateResult {
+  std::vector<int32_t> tokens;  // generated ids (EOS included when it ended generation)
+  std::string text;             // the streamed text: decoded tokens, cut before any stop string
+  StopReason stop = StopReason::MaxTokens;
+  GenerateStats stats;
+};
+
+// Receives each piece of text as soon as it is complete UTF-8 (and cannot be the start of a stop
+// string), with the id of the token that completed it. Return false to stop.
+using TokenCallback = std::function<bool(std::string_view text, int32_t token)>;
+
+// Continues the session's sequence with `prompt` (appended after whatever the session holds)
+// and generates. Throws Error when the prompt does not fit in the context.
+GenerateResult generate(Session& session, const Tokenizer& tokenizer, std::string_view prompt,
+                        const GenerateParams& params, const TokenCallback& on_text = {});
+GenerateResult generate(Session& session, const Tokenizer& tokenizer,
+                        std::span<const int32_t> prompt_ids, const GenerateParams& params,
+                        const TokenCallback& on_text = {});
+
+}  // namespace minillm

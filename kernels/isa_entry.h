@@ -1,0 +1,47 @@
+// Entry points of the per-ISA translation units (*_avx2.cpp, *_avx512.cpp). Internal to kernels:
+// callers go through the dispatching functions (convert_*, matmul, dot_f32), which call these
+// only after cpu.cpp has confirmed the instruction set is usable.
+// This header must stay declarations-only: it is included by files compiled with -mavx2/-mavx512*,
+// and any inline function defined here could leak a wide-ISA copy into the rest of the program.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "minillm/tensor_type.h"
+
+namespace minillm::kernels::isa {
+
+// One tile of a matrix product: rows [0, n_rows) of W (each `row_stride` bytes, n_in elements)
+// times every token of x, into y[t * y_stride + r]. `scratch` holds at least n_rows * n_in floats.
+struct MatmulTile {
+  TensorType wtype;
+  const uint8_t* w;   // first row of the tile
+  size_t row_stride;  // bytes per weight row
+  size_t n_rows;      // rows in this tile
+  size_t n_in;        // elements per row
+  const float* x;     // [n_tok][n_in]
+  size_t n_tok;
+  float* y;         // y[t * y_stride + r] for the tile's rows r
+  size_t y_stride;  // n_out of the whole product
+  float* scratch;   // [n_rows][n_in] dequantized weights
+};
+
+// Most rows a tile may have.
+inline constexpr size_t kMaxTileRows = 256;
+
+void convert_f16_to_f32_avx2(const uint16_t* src, float* dst, size_t n);
+void convert_f32_to_f16_avx2(const float* src, uint16_t* dst, size_t n);
+void convert_bf16_to_f32_avx2(const uint16_t* src, float* dst, size_t n);
+void convert_f32_to_bf16_avx2(const float* src, uint16_t* dst, size_t n);
+float dot_f32_avx2(const float* a, const float* b, size_t n);
+void matmul_tile_avx2(const MatmulTile& tile);
+
+void convert_f16_to_f32_avx512(const uint16_t* src, float* dst, size_t n);
+void convert_f32_to_f16_avx512(const float* src, uint16_t* dst, size_t n);
+void convert_bf16_to_f32_avx512(const uint16_t* src, float* dst, size_t n);
+void convert_f32_to_bf16_avx512(const float* src, uint16_t* dst, size_t n);
+float dot_f32_avx512(const float* a, const float* b, size_t n);
+void matmul_tile_avx512(const MatmulTile& tile);
+
+}  // namespace minillm::kernels::isa

@@ -1,0 +1,132 @@
+// Matrix product driver: argument checks, row tiling, OpenMP split, and the scalar path.
+// The SIMD paths live in matmul_avx2.cpp / matmul_avx512.cpp and are called per tile.
+#include "kernels/matmul.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu.h"
+#include "kernels/isa_entry.h"
+#include "kernels/quant.h"
+#include "minillm/error.h"
+
+namespace minillm::kernels {
+namespace {
+
+// Scalar canonical dot: element i goes to partial sum i % 8 (plain multiply and add, no FMA);
+// the partial sums are then added pairwise in a fixed tree.
+float dot_scalar(const float* a, const float* b, size_t n) {
+  constexpr size_t kLanes = 8;
+  float s[kLanes] = {};
+  size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (size_t j = 0; j < kLanes; ++j) s[j] += a[i + j] * b[i + j];
+  for (size_t j = 0; i + j < n; ++j) s[j] += a[i + j] * b[i + j];
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+void matmul_tile_scalar(const isa::MatmulTile& t) {
+  for (size_t r = 0; r < t.n_rows; ++r) {
+    const uint8_t* src = t.w + r * t.row_stride;
+    const float* row = reinterpret_cast<const float*>(src);
+    if (t.wtype != TensorType::F32) {
+      dequantize_row(t.wtype, src, t.scratch + r * t.n_in, t.n_in);
+      row = t.scratch + r * t.n_in;
+    }
+    for (size_t tok = 0; tok < t.n_tok; ++tok)
+      t.y[tok * t.y_stride + r] = dot_scalar(row, t.x + tok * t.n_in, t.n_in);
+  }
+}
+
+using TileFn = void (*)(const isa::MatmulTile&);
+
+TileFn tile_fn(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512:
+      return isa::matmul_tile_avx512;
+    case Isa::Avx2:
+      return isa::matmul_tile_avx2;
+    case Isa::Scalar:
+      break;
+  }
+  return matmul_tile_scalar;
+}
+
+// Rows per tile: enough that the dequantized tile (reused by every token) stays in L2, and a
+// multiple of 4 (the SIMD paths work on 4 rows at a time). The result does not depend on it.
+size_t tile_rows(size_t n_in) {
+  constexpr size_t kTileBytes = 128 * 1024;
+  const size_t rows = kTileBytes / (std::max<size_t>(n_in, 1) * sizeof(float));
+  return std::clamp<size_t>(rows / 4 * 4, 4, 64);
+}
+
+}  // namespace
+
+bool matmul_supported(TensorType wtype) {
+  switch (wtype) {
+    case TensorType::F32:
+    case TensorType::F16:
+    case TensorType::BF16:
+    case TensorType::Q4_0:
+    case TensorType::Q4_1:
+    case TensorType::Q5_0:
+    case TensorType::Q5_1:
+    case TensorType::Q8_0:
+    case TensorType::Q2_K:
+    case TensorType::Q3_K:
+    case TensorType::Q4_K:
+    case TensorType::Q5_K:
+    case TensorType::Q6_K:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void matmul(TensorType wtype, const void* w, size_t n_out, size_t n_in, const float* x,
+            size_t n_tok, float* y, int n_threads) {
+  if (!matmul_supported(wtype)) {
+    const auto t = tensor_type_traits(static_cast<uint32_t>(wtype));
+    throw Error("matmul does not support weights of type " +
+                (t ? std::string(t->name) : std::to_string(static_cast<uint32_t>(wtype))));
+  }
+  const size_t stride = row_bytes(wtype, n_in);  // throws if n_in is not whole blocks
+  if (n_out == 0 || n_tok == 0) return;
+  if (n_in == 0) {
+    std::fill(y, y + n_out * n_tok, 0.0f);
+    return;
+  }
+  const TileFn fn = tile_fn(active_isa());
+  const size_t rows_per_tile = tile_rows(n_in);
+  const auto n_tiles = static_cast<long>((n_out + rows_per_tile - 1) / rows_per_tile);
+  const auto* wbytes = static_cast<const uint8_t*>(w);
+  // Scratch for dequantized rows, one per thread, kept between calls to avoid page faults.
+  const bool needs_scratch = wtype != TensorType::F32;
+  const int threads = std::max(n_threads, 1);
+
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && n_tiles > 1)
+  for (long tile = 0; tile < n_tiles; ++tile) {
+    thread_local std::vector<float> scratch;
+    const size_t first = static_cast<size_t>(tile) * rows_per_tile;
+    const size_t rows = std::min(rows_per_tile, n_out - first);
+    if (needs_scratch && scratch.size() < rows * n_in) scratch.resize(rows * n_in);
+    const isa::MatmulTile t{wtype, wbytes + first * stride, stride, rows, n_in, x, n_tok, y + first,
+                            n_out, scratch.data()};
+    fn(t);
+  }
+}
+
+float dot_f32(const float* a, const float* b, size_t n) {
+  switch (active_isa()) {
+    case Isa::Avx512:
+      return isa::dot_f32_avx512(a, b, n);
+    case Isa::Avx2:
+      return isa::dot_f32_avx2(a, b, n);
+    case Isa::Scalar:
+      break;
+  }
+  return dot_scalar(a, b, n);
+}
+
+}  // namespace minillm::kernels

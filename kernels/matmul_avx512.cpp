@@ -1,0 +1,215 @@
+// AVX-512 matrix-product tile and float dot product (compiled with -mavx512*; see isa_entry.h).
+//
+// Canonical reduction of this path (what makes results independent of batch size and threads):
+// a row of n elements is cut into 16-float vectors k = 0, 1, ...; vector k is accumulated with one
+// FMA into accumulator k % 2; a final partial vector is zero-filled; the result is
+// hsum(acc0 + acc1) with a fixed shuffle tree. The fused per-type dots below (weights dequantized
+// in registers) and the buffered path (weights dequantized into scratch, then dot_rows) perform
+// exactly this sequence on exactly the same values, so they give bit-identical results.
+// GCC 12 reports its own _mm512_undefined_* helpers (self-initialised on purpose) as
+// uninitialised when they are inlined here; the warning is about the header, not this code.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/isa_entry.h"
+#include "kernels/quant.h"
+
+namespace minillm::kernels::isa {
+namespace {
+
+constexpr size_t kW = 16;  // floats per vector
+constexpr size_t kQ = 32;  // elements per Q4_0/Q8_0 block
+
+inline __mmask16 tail_mask(size_t left) {
+  return left >= kW ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1u);
+}
+
+inline float hsum(__m512 a0, __m512 a1) {
+  const __m512 s = _mm512_add_ps(a0, a1);
+  const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(s), _mm512_extractf32x8_ps(s, 1));
+  __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+  q = _mm_add_ss(q, _mm_movehdup_ps(q));
+  return _mm_cvtss_f32(q);
+}
+
+inline __m512 fp16_scale(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, sizeof(h));
+  return _mm512_set1_ps(_cvtsh_ss(h));  // exact, like every fp16 -> fp32 conversion
+}
+
+// Q4_0 block (fp16 d, 16 bytes of nibbles) -> elements 0..15 (low nibbles), 16..31 (high).
+inline void q4_0_block(const uint8_t* blk, __m512& v0, __m512& v1) {
+  const __m512 d = fp16_scale(blk);
+  const __m512i q =
+      _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2)));
+  const __m512i eight = _mm512_set1_epi32(8);
+  const __m512i lo = _mm512_sub_epi32(_mm512_and_si512(q, _mm512_set1_epi32(0x0F)), eight);
+  const __m512i hi = _mm512_sub_epi32(_mm512_srli_epi32(q, 4), eight);
+  v0 = _mm512_mul_ps(_mm512_cvtepi32_ps(lo), d);
+  v1 = _mm512_mul_ps(_mm512_cvtepi32_ps(hi), d);
+}
+
+// Q8_0 block (fp16 d, 32 signed bytes).
+inline void q8_0_block(const uint8_t* blk, __m512& v0, __m512& v1) {
+  const __m512 d = fp16_scale(blk);
+  const auto* q = reinterpret_cast<const __m128i*>(blk + 2);
+  v0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(q))), d);
+  v1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(q + 1))), d);
+}
+
+inline __m512 f16_vec(const uint8_t* p, __mmask16 m) {
+  return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
+}
+inline __m512 bf16_vec(const uint8_t* p, __mmask16 m) {
+  const __m512i h = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(h, 16));
+}
+
+// ---- fused single-row dots (weights dequantized in registers) ----
+
+template <void (*kBlock)(const uint8_t*, __m512&, __m512&), size_t kBlockBytes>
+float dot_blocks(const uint8_t* row, const float* x, size_t n) {
+  __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+  for (size_t b = 0; b < n / kQ; ++b, row += kBlockBytes, x += kQ) {
+    __m512 v0, v1;
+    kBlock(row, v0, v1);
+    a0 = _mm512_fmadd_ps(v0, _mm512_loadu_ps(x), a0);
+    a1 = _mm512_fmadd_ps(v1, _mm512_loadu_ps(x + kW), a1);
+  }
+  return hsum(a0, a1);
+}
+
+template <__m512 (*kVec)(const uint8_t*, __mmask16)>
+float dot_halves(const uint8_t* row, const float* x, size_t n) {
+  __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+  size_t i = 0;
+  for (; i + 2 * kW <= n; i += 2 * kW) {
+    acc[0] = _mm512_fmadd_ps(kVec(row + 2 * i, 0xFFFF), _mm512_loadu_ps(x + i), acc[0]);
+    acc[1] =
+        _mm512_fmadd_ps(kVec(row + 2 * i + 2 * kW, 0xFFFF), _mm512_loadu_ps(x + i + kW), acc[1]);
+  }
+  for (; i < n; i += kW) {
+    const __mmask16 m = tail_mask(n - i);
+    const size_t k = (i / kW) & 1;
+    acc[k] = _mm512_fmadd_ps(kVec(row + 2 * i, m), _mm512_maskz_loadu_ps(m, x + i), acc[k]);
+  }
+  return hsum(acc[0], acc[1]);
+}
+
+// ---- buffered path: float rows (dequantized once per tile) times each token ----
+
+// out[r] = dot(w[r], x) for R rows at once, sharing the loads of x.
+template <int R>
+void dot_rows(const float* const* w, const float* x, size_t n, float* out) {
+  __m512 acc[R][2];
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  size_t i = 0;
+  for (; i + 2 * kW <= n; i += 2 * kW) {
+    const __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + kW);
+    for (int r = 0; r < R; ++r) {
+      acc[r][0] = _mm512_fmadd_ps(_mm512_loadu_ps(w[r] + i), x0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(_mm512_loadu_ps(w[r] + i + kW), x1, acc[r][1]);
+    }
+  }
+  for (; i < n; i += kW) {
+    const __mmask16 m = tail_mask(n - i);
+    const size_t k = (i / kW) & 1;
+    const __m512 xv = _mm512_maskz_loadu_ps(m, x + i);
+    for (int r = 0; r < R; ++r)
+      acc[r][k] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w[r] + i), xv, acc[r][k]);
+  }
+  for (int r = 0; r < R; ++r) out[r] = hsum(acc[r][0], acc[r][1]);
+}
+
+template <void (*kBlock)(const uint8_t*, __m512&, __m512&), size_t kBlockBytes>
+void dequant_blocks(const uint8_t* row, float* dst, size_t n) {
+  for (size_t b = 0; b < n / kQ; ++b, row += kBlockBytes, dst += kQ) {
+    __m512 v0, v1;
+    kBlock(row, v0, v1);
+    _mm512_storeu_ps(dst, v0);
+    _mm512_storeu_ps(dst + kW, v1);
+  }
+}
+
+template <__m512 (*kVec)(const uint8_t*, __mmask16)>
+void dequant_halves(const uint8_t* row, float* dst, size_t n) {
+  for (size_t i = 0; i < n; i += kW) {
+    const __mmask16 m = tail_mask(n - i);
+    _mm512_mask_storeu_ps(dst + i, m, kVec(row + 2 * i, m));
+  }
+}
+
+bool has_fused_dot(TensorType t) {
+  return t == TensorType::Q4_0 || t == TensorType::Q8_0 || t == TensorType::F16 ||
+         t == TensorType::BF16;
+}
+
+float fused_dot(TensorType t, const uint8_t* row, const float* x, size_t n) {
+  switch (t) {
+    case TensorType::Q4_0:
+      return dot_blocks<q4_0_block, 18>(row, x, n);
+    case TensorType::Q8_0:
+      return dot_blocks<q8_0_block, 34>(row, x, n);
+    case TensorType::F16:
+      return dot_halves<f16_vec>(row, x, n);
+    default:
+      return dot_halves<bf16_vec>(row, x, n);  // BF16
+  }
+}
+
+void dequant(TensorType t, const uint8_t* row, float* dst, size_t n) {
+  switch (t) {
+    case TensorType::Q4_0:
+      return dequant_blocks<q4_0_block, 18>(row, dst, n);
+    case TensorType::Q8_0:
+      return dequant_blocks<q8_0_block, 34>(row, dst, n);
+    case TensorType::F16:
+      return dequant_halves<f16_vec>(row, dst, n);
+    case TensorType::BF16:
+      return dequant_halves<bf16_vec>(row, dst, n);
+    default:
+      return dequantize_row(t, row, dst, n);  // scalar reference, exact values
+  }
+}
+
+}  // namespace
+
+float dot_f32_avx512(const float* a, const float* b, size_t n) {
+  float out;
+  dot_rows<1>(&a, b, n, &out);
+  return out;
+}
+
+void matmul_tile_avx512(const MatmulTile& t) {
+  if (t.n_tok == 1 && has_fused_dot(t.wtype)) {
+    for (size_t r = 0; r < t.n_rows; ++r)
+      t.y[r] = fused_dot(t.wtype, t.w + r * t.row_stride, t.x, t.n_in);
+    return;
+  }
+  // Float view of the tile's rows: the weights themselves for F32, else dequantized once.
+  const float* rows[kMaxTileRows];
+  for (size_t r = 0; r < t.n_rows; ++r) {
+    const uint8_t* src = t.w + r * t.row_stride;
+    if (t.wtype == TensorType::F32) {
+      rows[r] = reinterpret_cast<const float*>(src);
+    } else {
+      float* dst = t.scratch + r * t.n_in;
+      dequant(t.wtype, src, dst, t.n_in);
+      rows[r] = dst;
+    }
+  }
+  for (size_t tok = 0; tok < t.n_tok; ++tok) {
+    const float* x = t.x + tok * t.n_in;
+    float* y = t.y + tok * t.y_stride;
+    size_t r = 0;
+    for (; r + 4 <= t.n_rows; r += 4) dot_rows<4>(rows + r, x, t.n_in, y + r);
+    for (; r < t.n_rows; ++r) dot_rows<1>(rows + r, x, t.n_in, y + r);
+  }
+}
+
+}  // namespace minillm::kernels::isa

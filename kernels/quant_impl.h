@@ -1,0 +1,33 @@
+// Per-type row converters behind quant.h (internal to kernels). n is a multiple of the block size;
+// the public dispatchers check that.
+#pragma once
+
+#include <cstddef>
+
+namespace minillm::kernels::detail {
+
+// q4.cpp
+void dequantize_row_q4_0(const void* src, float* dst, size_t n);
+void dequantize_row_q4_1(const void* src, float* dst, size_t n);
+void quantize_row_q4_0(const float* src, void* dst, size_t n);
+void quantize_row_q4_1(const float* src, void* dst, size_t n);
+// q5.cpp
+void dequantize_row_q5_0(const void* src, float* dst, size_t n);
+void dequantize_row_q5_1(const void* src, float* dst, size_t n);
+void quantize_row_q5_0(const float* src, void* dst, size_t n);
+void quantize_row_q5_1(const float* src, void* dst, size_t n);
+// q8.cpp
+void dequantize_row_q8_0(const void* src, float* dst, size_t n);
+void dequantize_row_q8_1(const void* src, float* dst, size_t n);
+void dequantize_row_q8_k(const void* src, float* dst, size_t n);
+void quantize_row_q8_0(const float* src, void* dst, size_t n);
+void quantize_row_q8_1(const float* src, void* dst, size_t n);
+void quantize_row_q8_k(const float* src, void* dst, size_t n);
+// k_quants.cpp
+void dequantize_row_q2_k(const void* src, float* dst, size_t n);
+void dequantize_row_q3_k(const void* src, float* dst, size_t n);
+void dequantize_row_q4_k(const void* src, float* dst, size_t n);
+void dequantize_row_q5_k(const void* src, float* dst, size_t n);
+void dequantize_row_q6_k(const void* src, float* dst, size_t n);
+
+}  // namespace minillm::kernels::detail
