@@ -8,5 +8,7 @@ namespace minillm::cli {
 
 void add_info_command(CLI::App& app);
 void add_logits_command(CLI::App& app);
+void add_tokenize_command(CLI::App& app);
+void add_generate_command(CLI::App& app);
 
 }  // namespace minillm::cli

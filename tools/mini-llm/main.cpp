@@ -1,4 +1,5 @@
-// mini-llm: quick checks of models from the command line. Flags follow llama.cpp's where one exists.
+// mini-llm: quick checks of models from the command line. Flags follow llama.cpp's where one
+// exists.
 #include <cstdio>
 #include <exception>
 #include <iostream>
@@ -11,6 +12,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   minillm::cli::add_info_command(app);
   minillm::cli::add_logits_command(app);
+  minillm::cli::add_tokenize_command(app);
+  minillm::cli::add_generate_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

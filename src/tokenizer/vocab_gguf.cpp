@@ -1,0 +1,79 @@
+// Reading a Vocab from GGUF metadata (tokenizer.ggml.* keys).
+#include <string>
+
+#include "minillm/error.h"
+#include "minillm/gguf.h"
+#include "minillm/tokenizer.h"
+
+namespace minillm {
+namespace {
+
+// Special token ids: absent, negative or 0xFFFFFFFF (how some converters write "none") -> -1.
+int32_t special_id(const GGUFFile& f, const char* key) {
+  const GGUFValue* v = f.find(key);
+  if (!v) return -1;
+  const int64_t id = v->as_int(key);
+  if (id < 0 || id == 0xFFFFFFFF) return -1;
+  if (id > INT32_MAX)
+    throw Error(f.source_name() + ": " + key + " = " + std::to_string(id) +
+                " is not a valid token id");
+  return static_cast<int32_t>(id);
+}
+
+Vocab read_vocab(const GGUFFile& f) {
+  const std::string& name = f.source_name();
+  const GGUFValue* model = f.find("tokenizer.ggml.model");
+  if (!model) throw Error(name + ": no tokenizer in this file (tokenizer.ggml.model is missing)");
+  Vocab v;
+  v.model = model->as<std::string>("tokenizer.ggml.model");
+  // Checked before anything else so the message names the kind, not a missing key.
+  if (v.model != "llama")
+    throw Error(name + ": tokenizer kind '" + v.model +
+                "' is not supported (only SentencePiece BPE vocabularies, kind 'llama')");
+
+  v.tokens = f.get_string_array("tokenizer.ggml.tokens");
+  if (const GGUFValue* scores = f.find("tokenizer.ggml.scores")) {
+    const auto& items = scores->array().items;
+    v.scores.reserve(items.size());
+    for (const GGUFValue& s : items)
+      v.scores.push_back(static_cast<float>(s.as_float("tokenizer.ggml.scores")));
+  }
+  if (const GGUFValue* types = f.find("tokenizer.ggml.token_type")) {
+    const auto& items = types->array().items;
+    v.types.reserve(items.size());
+    for (size_t i = 0; i < items.size(); ++i) {
+      const int64_t t = items[i].as_int("tokenizer.ggml.token_type");
+      if (t < 0 || t > static_cast<int64_t>(TokenType::Byte))
+        throw Error(name + ": tokenizer.ggml.token_type[" + std::to_string(i) +
+                    "] = " + std::to_string(t) + " is not a token type (0..6)");
+      v.types.push_back(static_cast<TokenType>(t));
+    }
+  }
+  v.bos_id = special_id(f, "tokenizer.ggml.bos_token_id");
+  v.eos_id = special_id(f, "tokenizer.ggml.eos_token_id");
+  v.unk_id = special_id(f, "tokenizer.ggml.unknown_token_id");
+  v.pad_id = special_id(f, "tokenizer.ggml.padding_token_id");
+  v.add_bos = f.get_or<bool>("tokenizer.ggml.add_bos_token", true);
+  v.add_eos = f.get_or<bool>("tokenizer.ggml.add_eos_token", false);
+  v.add_space_prefix = f.get_or<bool>("tokenizer.ggml.add_space_prefix", true);
+  return v;
+}
+
+}  // namespace
+
+Tokenizer Tokenizer::from_gguf(const GGUFFile& file) {
+  try {
+    return from_vocab(read_vocab(file));
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    // Name the file once, whichever layer noticed the problem.
+    if (msg.starts_with(file.source_name())) throw;
+    throw Error(file.source_name() + ": " + msg);
+  }
+}
+
+Tokenizer Tokenizer::from_file(const std::filesystem::path& gguf_path) {
+  return from_gguf(GGUFFile::open(gguf_path));
+}
+
+}  // namespace minillm
