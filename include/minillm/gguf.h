@@ -91,8 +91,9 @@ constexpr GGUFType gguf_type_of() {
   using Storage = GGUFValue::Storage;
   constexpr auto index = []<size_t... I>(std::index_sequence<I...>) {
     size_t found = 0;
-    ((std::is_same_v<T, std::variant_alternative_t<I, Storage>> ? (found = I, true) : false) ||
-     ...);
+    (void)((std::is_same_v<T, std::variant_alternative_t<I, Storage>> ? (found = I, true)
+                                                                      : false) ||
+           ...);
     return found;
   }(std::make_index_sequence<std::variant_size_v<Storage>>());
   static_assert(std::is_same_v<T, std::variant_alternative_t<index, Storage>>,
@@ -194,12 +195,17 @@ class GGUFFile {
 };
 
 // Writes GGUF v3 files. Metadata keeps insertion order; tensors are laid out in the order added,
-// each at an offset aligned to `general.alignment`.
+// each at an offset aligned to the writer's alignment and padded with zero bytes. Inputs are
+// checked when they are added (throwing Error): the alignment must be a power of two, keys
+// non-empty, tensor names unique and at most 63 bytes, shapes 1 to 4 non-zero dimensions whose
+// row length is a multiple of the type's block size, and the data exactly row_bytes() per row.
 class GGUFWriter {
  public:
+  // An alignment other than 32 is recorded as the first metadata key, `general.alignment` (UINT32).
   explicit GGUFWriter(uint32_t alignment = 32);
 
-  // Sets (or replaces, keeping its position) a metadata key.
+  // Sets (or replaces, keeping its position) a metadata key. `general.alignment` may only be set
+  // to the writer's own alignment.
   void set(std::string key, GGUFValue value);
   // Adds a tensor whose bytes the caller keeps alive until write() returns.
   void add_tensor_view(std::string name, TensorType type, std::vector<uint64_t> shape,
@@ -212,6 +218,7 @@ class GGUFWriter {
   std::vector<uint8_t> to_bytes() const;
 
  private:
+  std::vector<uint8_t> header_bytes() const;  // everything before the tensor data, padded
   struct PendingTensor {
     std::string name;
     TensorType type;

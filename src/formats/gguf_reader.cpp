@@ -1,5 +1,6 @@
 // GGUF reader. Every size, count and offset read from the file is checked against the bytes that
-// remain before it is used, so a hostile file produces an Error, never a crash or a huge allocation.
+// remain before it is used, so a hostile file produces an Error, never a crash or a huge
+// allocation.
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -24,17 +25,22 @@ uint64_t min_encoded_size(GGUFType t) {
   switch (t) {
     case GGUFType::UINT8:
     case GGUFType::INT8:
-    case GGUFType::BOOL: return 1;
+    case GGUFType::BOOL:
+      return 1;
     case GGUFType::UINT16:
-    case GGUFType::INT16: return 2;
+    case GGUFType::INT16:
+      return 2;
     case GGUFType::UINT32:
     case GGUFType::INT32:
-    case GGUFType::FLOAT32: return 4;
+    case GGUFType::FLOAT32:
+      return 4;
     case GGUFType::UINT64:
     case GGUFType::INT64:
     case GGUFType::FLOAT64:
-    case GGUFType::STRING: return 8;  // the length prefix
-    case GGUFType::ARRAY: return 12;  // element type + count
+    case GGUFType::STRING:
+      return 8;  // the length prefix
+    case GGUFType::ARRAY:
+      return 12;  // element type + count
   }
   return 1;
 }
@@ -70,8 +76,13 @@ class Cursor {
   std::string read_string(const char* what) {
     const uint64_t at = pos_;
     const uint64_t len = read<uint64_t>(what);
-    if (len > remaining() || len > kMaxStringBytes)
-      fail(std::string(what) + ": string length " + std::to_string(len) + " runs past the end",
+    if (len > remaining())
+      fail(std::string(what) + ": string length " + std::to_string(len) +
+               " runs past the end of the file (" + std::to_string(remaining()) + " bytes left)",
+           at);
+    if (len > kMaxStringBytes)
+      fail(std::string(what) + ": string length " + std::to_string(len) + " is over the limit of " +
+               std::to_string(kMaxStringBytes) + " bytes",
            at);
     std::string s(reinterpret_cast<const char*>(bytes_.data() + pos_), len);
     pos_ += len;
@@ -94,31 +105,42 @@ GGUFType read_type(Cursor& c, const char* what) {
 
 GGUFValue read_value(Cursor& c, GGUFType type, int depth) {
   switch (type) {
-    case GGUFType::UINT8: return c.read<uint8_t>("UINT8 value");
-    case GGUFType::INT8: return c.read<int8_t>("INT8 value");
-    case GGUFType::UINT16: return c.read<uint16_t>("UINT16 value");
-    case GGUFType::INT16: return c.read<int16_t>("INT16 value");
-    case GGUFType::UINT32: return c.read<uint32_t>("UINT32 value");
-    case GGUFType::INT32: return c.read<int32_t>("INT32 value");
-    case GGUFType::FLOAT32: return c.read<float>("FLOAT32 value");
-    case GGUFType::UINT64: return c.read<uint64_t>("UINT64 value");
-    case GGUFType::INT64: return c.read<int64_t>("INT64 value");
-    case GGUFType::FLOAT64: return c.read<double>("FLOAT64 value");
+    case GGUFType::UINT8:
+      return c.read<uint8_t>("UINT8 value");
+    case GGUFType::INT8:
+      return c.read<int8_t>("INT8 value");
+    case GGUFType::UINT16:
+      return c.read<uint16_t>("UINT16 value");
+    case GGUFType::INT16:
+      return c.read<int16_t>("INT16 value");
+    case GGUFType::UINT32:
+      return c.read<uint32_t>("UINT32 value");
+    case GGUFType::INT32:
+      return c.read<int32_t>("INT32 value");
+    case GGUFType::FLOAT32:
+      return c.read<float>("FLOAT32 value");
+    case GGUFType::UINT64:
+      return c.read<uint64_t>("UINT64 value");
+    case GGUFType::INT64:
+      return c.read<int64_t>("INT64 value");
+    case GGUFType::FLOAT64:
+      return c.read<double>("FLOAT64 value");
     case GGUFType::BOOL: {
       const uint64_t at = c.offset();
       const uint8_t b = c.read<uint8_t>("BOOL value");
       if (b > 1) c.fail("BOOL value " + std::to_string(b) + " is neither 0 nor 1", at);
       return b == 1;
     }
-    case GGUFType::STRING: return c.read_string("string value");
+    case GGUFType::STRING:
+      return c.read_string("string value");
     case GGUFType::ARRAY: {
       if (depth >= kMaxArrayNesting) c.fail("arrays nested too deeply");
       const GGUFType elem = read_type(c, "array element type");
       const uint64_t at = c.offset();
       const uint64_t count = c.read<uint64_t>("array length");
       if (count > c.remaining() / min_encoded_size(elem))
-        c.fail("array length " + std::to_string(count) + " cannot fit in the " +
-                   std::to_string(c.remaining()) + " bytes left",
+        c.fail("array length " + std::to_string(count) + " runs past the end of the file (" +
+                   std::to_string(c.remaining()) + " bytes left)",
                at);
       std::vector<GGUFValue> items;
       items.reserve(count);
@@ -171,9 +193,13 @@ GGUFFile GGUFFile::parse(std::shared_ptr<const void> owner, std::span<const uint
   // A key/value pair takes at least 8 (key length) + 4 (type) + 1 bytes, a tensor info at least
   // 8 (name length) + 4 (n_dims) + 4 (type) + 8 (offset) bytes.
   if (n_kv > c.remaining() / 13)
-    c.fail("metadata count " + std::to_string(n_kv) + " is too large for the file", count_at + 8);
+    c.fail("metadata count " + std::to_string(n_kv) + " runs past the end of the file (" +
+               std::to_string(c.remaining()) + " bytes left)",
+           count_at + 8);
   if (n_tensors > c.remaining() / 24)
-    c.fail("tensor count " + std::to_string(n_tensors) + " is too large for the file", count_at);
+    c.fail("tensor count " + std::to_string(n_tensors) + " runs past the end of the file (" +
+               std::to_string(c.remaining()) + " bytes left)",
+           count_at);
 
   // Metadata.
   f.metadata_.reserve(n_kv);
@@ -194,6 +220,8 @@ GGUFFile GGUFFile::parse(std::shared_ptr<const void> owner, std::span<const uint
   }
 
   if (const GGUFValue* a = f.find("general.alignment")) {
+    if (a->type() != GGUFType::UINT32)
+      c.fail("general.alignment must be UINT32, not " + std::string(gguf_type_name(a->type())), 0);
     const uint64_t align = a->as<uint32_t>("general.alignment");
     if (align == 0 || (align & (align - 1)) != 0)
       c.fail("general.alignment " + std::to_string(align) + " is not a power of two", 0);
@@ -227,16 +255,15 @@ GGUFFile GGUFFile::parse(std::shared_ptr<const void> owner, std::span<const uint
     if (!tt) c.fail(where + " has unknown type id " + std::to_string(type_id), at);
     t.type = static_cast<TensorType>(type_id);
     if (t.shape[0] % tt->block_size != 0)
-      c.fail(where + ": row length " + std::to_string(t.shape[0]) +
-                 " is not a multiple of the " + std::string(tt->name) + " block size " +
-                 std::to_string(tt->block_size),
+      c.fail(where + ": row length " + std::to_string(t.shape[0]) + " is not a multiple of the " +
+                 std::string(tt->name) + " block size " + std::to_string(tt->block_size),
              at);
     if (mul_overflows(t.n_elements / tt->block_size, tt->block_bytes, &t.n_bytes))
       c.fail(where + ": byte size overflows", at);
     t.offset = c.read<uint64_t>("tensor data offset");
     if (t.offset % f.alignment_ != 0)
-      c.fail(where + ": data offset " + std::to_string(t.offset) + " is not a multiple of the alignment " +
-                 std::to_string(f.alignment_),
+      c.fail(where + ": data offset " + std::to_string(t.offset) +
+                 " is not a multiple of the alignment " + std::to_string(f.alignment_),
              at);
     f.tensors_.push_back(std::move(t));
   }

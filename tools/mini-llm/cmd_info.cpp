@@ -1,4 +1,5 @@
 // mini-llm info MODEL.gguf [--json]: what a GGUF file holds, without loading weights.
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -21,9 +22,18 @@ std::optional<uint64_t> uint_key(const GGUFFile& f, const std::string& key) {
   if (!v || v->is_array()) return std::nullopt;
   return v->as_uint(key);
 }
+// A FLOAT32 value becomes the double nearest to its shortest decimal form, so that it prints as
+// the number that was stored (1e-05), not as the float's exact binary value (9.99999974737875e-06).
 std::optional<double> float_key(const GGUFFile& f, const std::string& key) {
   const GGUFValue* v = f.find(key);
-  return v ? std::optional<double>(v->as_float(key)) : std::nullopt;
+  if (!v) return std::nullopt;
+  if (v->type() == GGUFType::FLOAT32) {
+    char text[64];
+    const auto [end, ec] = std::to_chars(text, text + sizeof(text), v->as<float>(key));
+    double d = 0;
+    if (ec == std::errc() && std::from_chars(text, end, d).ec == std::errc()) return d;
+  }
+  return v->as_float(key);
 }
 // Special token ids: 0xFFFFFFFF and -1 mean "none".
 std::optional<int64_t> token_id_key(const GGUFFile& f, const std::string& key) {
@@ -80,7 +90,11 @@ ordered_json summarize(const GGUFFile& f) {
   tok["model"] = f.get_or<std::string>("tokenizer.ggml.model", "");
   if (f.has("tokenizer.ggml.pre")) tok["pre"] = f.get<std::string>("tokenizer.ggml.pre");
   for (const char* which : {"bos", "eos", "unknown", "padding", "separator"}) {
-    const auto id = token_id_key(f, std::string("tokenizer.ggml.") + which + "_token_id");
+    std::string key = std::string("tokenizer.ggml.") + which + "_token_id";
+    // llama.cpp writes the separator key misspelled as "seperator".
+    if (!f.has(key) && key == "tokenizer.ggml.separator_token_id")
+      key = "tokenizer.ggml.seperator_token_id";
+    const auto id = token_id_key(f, key);
     tok[std::string(which) + "_token_id"] = id ? ordered_json(*id) : ordered_json(nullptr);
   }
   j["tokenizer"] = tok;
@@ -145,7 +159,8 @@ void add_info_command(CLI::App& app) {
     bool json = false;
   };
   auto opt = std::make_shared<Options>();
-  CLI::App* cmd = app.add_subcommand("info", "Describe a GGUF file: hyperparameters, tokenizer, tensors");
+  CLI::App* cmd =
+      app.add_subcommand("info", "Describe a GGUF file: hyperparameters, tokenizer, tensors");
   cmd->add_option("model,-m,--model", opt->model, "GGUF file")->required();
   cmd->add_flag("--json", opt->json, "Print one JSON object instead of text");
   cmd->callback([opt] {

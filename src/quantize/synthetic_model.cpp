@@ -1,0 +1,132 @@
+#include "quantize/synthetic_model.h"
+
+#include <cmath>
+#include <map>
+#include <vector>
+
+#include "minillm/error.h"
+#include "minillm/gguf.h"
+#include "minillm/sampler.h"
+#include "quantize/tensor_quantizer.h"
+
+namespace minillm {
+namespace {
+
+const ModelShape kShapes[] = {
+    // name               dim   layers heads kv  ffn    vocab   ctx   theta    window
+    {"tiny", 64, 2, 4, 2, 192, 512, 512, 10000.0f, 0},
+    {"gqa-small", 256, 4, 8, 2, 768, 512, 2048, 10000.0f, 0},
+    {"tinyllama-1.1b", 2048, 22, 32, 4, 5632, 32000, 2048, 10000.0f, 0},
+    {"llama2-7b", 4096, 32, 32, 32, 11008, 32000, 4096, 10000.0f, 0},
+    {"mistral-7b", 4096, 32, 32, 8, 14336, 32000, 32768, 1000000.0f, 0},
+    {"llama3-8b", 4096, 32, 32, 8, 14336, 128256, 8192, 500000.0f, 0},
+};
+
+uint64_t hash_name(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a: a stable per-tensor seed
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+struct TensorSpec {
+  std::string name;
+  std::vector<uint64_t> shape;  // GGUF order: shape[0] = row length
+  float scale;                  // uniform values in [-scale, scale]; 0 = all ones (norms)
+};
+
+std::vector<TensorSpec> tensor_specs(const ModelShape& s) {
+  const uint64_t hd = s.n_embd / s.n_head, q = uint64_t(s.n_head) * hd,
+                 kv = uint64_t(s.n_head_kv) * hd;
+  // Uniform on [-a, a] has standard deviation a / sqrt(3); 0.5 / sqrt(n_in) keeps each
+  // projection's output around half the size of its input.
+  auto proj = [](uint64_t n_in) { return float(0.5 * std::sqrt(3.0 / double(n_in))); };
+  std::vector<TensorSpec> t;
+  t.push_back({"token_embd.weight", {s.n_embd, s.n_vocab}, 1.0f});
+  for (uint32_t l = 0; l < s.n_layer; ++l) {
+    const std::string b = "blk." + std::to_string(l) + ".";
+    t.push_back({b + "attn_norm.weight", {s.n_embd}, 0});
+    t.push_back({b + "attn_q.weight", {s.n_embd, q}, proj(s.n_embd)});
+    t.push_back({b + "attn_k.weight", {s.n_embd, kv}, proj(s.n_embd)});
+    t.push_back({b + "attn_v.weight", {s.n_embd, kv}, proj(s.n_embd)});
+    t.push_back({b + "attn_output.weight", {q, s.n_embd}, proj(q)});
+    t.push_back({b + "ffn_norm.weight", {s.n_embd}, 0});
+    t.push_back({b + "ffn_gate.weight", {s.n_embd, s.n_ff}, proj(s.n_embd)});
+    t.push_back({b + "ffn_up.weight", {s.n_embd, s.n_ff}, proj(s.n_embd)});
+    t.push_back({b + "ffn_down.weight", {s.n_ff, s.n_embd}, proj(s.n_ff)});
+  }
+  t.push_back({"output_norm.weight", {s.n_embd}, 0});
+  t.push_back({"output.weight", {s.n_embd, s.n_vocab}, proj(s.n_embd)});
+  return t;
+}
+
+}  // namespace
+
+std::optional<ModelShape> find_model_shape(std::string_view name) {
+  for (const ModelShape& s : kShapes)
+    if (s.name == name) return s;
+  return std::nullopt;
+}
+
+std::string model_shape_names() {
+  std::string names;
+  for (const ModelShape& s : kShapes) names += (names.empty() ? "" : ", ") + s.name;
+  return names;
+}
+
+void write_synthetic_model(const SynthOptions& o, const std::filesystem::path& out,
+                           const TensorProgress& progress) {
+  ModelShape shape = o.shape;
+  GGUFWriter w;
+  const std::string arch = "llama";
+  w.set("general.architecture", arch);
+  w.set("general.name", "mini-llm synthetic " + shape.name);
+  w.set("general.file_type", o.target.gguf_file_type);
+
+  // Tokenizer keys from the vocabulary file; its size decides the embedding rows.
+  std::optional<GGUFFile> vocab;
+  if (o.vocab) {
+    vocab.emplace(GGUFFile::open(*o.vocab));
+    const GGUFValue* tokens = vocab->find("tokenizer.ggml.tokens");
+    if (!tokens || !tokens->is_array())
+      throw Error(o.vocab->string() + ": no tokenizer.ggml.tokens to copy");
+    shape.n_vocab = uint32_t(tokens->array().items.size());
+  }
+  w.set(arch + ".context_length", shape.n_ctx);
+  w.set(arch + ".embedding_length", shape.n_embd);
+  w.set(arch + ".block_count", shape.n_layer);
+  w.set(arch + ".feed_forward_length", shape.n_ff);
+  w.set(arch + ".attention.head_count", shape.n_head);
+  w.set(arch + ".attention.head_count_kv", shape.n_head_kv);
+  w.set(arch + ".attention.layer_norm_rms_epsilon", 1e-5f);
+  w.set(arch + ".rope.freq_base", shape.rope_theta);
+  w.set(arch + ".rope.dimension_count", shape.n_embd / shape.n_head);
+  if (shape.sliding_window) w.set(arch + ".attention.sliding_window", shape.sliding_window);
+  if (vocab)
+    for (const auto& [key, value] : vocab->metadata())
+      if (key.rfind("tokenizer.", 0) == 0) w.set(key, value);
+
+  const auto specs = tensor_specs(shape);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const TensorSpec& t = specs[i];
+    const TensorType type =
+        tensor_type_for(o.target, t.name, uint32_t(t.shape.size()), t.shape[0], shape.n_layer);
+    const uint64_t row_length = t.shape[0];
+    const uint64_t n_rows = t.shape.size() > 1 ? t.shape[1] : 1;
+    const uint64_t seed = o.seed ^ hash_name(t.name);
+    auto fill = [&](uint64_t row, float* dst) {
+      if (t.scale == 0) {
+        std::fill(dst, dst + row_length, 1.0f);
+        return;
+      }
+      Rng rng(seed + row * 0x9E3779B97F4A7C15ull);  // one stream per row: thread-independent
+      for (uint64_t k = 0; k < row_length; ++k)
+        dst[k] = float((rng.uniform() * 2.0 - 1.0) * t.scale);
+    };
+    QuantizedTensor q = quantize_rows(type, n_rows, row_length, fill, o.n_threads);
+    if (progress) progress(t.name, type, q.rmse, i, specs.size());
+    w.add_tensor(t.name, type, t.shape, std::move(q.bytes));
+  }
+  w.write(out);
+}
+
+}  // namespace minillm
