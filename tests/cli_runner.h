@@ -43,18 +43,23 @@ inline std::string shell_quote(const std::string& arg) {
   return q + "'";
 }
 
-inline CliResult run_cli(const std::vector<std::string>& args) {
+#ifdef MINILLM_CLI  // the path of the built mini-llm, set by tests/CMakeLists.txt
+// `stdin_text`: what the command reads on standard input (empty: /dev/null).
+inline CliResult run_cli(const std::vector<std::string>& args, const std::string& stdin_text = "") {
   const auto out = temp_path("cli_stdout"), err = temp_path("cli_stderr");
   std::string cmd = shell_quote(MINILLM_CLI);
   for (const std::string& a : args) cmd += " " + shell_quote(a);
-  cmd += " </dev/null >" + shell_quote(out.string()) + " 2>" + shell_quote(err.string());
+  const auto in = temp_path("cli_stdin");
+  write_file_bytes(in, stdin_text);
+  cmd += " <" + shell_quote(in.string()) + " >" + shell_quote(out.string()) + " 2>" +
+         shell_quote(err.string());
   const int status = std::system(cmd.c_str());
   CliResult r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file_bytes(out),
               read_file_bytes(err)};
-  std::filesystem::remove(out);
-  std::filesystem::remove(err);
+  for (const auto& p : {in, out, err}) std::filesystem::remove(p);
   return r;
 }
+#endif
 
 inline int count_lines(const std::string& s) {
   int n = 0;

@@ -31,7 +31,7 @@ namespace minillm {
 struct GenerateParams {
   int32_t max_tokens = 128;  // tokens to generate at most; -1 = until EOS or the context is full
   SamplerParams sampling;
-  bool ignore_eos = false;                // keep going past the end-of-sequence token
+  bool ignore_eos = false;  // keep going past end-of-generation tokens (EOS, <|eot_id|>, ...)
   std::vector<std::string> stop_strings;  // stop when the generated text contains one of these
   bool add_bos = true;                    // for a text prompt: prepend BOS as the vocabulary asks
   bool parse_special = false;             // for a text prompt: recognise special-token text
@@ -39,7 +39,7 @@ struct GenerateParams {
 
 enum class StopReason {
   MaxTokens,    // max_tokens generated
-  EndOfText,    // the model produced EOS
+  EndOfText,    // the model produced an end-of-generation token (Tokenizer::is_end_of_generation)
   StopString,   // the text contains one of the stop strings (not streamed, not in `text`)
   ContextFull,  // the KV cache has no room for another token
   Callback,     // the callback returned false

@@ -87,7 +87,6 @@ GenerateResult generate(Session& session, const Tokenizer& tokenizer,
   };
 
   const auto gen_start = Clock::now();
-  const int32_t eos = tokenizer.eos_id();
   for (int32_t n = 0;; ++n) {
     if (params.max_tokens >= 0 && n >= params.max_tokens) {
       result.stop = StopReason::MaxTokens;
@@ -96,7 +95,7 @@ GenerateResult generate(Session& session, const Tokenizer& tokenizer,
     const int32_t id = sampler.sample(logits);
     sampler.accept(id);
     result.tokens.push_back(id);
-    if (!params.ignore_eos && id == eos) {
+    if (!params.ignore_eos && tokenizer.is_end_of_generation(id)) {
       result.stop = StopReason::EndOfText;
       break;
     }
