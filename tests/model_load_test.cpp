@@ -26,6 +26,7 @@ struct TinyModel {
   std::map<std::string, GGUFValue> metadata;
   std::map<std::string, std::vector<uint64_t>> shapes;
   std::set<std::string> omitted;
+  std::map<std::string, float> constant;  // tensors filled with one value
 
   TinyModel() {
     metadata["general.architecture"] = std::string("llama");
@@ -60,14 +61,15 @@ struct TinyModel {
   std::filesystem::path write(const std::string& name) const {
     GGUFWriter w;
     for (const auto& [k, v] : metadata) w.set(k, v);
-    std::mt19937 rng(7);
     std::normal_distribution<float> normal(0.0f, 0.2f);
     for (const auto& [name, shape] : shapes) {
       if (omitted.count(name)) continue;
+      std::mt19937 rng(uint32_t(std::hash<std::string>{}(name)));  // independent of other tensors
       uint64_t n = 1;
       for (uint64_t d : shape) n *= d;
       std::vector<float> values(n);
       for (float& x : values) x = name.find("norm") != std::string::npos ? 1.0f : normal(rng);
+      if (constant.count(name)) std::fill(values.begin(), values.end(), constant.at(name));
       std::vector<uint8_t> bytes(n * 4);
       std::memcpy(bytes.data(), values.data(), bytes.size());
       w.add_tensor(name, TensorType::F32, shape, std::move(bytes));
@@ -243,6 +245,40 @@ TEST(Session, TruncateThenRegenerateMatchesAFreshSession) {
   for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], fresh[i]) << i;
   EXPECT_EQ(a.n_past(), 4u);
   EXPECT_EQ(a.tokens_evaluated(), 6u);
+}
+
+std::vector<float> logits_of(const TinyModel& m, const std::string& name) {
+  const auto path = m.write(name);
+  const auto model = Model::load(path);
+  std::filesystem::remove(path);
+  Session s(model, {.n_ctx = 16, .kv_type = KvCacheType::F32, .n_threads = 1});
+  const auto l = s.eval(std::vector<int32_t>{1, 7, 3, 9, 4, 12, 5, 30}, true);
+  return {l.begin(), l.end()};
+}
+
+// Per-dimension RoPE divisors (Llama 3.1's rope_freqs tensor) of 2 everywhere rotate exactly as
+// linear RoPE scaling by a factor of 2; factors of 1 change nothing.
+TEST(ModelLoad, RopeFrequencyFactorsActAsPerDimensionScaling) {
+  TinyModel plain;
+  const auto base = logits_of(plain, "rope_plain");
+  TinyModel ones = plain;
+  ones.shapes["rope_freqs.weight"] = {2};  // head_dim 4 -> 2 rotated pairs
+  ones.constant["rope_freqs.weight"] = 1.0f;
+  EXPECT_EQ(logits_of(ones, "rope_ones"), base);
+
+  TinyModel twos = ones;
+  twos.constant["rope_freqs.weight"] = 2.0f;
+  TinyModel linear = plain;
+  linear.metadata["llama.rope.scaling.type"] = std::string("linear");
+  linear.metadata["llama.rope.scaling.factor"] = 2.0f;
+  const auto a = logits_of(twos, "rope_twos"), b = logits_of(linear, "rope_linear");
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-6f) << i;
+  EXPECT_NE(a, base);
+
+  TinyModel bad = ones;
+  bad.constant["rope_freqs.weight"] = 0.0f;
+  expect_rejected(bad, "rope_zero", "rope_freqs.weight holds a non-positive factor");
 }
 
 }  // namespace
