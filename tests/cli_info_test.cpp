@@ -1,39 +1,26 @@
 // `mini-llm info`: runs the built command and checks its JSON against the figures in
 // ../shared/README.md and the GGUF header bytes, and its error behaviour (exit code 1, one line on
 // stderr) on missing files, truncated files and bad flags.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <nlohmann/json.hpp>
 
+#include "cli_runner.h"
 #include "gguf_layout.h"
 #include "test_data.h"
 
-#ifndef MINILLM_CLI_PATH
-#error "MINILLM_CLI_PATH must name the mini-llm binary"
-#endif
-
-extern char** environ;
 
 namespace {
 
 using nlohmann::json;
 
-struct CliRun {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using CliRun = minillm::test::CliResult;
+using minillm::test::run_cli;
 
 class TempDir {
  public:
@@ -50,37 +37,6 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
-
-// Runs mini-llm with `args` (no shell), capturing stdout and stderr.
-CliRun run_cli(const std::vector<std::string>& args) {
-  static int calls = 0;
-  TempDir dir("-run" + std::to_string(calls++));
-  const std::string out = (dir.path() / "out").string(), err = (dir.path() / "err").string();
-  std::vector<std::string> argv_s = {MINILLM_CLI_PATH};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = 0;
-  CliRun r;
-  const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    ADD_FAILURE() << "cannot run " << MINILLM_CLI_PATH;
-    return r;
-  }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
-}
 
 void expect_one_error_line(const CliRun& r, std::string_view mention = {}) {
   EXPECT_EQ(r.exit_code, 1);
@@ -189,7 +145,7 @@ TEST(CliInfo, TruncatedFileIsOneErrorLine) {
   // Cut inside the header (1000 bytes: inside the token list).
   const auto cut = dir.path() / "cut-header.gguf";
   {
-    const std::string bytes = slurp(model);
+    const std::string bytes = minillm::test::read_file_bytes(model);
     std::ofstream(cut, std::ios::binary).write(bytes.data(), 1000);
   }
   const CliRun r = run_cli({"info", cut.string()});
@@ -199,7 +155,7 @@ TEST(CliInfo, TruncatedFileIsOneErrorLine) {
       << r.err;
   const auto cut_data = dir.path() / "cut-data.gguf";
   {
-    const std::string bytes = slurp(model);
+    const std::string bytes = minillm::test::read_file_bytes(model);
     std::ofstream(cut_data, std::ios::binary).write(bytes.data(), bytes.size() - 1);
   }
   // The last tensor no longer fits.
@@ -227,3 +183,48 @@ TEST(CliInfo, HelpExitsZero) {
 }
 
 }  // namespace
+
+// Every reference model: the README gives the shapes (gqa-*: dim 256, 4 layers, 8 heads / 2 KV
+// heads, head_dim 32, FFN 768, 512-token vocabulary; swa-*: sliding window 16, RoPE theta 1e6)
+// and the file name gives the weight type the matrices mostly have.
+TEST(CliInfo, EveryReferenceModelMatchesTheReadme) {
+  const auto dir = minillm::test::shared_file("reference/models");
+  REQUIRE_SHARED_FILE(dir);
+  int seen = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() != ".gguf") continue;
+    const std::string stem = entry.path().stem().string();
+    if (stem == "stories260K") continue;  // the copy of models/stories260K.gguf, tested above
+    SCOPED_TRACE(stem);
+    const CliRun r = run_cli({"info", "--json", entry.path().string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const json j = json::parse(r.out);
+    const json& hp = j["hyperparameters"];
+    EXPECT_EQ(j["architecture"], "llama");
+    EXPECT_EQ(hp["vocab_size"], 512);
+    EXPECT_EQ(j["tensors"].size(), header_field(entry.path(), 8));
+    if (stem.rfind("gqa-", 0) == 0) {
+      EXPECT_EQ(hp["embedding_length"], 256);
+      EXPECT_EQ(hp["block_count"], 4);
+      EXPECT_EQ(hp["head_count"], 8);
+      EXPECT_EQ(hp["head_count_kv"], 2);
+      EXPECT_EQ(hp["feed_forward_length"], 768);
+      EXPECT_EQ(hp["rope_dimension_count"], 32);
+    } else {
+      ASSERT_EQ(stem.rfind("swa-", 0), 0u);
+      EXPECT_EQ(hp["sliding_window"], 16);
+      EXPECT_DOUBLE_EQ(hp["rope_freq_base"].get<double>(), 1e6);
+    }
+    // The type named in the file name ("Q4_K_M" is mostly Q4_K) holds most matrix bytes.
+    std::string want = stem.substr(4);
+    if (want.size() > 2 && want.substr(want.size() - 2) == "_M") want.resize(want.size() - 2);
+    std::map<std::string, uint64_t> bytes;
+    for (const json& t : j["tensors"])
+      if (t["shape"].size() == 2) bytes[t["type"]] += t["bytes"].get<uint64_t>();
+    const auto top = std::max_element(bytes.begin(), bytes.end(),
+                                      [](auto& a, auto& b) { return a.second < b.second; });
+    EXPECT_EQ(top->first, want);
+    ++seen;
+  }
+  EXPECT_EQ(seen, 17);
+}

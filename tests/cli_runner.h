@@ -2,8 +2,12 @@
 // its exit code, stdout and stderr, for the command-line tests.
 #pragma once
 
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <cstdlib>
 #include <filesystem>
@@ -11,6 +15,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+extern char** environ;
 
 namespace minillm::test {
 
@@ -37,25 +43,38 @@ inline std::filesystem::path temp_path(const std::string& name) {
          ("minillm_test_" + std::to_string(::getpid()) + "_" + name);
 }
 
-inline std::string shell_quote(const std::string& arg) {
-  std::string q = "'";
-  for (char c : arg) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
 #ifdef MINILLM_CLI  // the path of the built mini-llm, set by tests/CMakeLists.txt
-// `stdin_text`: what the command reads on standard input (empty: /dev/null).
+// Runs mini-llm with `args` (no shell in between). `stdin_text`: what it reads on standard input.
 inline CliResult run_cli(const std::vector<std::string>& args, const std::string& stdin_text = "") {
-  const auto out = temp_path("cli_stdout"), err = temp_path("cli_stderr");
-  std::string cmd = shell_quote(MINILLM_CLI);
-  for (const std::string& a : args) cmd += " " + shell_quote(a);
-  const auto in = temp_path("cli_stdin");
+  static int calls = 0;
+  const std::string tag = std::to_string(calls++);
+  const auto in = temp_path("cli_in" + tag), out = temp_path("cli_out" + tag),
+             err = temp_path("cli_err" + tag);
   write_file_bytes(in, stdin_text);
-  cmd += " <" + shell_quote(in.string()) + " >" + shell_quote(out.string()) + " 2>" +
-         shell_quote(err.string());
-  const int status = std::system(cmd.c_str());
-  CliResult r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file_bytes(out),
-              read_file_bytes(err)};
+  std::vector<std::string> argv_s = {MINILLM_CLI};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, in.c_str(), O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  pid_t pid = 0;
+  CliResult r;
+  const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc == 0) {
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.out = read_file_bytes(out);
+    r.err = read_file_bytes(err);
+  } else {
+    r.err = std::string("cannot run ") + MINILLM_CLI;
+  }
   for (const auto& p : {in, out, err}) std::filesystem::remove(p);
   return r;
 }
