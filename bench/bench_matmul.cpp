@@ -1,7 +1,11 @@
-// Matrix-product throughput per weight type, code path, shape and batch size.
-// Names: matmul/<type>/<n_out>x<n_in>/tok<n>/<isa>/threads:<t>. The "weights" counter is bytes of
-// weights streamed per second (one pass over W per call), the figure that bounds GEMV speed.
-// Example: bench_matmul --benchmark_filter='tok1/avx512'
+// Matrix-product throughput per weight type, code path, shape, batch size and mode.
+// Names: matmul/<type>/<n_out>x<n_in>/tok<n>/<isa>/<fast|exact>/threads:<t>. Counters: "weights"
+// is bytes of weights streamed per second (one pass over W per call), the figure that bounds GEMV
+// speed; "ops" is 2 * n_out * n_in * n_tok per second. Every call reads a different copy of W
+// (enough copies to exceed the last-level cache), so GEMV figures are DRAM figures, as in a model.
+// Shapes: tinyllama-1.1B (2048x2048, 256x2048, 5632x2048, 2048x5632, 32000x2048) and
+// 7B (4096x4096, 14336x4096). Example: bench_matmul --benchmark_filter='tok1/avx512/fast'
+// Also: the activation quantizer (quantize_act/<isa>/<n>).
 #include <benchmark/benchmark.h>
 
 #include <cstring>
@@ -47,24 +51,50 @@ std::vector<uint8_t> make_weights(TensorType t, size_t n_out, size_t n_in) {
 }
 
 void bench(benchmark::State& state, TensorType t, size_t n_out, size_t n_in, size_t n_tok,
-           mk::Isa isa, int threads) {
+           mk::Isa isa, mk::MatmulMode mode, int threads, bool hot) {
   mk::set_isa_for_testing(isa);
-  const auto w = make_weights(t, n_out, n_in);
+  const auto w0 = make_weights(t, n_out, n_in);
+  constexpr size_t kColdBytes = size_t{160} << 20;  // well past a 32 MiB L3
+  const size_t copies = n_tok == 1 && !hot ? (kColdBytes + w0.size() - 1) / w0.size() : 1;
+  std::vector<std::vector<uint8_t>> ws(copies, w0);
   std::vector<float> x(n_in * n_tok), y(n_out * n_tok);
   std::mt19937 rng(2);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   for (float& v : x) v = normal(rng);
+  size_t next = 0;
   for (auto _ : state) {
-    mk::matmul(t, w.data(), n_out, n_in, x.data(), n_tok, y.data(), threads);
+    const auto& w = ws[next];
+    next = (next + 1) % copies;
+    mk::matmul(t, w.data(), n_out, n_in, x.data(), n_tok, y.data(), threads, mode);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
   state.counters["weights"] =
-      benchmark::Counter(static_cast<double>(w.size()) * static_cast<double>(state.iterations()),
+      benchmark::Counter(static_cast<double>(w0.size()) * static_cast<double>(state.iterations()),
                          benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
-  state.counters["flops"] = benchmark::Counter(
+  state.counters["ops"] = benchmark::Counter(
       2.0 * static_cast<double>(n_out * n_in * n_tok) * static_cast<double>(state.iterations()),
       benchmark::Counter::kIsRate);
+  mk::set_isa_for_testing(std::nullopt);
+}
+
+void bench_quantize_act(benchmark::State& state, mk::Isa isa, size_t n) {
+  mk::set_isa_for_testing(isa);
+  std::vector<float> x(n);
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (float& v : x) v = normal(rng);
+  std::vector<uint8_t> y(minillm::row_bytes(TensorType::Q8_0, n));
+  // Q8_0 weights, Fast mode, one row: the call is dominated by quantizing x.
+  const std::vector<uint8_t> w(minillm::row_bytes(TensorType::Q8_0, n));
+  float out = 0;
+  for (auto _ : state) {
+    mk::matmul(TensorType::Q8_0, w.data(), 1, n, x.data(), 1, &out, 1);
+    benchmark::DoNotOptimize(out);
+  }
+  state.counters["elements"] =
+      benchmark::Counter(static_cast<double>(n) * static_cast<double>(state.iterations()),
+                         benchmark::Counter::kIsRate);
   mk::set_isa_for_testing(std::nullopt);
 }
 
@@ -73,21 +103,42 @@ const int registered = [] {
       TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q8_0, TensorType::Q4_0,
       TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q2_K, TensorType::Q3_K,
       TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
-  const size_t shapes[][2] = {{2048, 2048}, {5632, 2048}};
+  const size_t shapes[][2] = {{2048, 2048},  {256, 2048},  {5632, 2048}, {2048, 5632},
+                              {32000, 2048}, {4096, 4096}, {14336, 4096}};
   for (mk::Isa isa : {mk::Isa::Scalar, mk::Isa::Avx2, mk::Isa::Avx512}) {
     if (static_cast<int>(isa) > static_cast<int>(mk::best_isa())) continue;
+    for (size_t n : {size_t{2048}, size_t{5632}}) {
+      const std::string name =
+          "quantize_act/" + std::string(mk::isa_name(isa)) + "/" + std::to_string(n);
+      benchmark::RegisterBenchmark(name.c_str(), bench_quantize_act, isa, n)->UseRealTime();
+    }
+    // Cache-resident GEMV (one copy of a 256x2048 matrix): the compute cost of the streaming path.
+    for (TensorType t : types)
+      for (int threads : {1, 2}) {
+        const std::string name = "matmul_hot/" + std::string(minillm::type_name(t)) +
+                                 "/256x2048/tok1/" + std::string(mk::isa_name(isa)) +
+                                 "/fast/threads:" + std::to_string(threads);
+        benchmark::RegisterBenchmark(name.c_str(), bench, t, 256, 2048, 1, isa,
+                                     mk::MatmulMode::Fast, threads, true)
+            ->Unit(benchmark::kMicrosecond)
+            ->UseRealTime();
+      }
     for (TensorType t : types)
       for (const auto& s : shapes)
-        for (size_t n_tok : {size_t{1}, size_t{8}})
-          for (int threads : {1, 2}) {
-            const std::string name = "matmul/" + std::string(minillm::type_name(t)) + "/" +
-                                     std::to_string(s[0]) + "x" + std::to_string(s[1]) + "/tok" +
-                                     std::to_string(n_tok) + "/" + std::string(mk::isa_name(isa)) +
-                                     "/threads:" + std::to_string(threads);
-            benchmark::RegisterBenchmark(name.c_str(), bench, t, s[0], s[1], n_tok, isa, threads)
-                ->Unit(benchmark::kMicrosecond)
-                ->UseRealTime();
-          }
+        for (size_t n_tok : {size_t{1}, size_t{64}, size_t{512}})
+          for (mk::MatmulMode mode : {mk::MatmulMode::Fast, mk::MatmulMode::Exact})
+            for (int threads : {1, 2}) {
+              const std::string name = "matmul/" + std::string(minillm::type_name(t)) + "/" +
+                                       std::to_string(s[0]) + "x" + std::to_string(s[1]) + "/tok" +
+                                       std::to_string(n_tok) + "/" +
+                                       std::string(mk::isa_name(isa)) +
+                                       (mode == mk::MatmulMode::Fast ? "/fast" : "/exact") +
+                                       "/threads:" + std::to_string(threads);
+              benchmark::RegisterBenchmark(name.c_str(), bench, t, s[0], s[1], n_tok, isa, mode,
+                                           threads, false)
+                  ->Unit(benchmark::kMicrosecond)
+                  ->UseRealTime();
+            }
   }
   return 0;
 }();

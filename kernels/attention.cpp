@@ -1,9 +1,12 @@
+// Attention of one query head: the scalar reference and the dispatch to the SIMD paths.
 #include "kernels/attention.h"
 
 #include <algorithm>
 
 #include "kernels/activations.h"
+#include "kernels/cpu.h"
 #include "kernels/f16.h"
+#include "kernels/isa_entry.h"
 
 namespace minillm::kernels {
 namespace {
@@ -32,6 +35,23 @@ void attend(const float* q, const KvRows& keys, const KvRows& values, size_t fir
 
 void attend_one_head(const float* q, const KvRows& keys, const KvRows& values, size_t first,
                      size_t n, size_t head_dim, float scale, float* scores, float* out) {
+  const Isa isa = active_isa();
+  if (isa != Isa::Scalar) {  // keys and values always share the element type
+    const bool f16 = keys.type == KvElement::F16;
+    const bool wide = isa == Isa::Avx512;
+    (wide ? isa::attention_scores_avx512 : isa::attention_scores_avx2)(
+        q, keys.base, f16, keys.stride, first, n, head_dim, scale, scores);
+    softmax(scores, n);
+    (wide ? isa::attention_values_avx512 : isa::attention_values_avx2)(
+        scores, values.base, f16, values.stride, first, n, head_dim, out);
+    return;
+  }
+  attend_one_head_reference(q, keys, values, first, n, head_dim, scale, scores, out);
+}
+
+void attend_one_head_reference(const float* q, const KvRows& keys, const KvRows& values,
+                               size_t first, size_t n, size_t head_dim, float scale, float* scores,
+                               float* out) {
   if (keys.type == KvElement::F16)
     attend<uint16_t>(q, keys, values, first, n, head_dim, scale, scores, out,
                      [](uint16_t h) { return fp16_to_fp32(h); });

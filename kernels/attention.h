@@ -15,8 +15,13 @@ struct KvRows {
 };
 
 // out = Σ_j softmax_j(scale · q·k_j) v_j over rows j in [first, first + n).
-// scores: scratch of n floats. q and out: head_dim floats.
+// scores: scratch of n floats. q and out: head_dim floats. keys and values have the same element
+// type. Uses the active ISA (F16 rows converted in registers); deterministic for a given ISA.
 void attend_one_head(const float* q, const KvRows& keys, const KvRows& values, size_t first,
                      size_t n, size_t head_dim, float scale, float* scores, float* out);
+// The scalar reference (plain sums in element order).
+void attend_one_head_reference(const float* q, const KvRows& keys, const KvRows& values,
+                               size_t first, size_t n, size_t head_dim, float scale, float* scores,
+                               float* out);
 
 }  // namespace minillm::kernels

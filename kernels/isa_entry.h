@@ -27,6 +27,20 @@ struct MatmulTile {
   float* scratch;   // [n_rows][n_in] dequantized weights
 };
 
+// An integer matrix product (qdot.h) over rows of W: the activations already quantized and
+// derived for the weight format (arrays per token, n_sub = n_in / sub_len entries each).
+struct QMatmulJob {
+  TensorType wtype;
+  const uint8_t* w;   // row 0 of W
+  size_t row_stride;  // bytes per weight row
+  size_t n_out, n_in, n_tok;
+  const int8_t* qa;     // [n_tok][n_in]
+  const int32_t* init;  // [n_tok][n_sub]
+  const float* da;      // [n_tok][n_sub]
+  const float* asf;     // [n_tok][n_sub], or null for formats without a min
+  float* y;             // [n_tok][n_out]
+};
+
 // Most rows a tile may have.
 inline constexpr size_t kMaxTileRows = 256;
 
@@ -36,6 +50,15 @@ void convert_bf16_to_f32_avx2(const uint16_t* src, float* dst, size_t n);
 void convert_f32_to_bf16_avx2(const float* src, uint16_t* dst, size_t n);
 float dot_f32_avx2(const float* a, const float* b, size_t n);
 void matmul_tile_avx2(const MatmulTile& tile);
+// Attention pieces (attention.cpp): scores out[j] = scale * q . k_{first+j}, and
+// out = sum_j p[j] v_{first+j}; rows `stride` elements apart, F16 (f16) or F32 elements.
+void attention_scores_avx2(const float* q, const void* k, bool f16, size_t stride, size_t first,
+                           size_t n, size_t head_dim, float scale, float* out);
+void attention_values_avx2(const float* p, const void* v, bool f16, size_t stride, size_t first,
+                           size_t n, size_t head_dim, float* out);
+void quantize_act_avx2(const float* x, size_t n, int8_t* qa, float* da, int32_t* asum16);
+// Rows [row_begin, row_end) of the product; row_begin a multiple of 16.
+void qmatmul_rows_avx2(const QMatmulJob& job, size_t row_begin, size_t row_end);
 
 void convert_f16_to_f32_avx512(const uint16_t* src, float* dst, size_t n);
 void convert_f32_to_f16_avx512(const float* src, uint16_t* dst, size_t n);
@@ -43,5 +66,12 @@ void convert_bf16_to_f32_avx512(const uint16_t* src, float* dst, size_t n);
 void convert_f32_to_bf16_avx512(const float* src, uint16_t* dst, size_t n);
 float dot_f32_avx512(const float* a, const float* b, size_t n);
 void matmul_tile_avx512(const MatmulTile& tile);
+void attention_scores_avx512(const float* q, const void* k, bool f16, size_t stride, size_t first,
+                             size_t n, size_t head_dim, float scale, float* out);
+void attention_values_avx512(const float* p, const void* v, bool f16, size_t stride, size_t first,
+                             size_t n, size_t head_dim, float* out);
+void quantize_act_avx512(const float* x, size_t n, int8_t* qa, float* da, int32_t* asum16);
+// Rows [row_begin, row_end) of the product; row_begin a multiple of 32.
+void qmatmul_rows_avx512(const QMatmulJob& job, size_t row_begin, size_t row_end);
 
 }  // namespace minillm::kernels::isa

@@ -1,14 +1,20 @@
-// Matrix product driver: argument checks, row tiling, OpenMP split, and the scalar path.
+// Matrix product driver: argument checks, row tiling, the split over the thread pool, and the
+// scalar path.
 // The SIMD paths live in matmul_avx2.cpp / matmul_avx512.cpp and are called per tile.
 #include "kernels/matmul.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kernels/cpu.h"
 #include "kernels/isa_entry.h"
+#include "kernels/qdot.h"
 #include "kernels/quant.h"
+#include "kernels/thread_pool.h"
 #include "minillm/error.h"
 
 namespace minillm::kernels {
@@ -85,7 +91,7 @@ bool matmul_supported(TensorType wtype) {
 }
 
 void matmul(TensorType wtype, const void* w, size_t n_out, size_t n_in, const float* x,
-            size_t n_tok, float* y, int n_threads) {
+            size_t n_tok, float* y, int n_threads, MatmulMode mode) {
   if (!matmul_supported(wtype)) {
     const auto t = tensor_type_traits(static_cast<uint32_t>(wtype));
     throw Error("matmul does not support weights of type " +
@@ -97,6 +103,8 @@ void matmul(TensorType wtype, const void* w, size_t n_out, size_t n_in, const fl
     std::fill(y, y + n_out * n_tok, 0.0f);
     return;
   }
+  if (mode == MatmulMode::Fast && q::format_of(wtype).sub_len != 0)
+    return qmatmul(wtype, w, n_out, n_in, x, n_tok, y, n_threads);
   const TileFn fn = tile_fn(active_isa());
   const size_t rows_per_tile = tile_rows(n_in);
   const auto n_tiles = static_cast<long>((n_out + rows_per_tile - 1) / rows_per_tile);
@@ -105,16 +113,38 @@ void matmul(TensorType wtype, const void* w, size_t n_out, size_t n_in, const fl
   const bool needs_scratch = wtype != TensorType::F32;
   const int threads = std::max(n_threads, 1);
 
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && n_tiles > 1)
-  for (long tile = 0; tile < n_tiles; ++tile) {
+  auto run_tile = [&](size_t tile) {
     thread_local std::vector<float> scratch;
-    const size_t first = static_cast<size_t>(tile) * rows_per_tile;
+    const size_t first = tile * rows_per_tile;
     const size_t rows = std::min(rows_per_tile, n_out - first);
     if (needs_scratch && scratch.size() < rows * n_in) scratch.resize(rows * n_in);
     const isa::MatmulTile t{wtype, wbytes + first * stride, stride, rows, n_in, x, n_tok, y + first,
                             n_out, scratch.data()};
     fn(t);
-  }
+  };
+  run_chunks(threads, static_cast<size_t>(n_tiles), run_tile);
+}
+
+namespace {
+std::atomic<int> g_mode_override{-1};
+
+MatmulMode mode_from_environment() {
+  const char* env = std::getenv("MINILLM_MATMUL");
+  if (env == nullptr || *env == '\0' || std::string_view(env) == "fast") return MatmulMode::Fast;
+  if (std::string_view(env) == "exact") return MatmulMode::Exact;
+  throw Error("MINILLM_MATMUL must be fast or exact, not '" + std::string(env) + "'");
+}
+}  // namespace
+
+MatmulMode model_matmul_mode() {
+  const int o = g_mode_override.load(std::memory_order_relaxed);
+  if (o >= 0) return static_cast<MatmulMode>(o);
+  static const MatmulMode from_env = mode_from_environment();
+  return from_env;
+}
+
+void set_matmul_mode_for_testing(std::optional<MatmulMode> mode) {
+  g_mode_override.store(mode ? static_cast<int>(*mode) : -1, std::memory_order_relaxed);
 }
 
 float dot_f32(const float* a, const float* b, size_t n) {

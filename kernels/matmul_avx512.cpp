@@ -126,6 +126,39 @@ void dot_rows(const float* const* w, const float* x, size_t n, float* out) {
   for (int r = 0; r < R; ++r) out[r] = hsum(acc[r][0], acc[r][1]);
 }
 
+// R rows x T tokens at once (the batch path): each (row, token) pair keeps its own two
+// accumulators and receives exactly the FMAs dot_rows<1> would give it, in the same order, so the
+// results are bit-identical to the one-token path; weights are loaded once for T tokens and
+// activations once for R rows, which makes the loop FMA-bound instead of load-bound.
+template <int R, int T>
+void dot_tile(const float* const* w, const float* const* x, size_t n, float* const* out) {
+  __m512 acc[R][T][2];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r][t][0] = acc[r][t][1] = _mm512_setzero_ps();
+  size_t i = 0;
+  for (; i + 2 * kW <= n; i += 2 * kW) {
+    for (int k = 0; k < 2; ++k) {
+      __m512 xv[T];
+      for (int t = 0; t < T; ++t) xv[t] = _mm512_loadu_ps(x[t] + i + k * kW);
+      for (int r = 0; r < R; ++r) {
+        const __m512 wv = _mm512_loadu_ps(w[r] + i + k * kW);
+        for (int t = 0; t < T; ++t) acc[r][t][k] = _mm512_fmadd_ps(wv, xv[t], acc[r][t][k]);
+      }
+    }
+  }
+  for (; i < n; i += kW) {
+    const __mmask16 m = tail_mask(n - i);
+    const size_t k = (i / kW) & 1;
+    for (int r = 0; r < R; ++r) {
+      const __m512 wv = _mm512_maskz_loadu_ps(m, w[r] + i);
+      for (int t = 0; t < T; ++t)
+        acc[r][t][k] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, x[t] + i), acc[r][t][k]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) out[t][r] = hsum(acc[r][t][0], acc[r][t][1]);
+}
+
 template <void (*kBlock)(const uint8_t*, __m512&, __m512&), size_t kBlockBytes>
 void dequant_blocks(const uint8_t* row, float* dst, size_t n) {
   for (size_t b = 0; b < n / kQ; ++b, row += kBlockBytes, dst += kQ) {
@@ -203,7 +236,22 @@ void matmul_tile_avx512(const MatmulTile& t) {
       rows[r] = dst;
     }
   }
-  for (size_t tok = 0; tok < t.n_tok; ++tok) {
+  size_t tok = 0;
+  for (; tok + 3 <= t.n_tok; tok += 3) {  // 4 rows x 3 tokens: 24 accumulators
+    const float* x[3] = {t.x + tok * t.n_in, t.x + (tok + 1) * t.n_in, t.x + (tok + 2) * t.n_in};
+    size_t r = 0;
+    for (; r + 4 <= t.n_rows; r += 4) {
+      float* y[3] = {t.y + tok * t.y_stride + r, t.y + (tok + 1) * t.y_stride + r,
+                     t.y + (tok + 2) * t.y_stride + r};
+      dot_tile<4, 3>(rows + r, x, t.n_in, y);
+    }
+    for (; r < t.n_rows; ++r) {
+      float* y[3] = {t.y + tok * t.y_stride + r, t.y + (tok + 1) * t.y_stride + r,
+                     t.y + (tok + 2) * t.y_stride + r};
+      dot_tile<1, 3>(rows + r, x, t.n_in, y);
+    }
+  }
+  for (; tok < t.n_tok; ++tok) {
     const float* x = t.x + tok * t.n_in;
     float* y = t.y + tok * t.y_stride;
     size_t r = 0;

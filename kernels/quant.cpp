@@ -62,15 +62,15 @@ Converters converters(TensorType type) {
     case TensorType::Q8_K:
       return {dequantize_row_q8_k, quantize_row_q8_k};
     case TensorType::Q2_K:
-      return {dequantize_row_q2_k, nullptr};
+      return {dequantize_row_q2_k, quantize_row_q2_k};
     case TensorType::Q3_K:
-      return {dequantize_row_q3_k, nullptr};
+      return {dequantize_row_q3_k, quantize_row_q3_k};
     case TensorType::Q4_K:
-      return {dequantize_row_q4_k, nullptr};
+      return {dequantize_row_q4_k, quantize_row_q4_k};
     case TensorType::Q5_K:
-      return {dequantize_row_q5_k, nullptr};
+      return {dequantize_row_q5_k, quantize_row_q5_k};
     case TensorType::Q6_K:
-      return {dequantize_row_q6_k, nullptr};
+      return {dequantize_row_q6_k, quantize_row_q6_k};
     default:
       return {};
   }

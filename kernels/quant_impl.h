@@ -29,5 +29,11 @@ void dequantize_row_q3_k(const void* src, float* dst, size_t n);
 void dequantize_row_q4_k(const void* src, float* dst, size_t n);
 void dequantize_row_q5_k(const void* src, float* dst, size_t n);
 void dequantize_row_q6_k(const void* src, float* dst, size_t n);
+// k_quantize.cpp
+void quantize_row_q2_k(const float* src, void* dst, size_t n);
+void quantize_row_q3_k(const float* src, void* dst, size_t n);
+void quantize_row_q4_k(const float* src, void* dst, size_t n);
+void quantize_row_q5_k(const float* src, void* dst, size_t n);
+void quantize_row_q6_k(const float* src, void* dst, size_t n);
 
 }  // namespace minillm::kernels::detail

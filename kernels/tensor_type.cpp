@@ -9,8 +9,8 @@
 namespace minillm {
 namespace {
 
-constexpr uint32_t kQK = 32;   // elements per block of the original quant types
-constexpr uint32_t kQKK = 256; // elements per K-quant / IQ super-block
+constexpr uint32_t kQK = 32;    // elements per block of the original quant types
+constexpr uint32_t kQKK = 256;  // elements per K-quant / IQ super-block
 
 struct Entry {
   uint32_t id;
@@ -83,7 +83,9 @@ const TensorTypeTraits& traits(TensorType type) {
   return *kTable[id];
 }
 
-std::string_view type_name(TensorType type) { return traits(type).name; }
+std::string_view type_name(TensorType type) {
+  return traits(type).name;
+}
 
 std::optional<TensorType> parse_tensor_type(std::string_view name) {
   for (const Entry& e : kTypes) {

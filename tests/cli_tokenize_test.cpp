@@ -1,7 +1,6 @@
 // mini-llm tokenize, run as a separate process: ids equal the shared test vectors, and bad
 // arguments or files give exit code 1 with one line on stderr.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -10,71 +9,22 @@
 #include <string>
 #include <vector>
 
+#include "minillm/gguf.h"
+#include "cli_runner.h"
 #include "test_data.h"
+#include "vocab_cases.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int exit_code;
-  std::string out;
-  std::string err;
-};
-
-std::string read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void write_bytes(const fs::path& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary) << bytes;
-}
-
-// Single-quoted for the shell. (Built with append: GCC 12 warns falsely on some string `+`.)
-std::string quote(const std::string& arg) {
-  std::string q = "'";
-  for (char c : arg) {
-    if (c == '\'')
-      q.append("'\\''");
-    else
-      q.push_back(c);
-  }
-  q.push_back('\'');
-  return q;
-}
-
-fs::path temp_path(const std::string& name) {
-  std::string file = "minillm_cli_tokenize_";
-  file.append(std::to_string(::getpid())).append("_").append(name);
-  return fs::temp_directory_path() / file;
-}
-
-Result run(const std::vector<std::string>& args) {
-  const fs::path out = temp_path("stdout"), err = temp_path("stderr");
-  std::string cmd = quote(MINILLM_CLI);
-  for (const std::string& a : args) cmd.append(" ").append(quote(a));
-  cmd.append(" >").append(quote(out.string())).append(" 2>").append(quote(err.string()));
-  const int status = std::system(cmd.c_str());
-  Result r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_bytes(out), read_bytes(err)};
-  fs::remove(out);
-  fs::remove(err);
-  return r;
-}
-
-int count_lines(const std::string& s) {
-  int n = 0;
-  for (char c : s) n += c == '\n';
-  return n;
-}
+using namespace minillm::test;
 
 TEST(CliTokenize, FileInputMatchesVectors) {
   const fs::path path = minillm::test::shared_file("vocab/ggml-vocab-llama-spm.gguf");
   REQUIRE_SHARED_FILE(path);
-  const std::string inp = read_bytes(path.string() + ".inp");
-  std::istringstream out_lines(read_bytes(path.string() + ".out"));
+  const std::string inp = read_file_bytes(path.string() + ".inp");
+  std::istringstream out_lines(read_file_bytes(path.string() + ".out"));
   const std::string sep = "\n__ggml_vocab_test__\n";
   const fs::path text_file = temp_path("text");
   int n = 0;
@@ -84,8 +34,8 @@ TEST(CliTokenize, FileInputMatchesVectors) {
     ASSERT_TRUE(std::getline(out_lines, want));
     // The .out lines start with a space; the command prints the ids alone.
     while (!want.empty() && want.front() == ' ') want.erase(0, 1);
-    write_bytes(text_file, inp.substr(start, at - start));
-    const Result r = run({"tokenize", "-m", path.string(), "-f", text_file.string(), "--no-bos"});
+    write_file_bytes(text_file, inp.substr(start, at - start));
+    const CliResult r = run_cli({"tokenize", "-m", path.string(), "-f", text_file.string(), "--no-bos"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(r.out, want + "\n") << "case " << n;
   }
@@ -97,14 +47,14 @@ TEST(CliTokenize, PromptBosAndSpecial) {
   const fs::path path = minillm::test::shared_file("vocab/ggml-vocab-llama-spm.gguf");
   REQUIRE_SHARED_FILE(path);
   // "Hello world" = 15043 3186 (vectors), BOS = 1 (the vocabulary's bos_token_id).
-  EXPECT_EQ(run({"tokenize", "-m", path.string(), "-p", "Hello world"}).out, "1 15043 3186\n");
-  EXPECT_EQ(run({"tokenize", "-m", path.string(), "-p", "Hello world", "--no-bos"}).out,
+  EXPECT_EQ(run_cli({"tokenize", "-m", path.string(), "-p", "Hello world"}).out, "1 15043 3186\n");
+  EXPECT_EQ(run_cli({"tokenize", "-m", path.string(), "-p", "Hello world", "--no-bos"}).out,
             "15043 3186\n");
   // From the llama2 corpus: "<s>Hello</s>" with special-token parsing is 1 15043 2.
   EXPECT_EQ(
-      run({"tokenize", "-m", path.string(), "-p", "<s>Hello</s>", "--no-bos", "--special"}).out,
+      run_cli({"tokenize", "-m", path.string(), "-p", "<s>Hello</s>", "--no-bos", "--special"}).out,
       "1 15043 2\n");
-  EXPECT_EQ(run({"tokenize", "-m", path.string(), "-p", "<s>", "--no-bos"}).out,
+  EXPECT_EQ(run_cli({"tokenize", "-m", path.string(), "-p", "<s>", "--no-bos"}).out,
             "529 29879 29958\n");
 }
 
@@ -119,7 +69,7 @@ TEST(CliTokenize, ErrorsGiveOneLineAndExitCode1) {
       {"tokenize", "-m", path.string(), "-p", "hi", "--bogus"},
   };
   for (const auto& args : bad) {
-    const Result r = run(args);
+    const CliResult r = run_cli(args);
     EXPECT_EQ(r.exit_code, 1) << args.back();
     EXPECT_EQ(count_lines(r.err), 1) << r.err;
     EXPECT_EQ(r.out, "") << args.back();
@@ -127,12 +77,52 @@ TEST(CliTokenize, ErrorsGiveOneLineAndExitCode1) {
 }
 
 TEST(CliTokenize, UnsupportedTokenizerKindNamed) {
-  const fs::path path = minillm::test::shared_file("vocab/ggml-vocab-gpt-2.gguf");
-  REQUIRE_SHARED_FILE(path);
-  const Result r = run({"tokenize", "-m", path.string(), "-p", "hi"});
+  // A vocabulary-only GGUF of a kind mini-llm does not implement (BERT's WordPiece).
+  minillm::GGUFWriter w;
+  w.set("general.architecture", "bert");
+  w.set("tokenizer.ggml.model", "bert");
+  w.set("tokenizer.ggml.tokens", minillm::GGUFValue::string_array({"a"}));
+  const fs::path path = temp_path("bert.gguf");
+  w.write(path);
+  const CliResult r = run_cli({"tokenize", "-m", path.string(), "-p", "hi"});
+  fs::remove(path);
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("'gpt2'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("'bert'"), std::string::npos) << r.err;
   EXPECT_EQ(count_lines(r.err), 1);
+}
+
+// Byte-level BPE (Llama 3): every case of the vectors, and special tokens with --special.
+TEST(CliTokenize, Llama3FileInputMatchesVectors) {
+  const fs::path path = minillm::test::shared_file("vocab/ggml-vocab-llama3.gguf");
+  REQUIRE_SHARED_FILE(path);
+  const auto cases = minillm::test::split_vocab_cases(read_file_bytes(path.string() + ".inp"));
+  const auto expected = minillm::test::read_expected_ids(path.string() + ".out");
+  ASSERT_EQ(cases.size(), expected.size());
+  const fs::path text_file = temp_path("text");
+  for (size_t i = 0; i < cases.size(); ++i) {
+    std::string want;
+    for (int32_t id : expected[i]) want.append(want.empty() ? "" : " ").append(std::to_string(id));
+    write_file_bytes(text_file, cases[i]);
+    const CliResult r = run_cli({"tokenize", "-m", path.string(), "-f", text_file.string(), "--no-bos"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, want + "\n") << "case " << i;
+  }
+  fs::remove(text_file);
+  EXPECT_EQ(cases.size(), 46u);
+}
+
+TEST(CliTokenize, Llama3BosAndSpecial) {
+  const fs::path path = minillm::test::shared_file("vocab/ggml-vocab-llama3.gguf");
+  REQUIRE_SHARED_FILE(path);
+  // "Hello world" = 9906 1917 (vectors); BOS <|begin_of_text|> = 128000, <|eot_id|> = 128009.
+  EXPECT_EQ(run_cli({"tokenize", "-m", path.string(), "-p", "Hello world"}).out, "128000 9906 1917\n");
+  EXPECT_EQ(
+      run_cli({"tokenize", "-m", path.string(), "-p", "Hello world<|eot_id|>", "--no-bos", "--special"})
+          .out,
+      "9906 1917 128009\n");
+  // From the llama3 corpus: without --special the text stays plain.
+  EXPECT_EQ(run_cli({"tokenize", "-m", path.string(), "-p", "<|begin_of_text|>", "--no-bos"}).out,
+            "27 91 7413 3659 4424 91 29\n");
 }
 
 }  // namespace

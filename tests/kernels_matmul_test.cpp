@@ -1,4 +1,5 @@
-// Matrix product and dot product on every code path this machine supports: against a float64
+// Matrix product (Exact mode; Fast mode is in kernels_qdot_test.cpp) and dot product on every code
+// path this machine supports: against a float64
 // product of the exactly dequantized weights, against the scalar path, bitwise reproducibility
 // across thread counts and batch sizes, and odd shapes. Also the CPU/ISA selection.
 #include <gtest/gtest.h>
@@ -113,7 +114,7 @@ Reference reference(TensorType t, const std::vector<uint8_t>& w, size_t n_out, s
 std::vector<float> run(TensorType t, const std::vector<uint8_t>& w, size_t n_out, size_t n_in,
                        const std::vector<float>& x, size_t n_tok, int threads) {
   std::vector<float> y(n_out * n_tok, std::nanf(""));
-  matmul(t, w.data(), n_out, n_in, x.data(), n_tok, y.data(), threads);
+  matmul(t, w.data(), n_out, n_in, x.data(), n_tok, y.data(), threads, MatmulMode::Exact);
   return y;
 }
 
@@ -146,8 +147,11 @@ TEST(Matmul, HandComputedQ4_0) {
   for (Isa isa : supported_isas()) {
     ScopedIsa scope(isa);
     float y = 0;
-    matmul(TensorType::Q4_0, &b, 1, 32, x.data(), 1, &y, 1);
+    matmul(TensorType::Q4_0, &b, 1, 32, x.data(), 1, &y, 1, MatmulMode::Exact);
     EXPECT_EQ(y, 248.0f) << isa_name(isa);
+    // Fast mode: x quantized with da = 31 / 127, qa_i = round(i * 127 / 31); sum qa = 2032.
+    matmul(TensorType::Q4_0, &b, 1, 32, x.data(), 1, &y, 1, MatmulMode::Fast);
+    EXPECT_EQ(y, 2032.0f * (0.5f * (31.0f / 127.0f))) << isa_name(isa);
   }
 }
 

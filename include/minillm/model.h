@@ -5,8 +5,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "minillm/tensor_type.h"
 
 namespace minillm {
 
@@ -34,12 +37,16 @@ struct ModelConfig {
 };
 
 struct LoadOptions {
-  // Reserved for later (quantize-on-load, repacking). Loading never copies weights today.
+  // Re-encode the weight matrices in this type while loading (e.g. Q8_0 or Q4_K for an F16/BF16
+  // checkpoint), so quantized kernels run without a converted file. Matrices whose row length is
+  // not a multiple of the type's block size keep their type. Norms always stay float.
+  std::optional<TensorType> quantize;
 };
 
 class Model {
  public:
-  // Loads a .gguf file. Throws minillm::Error naming the key or tensor on any inconsistency:
+  // Loads a .gguf file or a Hugging Face model folder (config.json + model.safetensors or a
+  // sharded model.safetensors.index.json; LlamaForCausalLM / MistralForCausalLM). Throws minillm::Error naming the key or tensor on any inconsistency:
   // unknown architecture, contradicting hyperparameters, missing tensors, wrong shapes,
   // weight types without a kernel.
   static std::shared_ptr<const Model> load(const std::filesystem::path& path,

@@ -1,4 +1,5 @@
-// Text <-> token ids for Llama 2 / Mistral style SentencePiece BPE vocabularies.
+// Text <-> token ids for Llama 2 / Mistral style SentencePiece BPE vocabularies and byte-level
+// BPE vocabularies (GPT-2, Llama 3, Falcon, DeepSeek, StarCoder, ...).
 //
 //   auto tok = minillm::Tokenizer::from_file("model.gguf");     // or from_gguf(file)
 //   std::vector<int32_t> ids = tok.encode("Hello world");        // [BOS, ▁Hello, ▁world]
@@ -36,19 +37,33 @@ enum class TokenType : uint8_t {
   Byte = 6,         // <0xNN>: byte fallback for characters missing from the vocabulary
 };
 
-// Everything the SentencePiece BPE algorithm needs, independent of the file it came from.
+// Everything the tokenizer algorithms need, independent of the file it came from.
 struct Vocab {
-  std::string model = "llama";      // tokenizer kind; only "llama" (SentencePiece BPE) is supported
-  std::vector<std::string> tokens;  // token text, U+2581 standing for a space
-  std::vector<float> scores;        // merge priority: higher merges first (empty = all 0)
-  std::vector<TokenType> types;     // empty = all Normal (with <0xNN> texts as Byte)
-  int32_t bos_id = -1;              // -1 = none
+  // Tokenizer kind: "llama" (SentencePiece BPE) or "gpt2" (byte-level BPE).
+  std::string model = "llama";
+  // Token text: U+2581 stands for a space ("llama"); bytes are GPT-2 characters ("gpt2": 'Ġ' is a
+  // space), except in UserDefined tokens, which hold plain text.
+  std::vector<std::string> tokens;
+  std::vector<float> scores;     // merge priority: higher merges first (empty = all 0)
+  std::vector<TokenType> types;  // empty = all Normal (with <0xNN> texts as Byte)
+  int32_t bos_id = -1;           // -1 = none
   int32_t eos_id = -1;
   int32_t unk_id = -1;
   int32_t pad_id = -1;
   bool add_bos = true;           // encode() prepends BOS by default
   bool add_eos = false;          // encode() appends EOS by default
   bool add_space_prefix = true;  // SentencePiece's "dummy prefix": text starts with U+2581
+                                 // (byte-level BPE has none; cleared for "gpt2")
+
+  // End of a turn / of a message (tokenizer.ggml.eot_token_id, eom_token_id), -1 = none.
+  int32_t eot_id = -1;
+  int32_t eom_id = -1;
+  std::string chat_template;  // Jinja chat template shipped with the vocabulary ("" = none)
+
+  // Byte-level BPE ("gpt2") only:
+  std::vector<std::string> merges;        // "left right" token texts; index = rank (first first)
+  std::string pre_tokenizer = "default";  // tokenizer.ggml.pre: the expressions that cut words
+  bool ignore_merges = false;             // a word that is itself a token skips merging (Llama 3)
 };
 
 struct EncodeOptions {
@@ -76,6 +91,11 @@ class Tokenizer {
   static Tokenizer from_gguf(const GGUFFile& file);
   // Opens a GGUF file (a vocabulary-only file or a full model; weights are not read).
   static Tokenizer from_file(const std::filesystem::path& gguf_path);
+  // Any tokenizer source: a .gguf file, a tokenizer.json (Hugging Face; BPE with byte fallback),
+  // a tokenizer.model (SentencePiece BPE) or a folder holding one of them (tokenizer.json
+  // preferred). tokenizer_config.json / generation_config.json next to the file supply special
+  // ids, add_bos/add_eos and the chat template.
+  static Tokenizer from_path(const std::filesystem::path& path);
 
   std::vector<int32_t> encode(std::string_view text, const EncodeOptions& options = {}) const;
   // Concatenated bytes of the tokens (invalid UTF-8 from byte tokens is passed through as is).
@@ -96,6 +116,11 @@ class Tokenizer {
   int32_t unk_id() const;
   int32_t pad_id() const;
   bool is_control(int32_t id) const;
+  // True for tokens that end a generation: EOS, the EOT and EOM ids when the vocabulary names
+  // them, and control tokens whose text is <|eot_id|>, <|eom_id|>, <|end_of_text|>, <|im_end|>,
+  // <|endoftext|>, <end_of_turn> or <|end|>. False for ids outside the vocabulary.
+  bool is_end_of_generation(int32_t id) const;
+  const std::vector<int32_t>& end_of_generation_ids() const;  // all of them, ascending
   const Vocab& vocab() const;
 
   struct Impl;

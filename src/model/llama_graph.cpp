@@ -21,7 +21,8 @@ namespace {
 
 // y (n_tok × m.rows) = x (n_tok × m.cols) · mᵀ
 void project(const MatrixView& m, const float* x, uint32_t n_tok, float* y, int n_threads) {
-  kernels::matmul(m.type, m.data, m.rows, m.cols, x, n_tok, y, n_threads);
+  kernels::matmul(m.type, m.data, m.rows, m.cols, x, n_tok, y, n_threads,
+                  kernels::model_matmul_mode());
 }
 
 void grow(std::vector<float>& v, size_t n) {

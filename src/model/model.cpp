@@ -4,7 +4,9 @@
 #include "minillm/gguf.h"
 #include "minillm/tensor_type.h"
 #include "model/load_gguf.h"
+#include "model/load_hf.h"
 #include "model/model_impl.h"
+#include "model/quantize_weights.h"
 
 namespace minillm {
 namespace {
@@ -34,14 +36,22 @@ uint64_t Model::weight_bytes() const {
   return impl_->weight_bytes;
 }
 
-std::shared_ptr<const Model> Model::load(const std::filesystem::path& path, const LoadOptions&) {
-  if (std::filesystem::is_directory(path))
-    throw Error(path.string() + ": loading model folders is not supported yet (give a .gguf file)");
-  const GGUFFile file = GGUFFile::open(path);
-  auto impl = std::make_unique<Impl>();
-  impl->config = read_gguf_config(file);
-  impl->weights = bind_gguf_weights(file, impl->config);
-  impl->storage = file.owner();
+std::shared_ptr<const Model> Model::load(const std::filesystem::path& path,
+                                         const LoadOptions& options) {
+  std::unique_ptr<Impl> impl;
+  if (std::filesystem::is_directory(path)) {
+    impl = load_hf_folder(path);
+  } else {
+    if (path.extension() == ".safetensors")
+      throw Error(path.string() + ": give the model folder (with config.json), not the " +
+                  "safetensors file");
+    const GGUFFile file = GGUFFile::open(path);
+    impl = std::make_unique<Impl>();
+    impl->config = read_gguf_config(file);
+    impl->weights = bind_gguf_weights(file, impl->config);
+    impl->storage = file.owner();
+  }
+  if (options.quantize) quantize_weights(*impl, *options.quantize);
   impl->weight_bytes = count_weight_bytes(impl->weights);
   return std::shared_ptr<const Model>(new Model(std::move(impl)));
 }

@@ -1,7 +1,9 @@
 // What a loaded Model holds: its configuration, weight views, and whatever keeps them alive.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "minillm/model.h"
 #include "model/weights.h"
@@ -13,6 +15,9 @@ struct Model::Impl {
   ModelWeights weights;
   std::shared_ptr<const void> storage;  // the file mapping(s) the weight views point into
   uint64_t weight_bytes = 0;            // bytes of the matrices read per token
+  // Weights made at load time (reordered Q/K rows, quantized or realigned copies) that views in
+  // `weights` point into. An inner vector keeps its buffer when the outer one grows.
+  std::vector<std::vector<uint8_t>> owned;
 };
 
 }  // namespace minillm

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -11,6 +12,8 @@
 #include "minillm/tokenizer.h"
 
 namespace minillm {
+
+struct BpeModel;  // tokenizer/bpe.h
 
 // Hashing std::string_view lets the tables be searched without building a std::string.
 struct StringHash {
@@ -41,6 +44,22 @@ struct Tokenizer::Impl {
   void append_piece(int32_t id, const DecodeOptions& options, bool& at_start,
                     std::string& out) const;
   void encode_plain(std::string_view text, bool add_prefix, std::vector<int32_t>& out) const;
+
+  // Byte-level BPE (model "gpt2"; bpe.cpp): tables built from the merges, and its encoder.
+  std::shared_ptr<const BpeModel> bpe;
+  void init_byte_level();
+  void encode_byte_level(std::string_view text, std::vector<int32_t>& out) const;
+
+  // One run of plain text with the vocabulary's algorithm.
+  void encode_run(std::string_view text, std::vector<int32_t>& out) const {
+    if (bpe)
+      encode_byte_level(text, out);
+    else
+      encode_plain(text, vocab.add_space_prefix, out);
+  }
+
+  std::vector<int32_t> eog_ids;  // end-of-generation tokens, sorted (end_of_generation.cpp)
+  void init_end_of_generation();
 };
 
 }  // namespace minillm

@@ -19,7 +19,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, const EncodeOption
 
   // Cut the text at whole-token matches (user-defined always, control/unknown when asked); each
   // plain run in between is BPE-encoded. Like Hugging Face and llama.cpp, every plain run that
-  // starts the text or follows a matched token gets the dummy space prefix.
+  // starts the text or follows a matched token gets the dummy space prefix (SentencePiece only).
   const auto& buckets = options.parse_special ? im.special_match : im.always_match;
   size_t plain_start = 0;
   for (size_t i = 0; i < text.size();) {
@@ -34,12 +34,12 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, const EncodeOption
       ++i;
       continue;
     }
-    im.encode_plain(text.substr(plain_start, i - plain_start), v.add_space_prefix, out);
+    im.encode_run(text.substr(plain_start, i - plain_start), out);
     out.push_back(matched);
     i += v.tokens[matched].size();
     plain_start = i;
   }
-  im.encode_plain(text.substr(plain_start), v.add_space_prefix, out);
+  im.encode_run(text.substr(plain_start), out);
 
   if (options.add_eos && v.add_eos && v.eos_id >= 0) out.push_back(v.eos_id);
   return out;

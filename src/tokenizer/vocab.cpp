@@ -52,9 +52,9 @@ void check_special_id(const char* name, int32_t id, size_t n_vocab) {
 }  // namespace
 
 Tokenizer::Impl::Impl(Vocab v) : vocab(std::move(v)) {
-  if (vocab.model != "llama")
+  if (vocab.model != "llama" && vocab.model != "gpt2")
     throw Error("tokenizer: tokenizer kind '" + vocab.model +
-                "' is not supported (only SentencePiece BPE vocabularies, kind 'llama')");
+                "' is not supported (supported: 'llama' SentencePiece BPE, 'gpt2' byte-level BPE)");
   const size_t n = vocab.tokens.size();
   if (n == 0) throw Error("tokenizer: the vocabulary has no tokens");
   if (n > static_cast<size_t>(INT32_MAX)) throw Error("tokenizer: the vocabulary is too large");
@@ -125,6 +125,9 @@ Tokenizer::Impl::Impl(Vocab v) : vocab(std::move(v)) {
   };
   for (auto& bucket : always_match) std::stable_sort(bucket.begin(), bucket.end(), by_length);
   for (auto& bucket : special_match) std::stable_sort(bucket.begin(), bucket.end(), by_length);
+
+  if (vocab.model == "gpt2") init_byte_level();
+  init_end_of_generation();
 }
 
 void Tokenizer::Impl::check_id(int32_t id) const {

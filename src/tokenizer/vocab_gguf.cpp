@@ -27,9 +27,10 @@ Vocab read_vocab(const GGUFFile& f) {
   Vocab v;
   v.model = model->as<std::string>("tokenizer.ggml.model");
   // Checked before anything else so the message names the kind, not a missing key.
-  if (v.model != "llama")
+  if (v.model != "llama" && v.model != "gpt2")
     throw Error(name + ": tokenizer kind '" + v.model +
-                "' is not supported (only SentencePiece BPE vocabularies, kind 'llama')");
+                "' is not supported (supported: 'llama' SentencePiece BPE, 'gpt2' byte-level BPE)");
+  const bool spm = v.model == "llama";
 
   v.tokens = f.get_string_array("tokenizer.ggml.tokens");
   if (const GGUFValue* scores = f.find("tokenizer.ggml.scores")) {
@@ -53,9 +54,21 @@ Vocab read_vocab(const GGUFFile& f) {
   v.eos_id = special_id(f, "tokenizer.ggml.eos_token_id");
   v.unk_id = special_id(f, "tokenizer.ggml.unknown_token_id");
   v.pad_id = special_id(f, "tokenizer.ggml.padding_token_id");
-  v.add_bos = f.get_or<bool>("tokenizer.ggml.add_bos_token", true);
+  v.eot_id = special_id(f, "tokenizer.ggml.eot_token_id");
+  v.eom_id = special_id(f, "tokenizer.ggml.eom_token_id");
+  // Defaults by kind: SentencePiece adds BOS and the dummy prefix, byte-level BPE neither.
+  v.add_bos = f.get_or<bool>("tokenizer.ggml.add_bos_token", spm);
   v.add_eos = f.get_or<bool>("tokenizer.ggml.add_eos_token", false);
-  v.add_space_prefix = f.get_or<bool>("tokenizer.ggml.add_space_prefix", true);
+  v.add_space_prefix = f.get_or<bool>("tokenizer.ggml.add_space_prefix", spm);
+  v.chat_template = f.get_or<std::string>("tokenizer.chat_template", "");
+  if (!spm) {
+    v.merges = f.get_string_array("tokenizer.ggml.merges");
+    // Files converted before the key existed: llama.cpp's "default" expressions.
+    v.pre_tokenizer = f.get_or<std::string>("tokenizer.ggml.pre", "default");
+    // Llama 3's tokenizer.json sets ignore_merges; GGUF only names the pre-tokenizer.
+    v.ignore_merges = v.pre_tokenizer == "llama-bpe" || v.pre_tokenizer == "llama3" ||
+                      v.pre_tokenizer == "llama-v3";
+  }
   return v;
 }
 

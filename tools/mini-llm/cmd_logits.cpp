@@ -13,6 +13,7 @@
 #include "minillm/session.h"
 #include "minillm/tokenizer.h"
 #include "options.h"
+#include "quantize_option.h"
 
 namespace minillm::cli {
 namespace {
@@ -49,7 +50,7 @@ std::string read_text_file(const std::string& path) {
 
 void add_logits_command(CLI::App& app) {
   struct Options {
-    std::string model, ids, ids_file, prompt, output, kv_type = "f16";
+    std::string model, ids, ids_file, prompt, output, kv_type = "f16", quantize;
     bool all = false;
     int threads = 0;
     uint32_t ctx = 0;
@@ -57,7 +58,9 @@ void add_logits_command(CLI::App& app) {
   auto o = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand(
       "logits", "Evaluate token ids and write float32 logits (last position, or all with --all)");
-  cmd->add_option("-m,--model", o->model, "Model file (.gguf)")->required();
+  cmd->add_option("-m,--model", o->model, "Model file (.gguf) or Hugging Face model folder")
+      ->required();
+  add_quantize_option(*cmd, o->quantize);
   auto* ids =
       cmd->add_option("--ids", o->ids, "Token ids, space-separated, fed as given (no BOS added)");
   auto* ids_file = cmd->add_option("--ids-file", o->ids_file, "File of space-separated token ids");
@@ -78,11 +81,11 @@ void add_logits_command(CLI::App& app) {
     else if (!o->ids_file.empty())
       tokens = parse_ids(read_text_file(o->ids_file), o->ids_file);
     else if (!o->prompt.empty())
-      tokens = Tokenizer::from_file(o->model).encode(o->prompt);
+      tokens = Tokenizer::from_path(o->model).encode(o->prompt);
     else
       throw Error("give the tokens with --ids, --ids-file or -p");
 
-    const auto model = Model::load(o->model);
+    const auto model = Model::load(o->model, load_options(o->quantize));
     SessionOptions so;
     so.kv_type = o->kv_type == "f32" ? KvCacheType::F32 : KvCacheType::F16;
     so.n_threads = o->threads;

@@ -34,7 +34,9 @@ void add_tokenize_command(CLI::App& app) {
   };
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("tokenize", "Print the token ids of a text");
-  cmd->add_option("-m,--model", opt->model, "GGUF file with the vocabulary")->required();
+  cmd->add_option("-m,--model", opt->model,
+                  "GGUF file, Hugging Face folder, tokenizer.json or tokenizer.model")
+      ->required();
   CLI::Option* prompt = cmd->add_option("-p,--prompt", opt->prompt, "Text to tokenize");
   CLI::Option* file =
       cmd->add_option("-f,--file", opt->file, "File whose bytes are the text to tokenize");
@@ -47,7 +49,7 @@ void add_tokenize_command(CLI::App& app) {
     if (prompt->count() == 0 && file->count() == 0)
       throw Error("tokenize: give the text with -p TEXT or -f FILE");
     const std::string text = file->count() ? read_file_bytes(opt->file) : opt->prompt;
-    const Tokenizer tok = Tokenizer::from_file(opt->model);
+    const Tokenizer tok = Tokenizer::from_path(opt->model);
     EncodeOptions options;
     options.add_bos = !opt->no_bos;
     options.parse_special = opt->special;

@@ -10,8 +10,11 @@ void add_info_command(CLI::App& app);
 void add_logits_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
+void add_convert_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_chat_command(CLI::App& app);
 void add_synth_command(CLI::App& app);
 void add_quantize_command(CLI::App& app);
+void add_template_command(CLI::App& app);
 
 }  // namespace minillm::cli

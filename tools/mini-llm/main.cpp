@@ -14,9 +14,12 @@ int main(int argc, char** argv) {
   minillm::cli::add_logits_command(app);
   minillm::cli::add_tokenize_command(app);
   minillm::cli::add_generate_command(app);
+  minillm::cli::add_convert_command(app);
   minillm::cli::add_bench_command(app);
+  minillm::cli::add_chat_command(app);
   minillm::cli::add_synth_command(app);
   minillm::cli::add_quantize_command(app);
+  minillm::cli::add_template_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,93 @@
+// AVX2 attention of one query head (see attention.h; compiled with -mavx2 -mfma -mf16c). Same
+// structure as attention_avx512.cpp with 8-float vectors; partial vectors go through a small
+// zero-padded buffer.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/isa_entry.h"
+
+namespace minillm::kernels::isa {
+namespace {
+
+constexpr size_t kW = 8;
+constexpr size_t kMaxChunks = 8;  // 64 output dims in registers per pass
+
+template <bool kF16>
+inline __m256 load(const void* base, size_t at, size_t left) {
+  if (left >= kW) {
+    if constexpr (kF16)
+      return _mm256_cvtph_ps(_mm_loadu_si128(
+          reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(base) + at)));
+    else
+      return _mm256_loadu_ps(static_cast<const float*>(base) + at);
+  }
+  alignas(32) float tmp[kW] = {};
+  if constexpr (kF16) {
+    alignas(16) uint16_t h[kW] = {};
+    std::memcpy(h, static_cast<const uint16_t*>(base) + at, left * sizeof(uint16_t));
+    return _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(h)));
+  } else {
+    std::memcpy(tmp, static_cast<const float*>(base) + at, left * sizeof(float));
+    return _mm256_load_ps(tmp);
+  }
+}
+
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+template <bool kF16>
+void scores(const float* q, const void* k, size_t stride, size_t first, size_t n, size_t hd,
+            float scale, float* out) {
+  for (size_t j = 0; j < n; ++j) {
+    const size_t row = (first + j) * stride;
+    __m256 acc = _mm256_setzero_ps();
+    for (size_t d = 0; d < hd; d += kW)
+      acc = _mm256_fmadd_ps(load<false>(q, d, hd - d), load<kF16>(k, row + d, hd - d), acc);
+    out[j] = hsum(acc) * scale;
+  }
+}
+
+template <bool kF16>
+void weighted_sum(const float* p, const void* v, size_t stride, size_t first, size_t n, size_t hd,
+                  float* out) {
+  for (size_t d0 = 0; d0 < hd; d0 += kMaxChunks * kW) {
+    const size_t chunks = std::min(kMaxChunks, (hd - d0 + kW - 1) / kW);
+    __m256 acc[kMaxChunks];
+    for (size_t c = 0; c < chunks; ++c) acc[c] = _mm256_setzero_ps();
+    for (size_t j = 0; j < n; ++j) {
+      const __m256 pj = _mm256_set1_ps(p[j]);
+      const size_t row = (first + j) * stride + d0;
+      for (size_t c = 0; c < chunks; ++c)
+        acc[c] = _mm256_fmadd_ps(pj, load<kF16>(v, row + c * kW, hd - d0 - c * kW), acc[c]);
+    }
+    for (size_t c = 0; c < chunks; ++c) {
+      alignas(32) float tmp[kW];
+      _mm256_store_ps(tmp, acc[c]);
+      std::memcpy(out + d0 + c * kW, tmp, std::min(kW, hd - d0 - c * kW) * sizeof(float));
+    }
+  }
+}
+
+}  // namespace
+
+void attention_scores_avx2(const float* q, const void* k, bool f16, size_t stride, size_t first,
+                           size_t n, size_t head_dim, float scale, float* out) {
+  f16 ? scores<true>(q, k, stride, first, n, head_dim, scale, out)
+      : scores<false>(q, k, stride, first, n, head_dim, scale, out);
+}
+
+void attention_values_avx2(const float* p, const void* v, bool f16, size_t stride, size_t first,
+                           size_t n, size_t head_dim, float* out) {
+  f16 ? weighted_sum<true>(p, v, stride, first, n, head_dim, out)
+      : weighted_sum<false>(p, v, stride, first, n, head_dim, out);
+}
+
+}  // namespace minillm::kernels::isa

@@ -1,0 +1,267 @@
+// AVX2 integer matrix product (see qdot.h for the arithmetic and qgemm_avx512.cpp for the panel
+// layout; here a panel is 16 rows, read as two 8-row vectors).
+// VPMADDUBSW multiplies unsigned weight bytes by signed activation bytes and adds pairs with
+// signed saturation, so the weight bytes must stay below 128 to be exact: true for every format
+// except Q8_0 (u = q + 128). Q8_0 therefore uses the sign trick |q| * (sign(q) * a) on the signed
+// q, and its activations are derived with offset 0 (matmul.cpp passes o_eff = 0).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "kernels/isa_entry.h"
+#include "kernels/qdot.h"
+
+namespace minillm::kernels::isa {
+namespace {
+
+constexpr size_t kRows = 16;
+constexpr size_t kSlot = 64;
+constexpr int kTok = 2;
+
+inline int32_t load_i32(const void* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+q::ActRow act_row(const QMatmulJob& jb, size_t t, size_t n_sub) {
+  return {jb.qa + t * jb.n_in, jb.init + t * n_sub, jb.da + t * n_sub,
+          jb.asf != nullptr ? jb.asf + t * n_sub : nullptr};
+}
+
+struct Panel {
+  std::vector<uint8_t> u;
+  std::vector<float> dw, mw;
+  std::vector<uint8_t> rows;
+  std::vector<float> rdw, rmw;
+};
+
+// Reference decoding of the 16 rows, then a 4x4-dword transpose per 4 rows into the layout.
+void repack(const QMatmulJob& jb, const uint8_t* row0, size_t nr, Panel& p, const q::Format& f) {
+  const size_t n = jb.n_in, n_sub = n / static_cast<size_t>(f.sub_len);
+  p.rows.resize(16 * n);
+  p.rdw.resize(16 * n_sub);
+  p.rmw.resize(16 * n_sub);
+  for (size_t r = 0; r < 16; ++r) {
+    if (r < nr) {
+      q::unpack_row(jb.wtype, row0 + r * jb.row_stride, n, p.rows.data() + r * n,
+                    p.rdw.data() + r * n_sub, f.has_min ? p.rmw.data() + r * n_sub : nullptr);
+    } else {
+      std::fill_n(p.rows.data() + r * n, n, uint8_t{0});
+      std::fill_n(p.rdw.data() + r * n_sub, n_sub, 0.0f);
+      std::fill_n(p.rmw.data() + r * n_sub, n_sub, 0.0f);
+    }
+  }
+  for (size_t s = 0; s < n / 4; s += 4)
+    for (size_t r4 = 0; r4 < 16; r4 += 4) {
+      __m128i in[4];
+      for (size_t i = 0; i < 4; ++i)
+        in[i] =
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(p.rows.data() + (r4 + i) * n + 4 * s));
+      const __m128i t0 = _mm_unpacklo_epi32(in[0], in[1]), t1 = _mm_unpackhi_epi32(in[0], in[1]);
+      const __m128i t2 = _mm_unpacklo_epi32(in[2], in[3]), t3 = _mm_unpackhi_epi32(in[2], in[3]);
+      const __m128i out[4] = {_mm_unpacklo_epi64(t0, t2), _mm_unpackhi_epi64(t0, t2),
+                              _mm_unpacklo_epi64(t1, t3), _mm_unpackhi_epi64(t1, t3)};
+      for (size_t k = 0; k < 4; ++k)
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(p.u.data() + (s + k) * kSlot + 4 * r4), out[k]);
+    }
+  for (size_t j = 0; j < n_sub; ++j)
+    for (size_t r = 0; r < 16; ++r) {
+      p.dw[j * kRows + r] = p.rdw[r * n_sub + j];
+      if (f.has_min) p.mw[j * kRows + r] = p.rmw[r * n_sub + j];
+    }
+}
+
+// 4x4 transpose of dwords: in[i] = 4 dwords of row i; out[k] = dword k of rows 0..3.
+inline void transpose4(const __m128i in[4], __m128i out[4]) {
+  const __m128i t0 = _mm_unpacklo_epi32(in[0], in[1]), t1 = _mm_unpackhi_epi32(in[0], in[1]);
+  const __m128i t2 = _mm_unpacklo_epi32(in[2], in[3]), t3 = _mm_unpackhi_epi32(in[2], in[3]);
+  out[0] = _mm_unpacklo_epi64(t0, t2);
+  out[1] = _mm_unpackhi_epi64(t0, t2);
+  out[2] = _mm_unpacklo_epi64(t1, t3);
+  out[3] = _mm_unpackhi_epi64(t1, t3);
+}
+
+// Q4_0 / Q8_0 (all 16 rows present): straight from the blocks into the panel, 4 rows at a time.
+// Same bytes and scales as the reference decoding (Q8_0 bytes are stored as q + 128).
+template <bool kQ8>
+void repack_direct(const QMatmulJob& jb, const uint8_t* row0, Panel& p) {
+  const size_t st = jb.row_stride, nb = jb.n_in / 32, bb = kQ8 ? 34 : 18;
+  const __m128i low = _mm_set1_epi8(0x0F), bias = _mm_set1_epi8(static_cast<char>(0x80));
+  for (size_t b = 0; b < nb; ++b) {
+    uint8_t* dst = p.u.data() + b * 8 * kSlot;
+    for (size_t r4 = 0; r4 < 16; r4 += 4) {
+      const uint8_t* blk = row0 + r4 * st + b * bb;
+      for (int h = 0; h < (kQ8 ? 2 : 1); ++h) {
+        __m128i in[4], q[4];
+        for (size_t i = 0; i < 4; ++i)
+          in[i] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + i * st + 2 + 16 * h));
+        transpose4(in, q);
+        for (int k = 0; k < 4; ++k) {
+          auto at = [&](int slot) {
+            return reinterpret_cast<__m128i*>(dst + slot * kSlot + 4 * r4);
+          };
+          if constexpr (kQ8) {
+            _mm_storeu_si128(at(4 * h + k), _mm_xor_si128(q[k], bias));
+          } else {
+            _mm_storeu_si128(at(k), _mm_and_si128(q[k], low));
+            _mm_storeu_si128(at(4 + k), _mm_and_si128(_mm_srli_epi16(q[k], 4), low));
+          }
+        }
+      }
+      for (size_t i = 0; i < 4; ++i) {
+        uint16_t h;
+        std::memcpy(&h, blk + i * st, 2);
+        p.dw[b * kRows + r4 + i] = _cvtsh_ss(h);
+      }
+    }
+  }
+}
+
+// Sum of 4 u8*s8 products per dword lane, added to acc (exact: see the file comment).
+template <bool kSigned>
+inline __m256i dot4(__m256i acc, __m256i w, __m256i x, __m256i ones) {
+  __m256i p;
+  if constexpr (kSigned)
+    p = _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w));
+  else
+    p = _mm256_maddubs_epi16(w, x);
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));
+}
+
+template <int T, int L, bool kMin, bool kSigned>
+void kernel(const Panel& p, size_t n_sub, const q::ActRow* a, float* const* y, size_t nr) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+  __m256 acc[2][T];
+  for (int t = 0; t < T; ++t) acc[0][t] = acc[1][t] = _mm256_setzero_ps();
+  const uint8_t* wu = p.u.data();
+  const float* dw = p.dw.data();
+  const float* mw = p.mw.data();
+  for (size_t j = 0; j < n_sub; ++j, wu += (L / 4) * kSlot, dw += kRows, mw += kRows) {
+    __m256i s[2][T];
+    for (int t = 0; t < T; ++t) s[0][t] = s[1][t] = _mm256_set1_epi32(a[t].init[j]);
+    for (int k = 0; k < L / 4; ++k) {
+      __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wu + k * kSlot));
+      __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wu + k * kSlot + 32));
+      if constexpr (kSigned) {
+        w0 = _mm256_xor_si256(w0, flip);
+        w1 = _mm256_xor_si256(w1, flip);
+      }
+      for (int t = 0; t < T; ++t) {
+        const __m256i x = _mm256_set1_epi32(load_i32(a[t].qa + j * L + 4 * k));
+        s[0][t] = dot4<kSigned>(s[0][t], w0, x, ones);
+        s[1][t] = dot4<kSigned>(s[1][t], w1, x, ones);
+      }
+    }
+    const __m256 d0 = _mm256_loadu_ps(dw), d1 = _mm256_loadu_ps(dw + 8);
+    for (int t = 0; t < T; ++t) {
+      const __m256 da = _mm256_set1_ps(a[t].da[j]);
+      acc[0][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[0][t]), _mm256_mul_ps(d0, da), acc[0][t]);
+      acc[1][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[1][t]), _mm256_mul_ps(d1, da), acc[1][t]);
+    }
+    if constexpr (kMin) {
+      const __m256 n0 = _mm256_loadu_ps(mw), n1 = _mm256_loadu_ps(mw + 8);
+      for (int t = 0; t < T; ++t) {
+        const __m256 da = _mm256_set1_ps(a[t].da[j]);
+        const __m256 as = _mm256_set1_ps(a[t].asf[j]);
+        acc[0][t] = _mm256_fmadd_ps(as, _mm256_mul_ps(n0, da), acc[0][t]);
+        acc[1][t] = _mm256_fmadd_ps(as, _mm256_mul_ps(n1, da), acc[1][t]);
+      }
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    alignas(32) float out[16];
+    _mm256_store_ps(out, acc[0][t]);
+    _mm256_store_ps(out + 8, acc[1][t]);
+    std::memcpy(y[t], out, nr * sizeof(float));
+  }
+}
+
+template <int L, bool kMin, bool kSigned>
+void run_tokens(const QMatmulJob& jb, const Panel& p, size_t row0, size_t nr) {
+  const size_t n_sub = jb.n_in / L;
+  for (size_t t0 = 0; t0 < jb.n_tok; t0 += kTok) {
+    const int nt = static_cast<int>(std::min<size_t>(kTok, jb.n_tok - t0));
+    q::ActRow a[kTok];
+    float* y[kTok];
+    for (int t = 0; t < nt; ++t) {
+      a[t] = act_row(jb, t0 + static_cast<size_t>(t), n_sub);
+      y[t] = jb.y + (t0 + static_cast<size_t>(t)) * jb.n_out + row0;
+    }
+    if (nt == 2)
+      kernel<2, L, kMin, kSigned>(p, n_sub, a, y, nr);
+    else
+      kernel<1, L, kMin, kSigned>(p, n_sub, a, y, nr);
+  }
+}
+
+}  // namespace
+
+void quantize_act_avx2(const float* x, size_t n, int8_t* qa, float* da, int32_t* asum16) {
+  const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+  const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127);
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  for (size_t b = 0; b < n / 32; ++b, x += 32, qa += 32) {
+    __m256 v[4];
+    __m256 m = _mm256_setzero_ps();
+    for (int i = 0; i < 4; ++i) {
+      v[i] = _mm256_loadu_ps(x + 8 * i);
+      m = _mm256_max_ps(m, _mm256_and_ps(v[i], absmask));
+    }
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float d = _mm_cvtss_f32(m4) / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    da[b] = d;
+    __m256i q[4];
+    for (int i = 0; i < 4; ++i)
+      q[i] = _mm256_min_epi32(
+          _mm256_max_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(v[i], _mm256_set1_ps(id))), lo), hi);
+    const __m256i p16 =
+        _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(qa), _mm256_permutevar8x32_epi32(p16, order));
+    for (int h = 0; h < 2; ++h) {
+      const __m256i s = _mm256_add_epi32(q[2 * h], q[2 * h + 1]);
+      __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+      s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+      s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+      asum16[2 * b + h] = _mm_cvtsi128_si32(s4);
+    }
+  }
+}
+
+void qmatmul_rows_avx2(const QMatmulJob& jb, size_t row_begin, size_t row_end) {
+  const q::Format f = q::format_of(jb.wtype);
+  const size_t n_sub = jb.n_in / static_cast<size_t>(f.sub_len);
+  const bool sgn = jb.wtype == TensorType::Q8_0;
+  thread_local Panel p;
+  p.u.resize(jb.n_in / 4 * kSlot);
+  p.dw.resize(n_sub * kRows);
+  p.mw.resize(n_sub * kRows);
+  for (size_t row0 = row_begin; row0 < row_end; row0 += kRows) {
+    const size_t nr = std::min(kRows, row_end - row0);
+    const uint8_t* src = jb.w + row0 * jb.row_stride;
+    if (nr == 16 && jb.wtype == TensorType::Q4_0)
+      repack_direct<false>(jb, src, p);
+    else if (nr == 16 && sgn)
+      repack_direct<true>(jb, src, p);
+    else
+      repack(jb, src, nr, p, f);
+    if (f.sub_len == 16)
+      f.has_min ? run_tokens<16, true, false>(jb, p, row0, nr)
+                : run_tokens<16, false, false>(jb, p, row0, nr);
+    else if (sgn)
+      run_tokens<32, false, true>(jb, p, row0, nr);
+    else
+      f.has_min ? run_tokens<32, true, false>(jb, p, row0, nr)
+                : run_tokens<32, false, false>(jb, p, row0, nr);
+  }
+}
+
+}  // namespace minillm::kernels::isa

@@ -1,0 +1,702 @@
+// AVX-512 VNNI integer matrix product (see qdot.h for the arithmetic it implements exactly).
+//
+// Layout: a panel of 32 weight rows is repacked into an L2-resident buffer where, for every group
+// of 4 consecutive elements s (a "slot"), the 4 bytes u of 16 rows form one 64-byte vector (rows
+// in lanes). VPDPBUSD of such a vector with the 4 matching activation bytes broadcast gives 16
+// rows' partial sums at once, so no horizontal reductions are needed and one repacked panel is
+// reused by every token (GEMM) or used once (GEMV). Per sub-block, the integer sums are scaled
+// and accumulated in float lanes, the same operations in the same order as q::dot_ref.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "kernels/isa_entry.h"
+#include "kernels/qdot.h"
+
+namespace minillm::kernels::isa {
+namespace {
+
+constexpr size_t kRows = 32;      // rows per panel: 2 vectors of 16
+constexpr size_t kSlot = 2 * 64;  // bytes per slot in the panel buffer
+constexpr int kTok = 4;           // tokens per micro-kernel call
+
+inline int32_t load_i32(const void* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+// 4x4 transpose of dwords inside each 128-bit lane: in[i] lane L holds 4 dwords of row 4L + i;
+// out[k] lane L holds dword k of rows 4L .. 4L + 3, i.e. out[k] has rows in dword order.
+inline void transpose4x4(const __m512i in[4], __m512i out[4]) {
+  const __m512i t0 = _mm512_unpacklo_epi32(in[0], in[1]);
+  const __m512i t1 = _mm512_unpackhi_epi32(in[0], in[1]);
+  const __m512i t2 = _mm512_unpacklo_epi32(in[2], in[3]);
+  const __m512i t3 = _mm512_unpackhi_epi32(in[2], in[3]);
+  out[0] = _mm512_unpacklo_epi64(t0, t2);
+  out[1] = _mm512_unpackhi_epi64(t0, t2);
+  out[2] = _mm512_unpacklo_epi64(t1, t3);
+  out[3] = _mm512_unpackhi_epi64(t1, t3);
+}
+
+// Loads 16 bytes at p(r) for rows r = 0..15 and returns 4 vectors, vector k holding dword k of
+// every row (row r in dword lane r).
+template <class RowPtr>
+inline void gather16x16(RowPtr p, __m512i out[4]) {
+  __m512i in[4];
+  for (int i = 0; i < 4; ++i) {
+    __m512i v = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p(i))));
+    v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p(i + 4))), 1);
+    v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p(i + 8))), 2);
+    v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p(i + 12))), 3);
+    in[i] = v;
+  }
+  transpose4x4(in, out);
+}
+
+// Scales of 16 rows: the fp16 at the start of each row's block (scalar loads: cheaper than a
+// 16-lane gather here).
+inline __m512 gather_half(const uint8_t* base, size_t stride) {
+  alignas(32) uint16_t h[16];
+  for (size_t r = 0; r < 16; ++r) std::memcpy(&h[r], base + r * stride, 2);
+  return _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(h)));
+}
+
+q::ActRow act_row(const QMatmulJob& jb, size_t t, size_t n_sub) {
+  return {jb.qa + t * jb.n_in, jb.init + t * n_sub, jb.da + t * n_sub,
+          jb.asf != nullptr ? jb.asf + t * n_sub : nullptr};
+}
+
+// The repack reads 16 rows in parallel, more streams than the hardware prefetchers follow well.
+// The 16 rows are one contiguous region, so while block b of this group is transposed, the b-th
+// slice of the next group is prefetched (a single linear stream, one group ahead, into L2).
+inline void prefetch_next(const uint8_t* row0, size_t stride, size_t b, size_t nb) {
+  const size_t bytes = 16 * stride, lines = (bytes + 63) / 64;
+  const size_t per = (lines + nb - 1) / nb;
+  const uint8_t* next = row0 + bytes;
+  for (size_t l = b * per; l < std::min(lines, (b + 1) * per); ++l)
+    _mm_prefetch(reinterpret_cast<const char*>(next + 64 * l), _MM_HINT_T1);
+}
+
+struct Panel {
+  std::vector<uint8_t> u;  // slots * kSlot bytes
+  std::vector<float> dw, mw;
+  std::vector<uint8_t> rows;  // generic path: 16 unpacked rows
+  std::vector<float> rdw, rmw;
+};
+
+// Q4_0 / Q8_0 straight from the blocks into the panel layout (16 rows starting at `row0`).
+void repack_q4_0(const QMatmulJob& jb, const uint8_t* row0, size_t nr, Panel& p, size_t g) {
+  const size_t st = jb.row_stride, nb = jb.n_in / 32;
+  const __m512i lowmask = _mm512_set1_epi8(0x0F);
+  for (size_t b = 0; b < nb; ++b) {
+    const uint8_t* blk = row0 + b * 18;
+    prefetch_next(row0, st, b, nb);
+    __m512i q[4];
+    gather16x16([&](int r) { return blk + static_cast<size_t>(r) * st + 2; }, q);
+    uint8_t* dst = p.u.data() + b * 8 * kSlot + g * 64;
+    for (int k = 0; k < 4; ++k) {
+      _mm512_storeu_si512(dst + k * kSlot, _mm512_and_si512(q[k], lowmask));
+      _mm512_storeu_si512(dst + (4 + k) * kSlot,
+                          _mm512_and_si512(_mm512_srli_epi16(q[k], 4), lowmask));
+    }
+    _mm512_storeu_ps(p.dw.data() + b * kRows + g * 16, gather_half(blk, st));
+  }
+  (void)nr;
+}
+
+void repack_q8_0(const QMatmulJob& jb, const uint8_t* row0, size_t nr, Panel& p, size_t g) {
+  const size_t st = jb.row_stride, nb = jb.n_in / 32;
+  const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+  for (size_t b = 0; b < nb; ++b) {
+    const uint8_t* blk = row0 + b * 34;
+    prefetch_next(row0, st, b, nb);
+    uint8_t* dst = p.u.data() + b * 8 * kSlot + g * 64;
+    for (int h = 0; h < 2; ++h) {
+      __m512i q[4];
+      gather16x16([&](int r) { return blk + static_cast<size_t>(r) * st + 2 + 16 * h; }, q);
+      for (int k = 0; k < 4; ++k)
+        _mm512_storeu_si512(dst + (4 * h + k) * kSlot, _mm512_xor_si512(q[k], bias));
+    }
+    _mm512_storeu_ps(p.dw.data() + b * kRows + g * 16, gather_half(blk, st));
+  }
+  (void)nr;
+}
+
+// GEMV (one token) for Q4_0/Q8_0: the transposed vectors go straight into VPDPBUSD instead of
+// through the panel buffer. Same per-lane operations as kernel<1, 32, false>, so same bits.
+template <bool kQ8>
+void gemv_group(const QMatmulJob& jb, const uint8_t* row0, size_t nr, const q::ActRow& a,
+                float* y) {
+  const size_t st = jb.row_stride, nb = jb.n_in / 32, bb = kQ8 ? 34 : 18;
+  const __m512i lowmask = _mm512_set1_epi8(0x0F);
+  const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+  __m512 acc = _mm512_setzero_ps();
+  for (size_t b = 0; b < nb; ++b) {
+    const uint8_t* blk = row0 + b * bb;
+    const int8_t* x = a.qa + 32 * b;
+    prefetch_next(row0, st, b, nb);
+    __m512i s1 = _mm512_set1_epi32(a.init[b]), s2 = _mm512_setzero_si512();
+    __m512i q[4];
+    gather16x16([&](int r) { return blk + static_cast<size_t>(r) * st + 2; }, q);
+    if constexpr (kQ8) {
+      for (int k = 0; k < 4; ++k)
+        s1 = _mm512_dpbusd_epi32(s1, _mm512_xor_si512(q[k], bias),
+                                 _mm512_set1_epi32(load_i32(x + 4 * k)));
+      gather16x16([&](int r) { return blk + static_cast<size_t>(r) * st + 18; }, q);
+      for (int k = 0; k < 4; ++k)
+        s2 = _mm512_dpbusd_epi32(s2, _mm512_xor_si512(q[k], bias),
+                                 _mm512_set1_epi32(load_i32(x + 16 + 4 * k)));
+    } else {
+      for (int k = 0; k < 4; ++k) {
+        s1 = _mm512_dpbusd_epi32(s1, _mm512_and_si512(q[k], lowmask),
+                                 _mm512_set1_epi32(load_i32(x + 4 * k)));
+        s2 = _mm512_dpbusd_epi32(s2, _mm512_and_si512(_mm512_srli_epi16(q[k], 4), lowmask),
+                                 _mm512_set1_epi32(load_i32(x + 16 + 4 * k)));
+      }
+    }
+    const __m512 s = _mm512_mul_ps(gather_half(blk, st), _mm512_set1_ps(a.da[b]));
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s1, s2)), s, acc);
+  }
+  _mm512_mask_storeu_ps(y, static_cast<__mmask16>(nr >= 16 ? 0xFFFF : (1u << nr) - 1), acc);
+}
+
+// ---- K-quants: 16 rows x one super-block decoded in registers, rows in lanes ----
+// A decoder hands each slot vector (4 elements of 16 rows) and the sub-block factors to a Sink:
+//   sink.scales(dw, mw)            float factors of the super-block's sub-blocks (dw/mw[n_sub])
+//   sink.slot(j, k, v)             slot k (4 elements) of sub-block j
+//   sink.done(j)                   sub-block j has received all its slots; called in order of j
+// The GEMV sink accumulates at once, the panel sink stores into the GEMM panel.
+
+inline __m512 lanes_f(__m512i v) {
+  return _mm512_cvtepi32_ps(v);
+}
+
+// Bit `bit` of every byte moved to bit `to` (other bits cleared).
+inline __m512i bit_to(__m512i v, int bit, int to) {
+  const __m512i m = _mm512_set1_epi8(static_cast<char>(1 << to));
+  if (bit < to) return _mm512_and_si512(_mm512_slli_epi16(v, to - bit), m);
+  if (bit > to) return _mm512_and_si512(_mm512_srli_epi16(v, bit - to), m);
+  return _mm512_and_si512(v, m);
+}
+
+// Q4_K/Q5_K: bytes 0..15 of the block are d, dmin and the 12 scale bytes: one 16x16 transpose.
+// Q5_K then has qh[32] (5th bit of element 64c + 32i + l: bit 2c + i of qh[l]) before qs.
+template <bool kQ5, class Sink>
+void decode_q45_k(const uint8_t* blk, size_t st, Sink& sink) {
+  __m512i h[4];
+  gather16x16([&](int r) { return blk + static_cast<size_t>(r) * st; }, h);
+  const __m512i m8 = _mm512_set1_epi32(0xFF), m4 = _mm512_set1_epi32(0x0F);
+  const __m512 d =
+      _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_and_si512(h[0], _mm512_set1_epi32(0xFFFF))));
+  const __m512 dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(h[0], 16)));
+  __m512 dw[8], mw[8];
+  for (int j = 0; j < 8; ++j) {
+    __m512i sc, mn;
+    if (j < 4) {  // low 6 bits of scale bytes j and j + 4
+      sc = _mm512_and_si512(_mm512_srli_epi32(h[1], 8 * j), _mm512_set1_epi32(63));
+      mn = _mm512_and_si512(_mm512_srli_epi32(h[2], 8 * j), _mm512_set1_epi32(63));
+    } else {  // nibbles of byte j + 4, top 2 bits of bytes j - 4 (scale) and j (min)
+      const int b = 8 * (j - 4);
+      const __m512i lo = _mm512_and_si512(_mm512_srli_epi32(h[3], b), m8);
+      sc = _mm512_or_si512(
+          _mm512_and_si512(lo, m4),
+          _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(h[1], b + 6), _mm512_set1_epi32(3)),
+                            4));
+      mn = _mm512_or_si512(
+          _mm512_srli_epi32(lo, 4),
+          _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(h[2], b + 6), _mm512_set1_epi32(3)),
+                            4));
+    }
+    dw[j] = _mm512_mul_ps(d, lanes_f(sc));
+    mw[j] = _mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(dmin, lanes_f(mn)));
+  }
+  sink.scales(dw, mw);
+  const __m512i low = _mm512_set1_epi8(0x0F);
+  constexpr size_t qs_at = kQ5 ? 48 : 16;
+  for (int c = 0; c < 4; ++c) {
+    for (int half = 0; half < 2; ++half) {
+      __m512i q[4], qh[4];
+      gather16x16(
+          [&](int r) { return blk + static_cast<size_t>(r) * st + qs_at + 32 * c + 16 * half; }, q);
+      if constexpr (kQ5)
+        gather16x16([&](int r) { return blk + static_cast<size_t>(r) * st + 16 + 16 * half; }, qh);
+      for (int k = 0; k < 4; ++k) {
+        __m512i lo = _mm512_and_si512(q[k], low);
+        __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q[k], 4), low);
+        if constexpr (kQ5) {
+          lo = _mm512_or_si512(lo, bit_to(qh[k], 2 * c, 4));
+          hi = _mm512_or_si512(hi, bit_to(qh[k], 2 * c + 1, 4));
+        }
+        sink.slot(2 * c, 4 * half + k, lo);
+        sink.slot(2 * c + 1, 4 * half + k, hi);
+      }
+    }
+    sink.done(2 * c);
+    sink.done(2 * c + 1);
+  }
+}
+
+// Q6_K: ql[128] qh[64] scales[16] d. Element 128h + 32k + l: low nibble of ql[64h + l + 32(k&1)]
+// (high nibble for k >= 2), bits 2k..2k+1 of qh[32h + l]; sub-block (128h + 32k + l) / 16.
+template <class Sink>
+void decode_q6_k(const uint8_t* blk, size_t st, Sink& sink) {
+  auto row = [&](int r) { return blk + static_cast<size_t>(r) * st; };
+  __m512i sv[4];
+  gather16x16([&](int r) { return row(r) + 192; }, sv);
+  const __m512 d = gather_half(blk + 208, st);
+  __m512 dw[16];                // used as mw too: Q6_K has no min
+  for (int j = 0; j < 16; ++j)  // signed byte j % 4 of dword j / 4
+    dw[j] = _mm512_mul_ps(
+        d, lanes_f(_mm512_srai_epi32(_mm512_slli_epi32(sv[j / 4], 24 - 8 * (j % 4)), 24)));
+  sink.scales(dw, dw);
+  const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+  for (int h = 0; h < 2; ++h) {
+    for (int quad = 0; quad < 2; ++quad) {  // l in [16 quad, 16 quad + 16)
+      __m512i l0[4], l1[4], qh[4];
+      gather16x16([&](int r) { return row(r) + 64 * h + 16 * quad; }, l0);
+      gather16x16([&](int r) { return row(r) + 64 * h + 32 + 16 * quad; }, l1);
+      gather16x16([&](int r) { return row(r) + 128 + 32 * h + 16 * quad; }, qh);
+      for (int i = 0; i < 4; ++i) {  // l = 16 quad + 4i: slot i of sub-blocks 8h + 2k + quad
+        const __m512i v0 = _mm512_or_si512(_mm512_and_si512(l0[i], m4),
+                                           _mm512_and_si512(_mm512_slli_epi16(qh[i], 4), m30));
+        const __m512i v1 = _mm512_or_si512(_mm512_and_si512(l1[i], m4),
+                                           _mm512_and_si512(_mm512_slli_epi16(qh[i], 2), m30));
+        const __m512i v2 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l0[i], 4), m4),
+                                           _mm512_and_si512(qh[i], m30));
+        const __m512i v3 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l1[i], 4), m4),
+                                           _mm512_and_si512(_mm512_srli_epi16(qh[i], 2), m30));
+        sink.slot(8 * h + quad, i, v0);
+        sink.slot(8 * h + 2 + quad, i, v1);
+        sink.slot(8 * h + 4 + quad, i, v2);
+        sink.slot(8 * h + 6 + quad, i, v3);
+      }
+    }
+    for (int j = 8 * h; j < 8 * h + 8; ++j) sink.done(j);
+  }
+}
+
+// Q2_K/Q3_K low bits: element 128h + 32s + l is bit pair s of qs[32h + l]; sub-block 8h + 2s +
+// l/16. Q2_K: scales[16] (low nibble scale, high nibble min), qs[64], d, dmin. Q3_K: hmask[32] (3rd
+// bit: bit 4h + s of hmask[l]), qs[64], 12 bytes of 6-bit scales, d.
+template <bool kQ3, class Sink>
+void decode_q23_k(const uint8_t* blk, size_t st, Sink& sink) {
+  auto row = [&](int r) { return blk + static_cast<size_t>(r) * st; };
+  __m512 dw[16], mw[16];
+  if constexpr (kQ3) {
+    __m512i v[4];  // bytes 94..109: qs[62..63], scales[0..11], d
+    gather16x16([&](int r) { return row(r) + 94; }, v);
+    auto byte = [&](int b) {  // scale byte b at position b + 2
+      return _mm512_and_si512(_mm512_srli_epi32(v[(b + 2) / 4], 8 * ((b + 2) % 4)),
+                              _mm512_set1_epi32(0xFF));
+    };
+    const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(v[3], 16)));
+    for (int j = 0; j < 16; ++j) {
+      const __m512i lo4 = j < 8 ? _mm512_and_si512(byte(j), _mm512_set1_epi32(0x0F))
+                                : _mm512_srli_epi32(byte(j - 8), 4);
+      const __m512i hi2 =
+          _mm512_and_si512(_mm512_srli_epi32(byte(8 + j % 4), 2 * (j / 4)), _mm512_set1_epi32(3));
+      const __m512i sc =
+          _mm512_sub_epi32(_mm512_or_si512(lo4, _mm512_slli_epi32(hi2, 4)), _mm512_set1_epi32(32));
+      dw[j] = _mm512_mul_ps(d, lanes_f(sc));
+    }
+  } else {
+    __m512i v[4];
+    gather16x16([&](int r) { return row(r); }, v);
+    const __m512 d = gather_half(blk + 80, st), dmin = gather_half(blk + 82, st);
+    for (int j = 0; j < 16; ++j) {
+      const __m512i b =
+          _mm512_and_si512(_mm512_srli_epi32(v[j / 4], 8 * (j % 4)), _mm512_set1_epi32(0xFF));
+      dw[j] = _mm512_mul_ps(d, lanes_f(_mm512_and_si512(b, _mm512_set1_epi32(0x0F))));
+      mw[j] =
+          _mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(dmin, lanes_f(_mm512_srli_epi32(b, 4))));
+    }
+  }
+  sink.scales(dw, mw);
+  const size_t qs_at = kQ3 ? 32 : 16;
+  for (int h = 0; h < 2; ++h) {
+    for (int p = 0; p < 2; ++p) {
+      __m512i q[4], hm[4];
+      gather16x16([&](int r) { return row(r) + qs_at + 32 * h + 16 * p; }, q);
+      if constexpr (kQ3) gather16x16([&](int r) { return row(r) + 16 * p; }, hm);
+      for (int i = 0; i < 4; ++i)
+        for (int sp = 0; sp < 4; ++sp) {
+          __m512i u = _mm512_and_si512(_mm512_srli_epi16(q[i], 2 * sp), _mm512_set1_epi8(3));
+          if constexpr (kQ3) u = _mm512_or_si512(u, bit_to(hm[i], 4 * h + sp, 2));
+          sink.slot(8 * h + 2 * sp + p, i, u);
+        }
+    }
+    for (int j = 8 * h; j < 8 * h + 8; ++j) sink.done(j);
+  }
+}
+
+// Q4_1 (d, m, qs), Q5_0 (d, qh, qs), Q5_1 (d, m, qh, qs): one 32-element sub-block per block.
+// Nibbles as Q4_0; 5th bit of element j is bit j of the little-endian qh.
+template <TensorType kT, class Sink>
+void decode_legacy(const uint8_t* blk, size_t st, Sink& sink) {
+  constexpr bool kMin = kT != TensorType::Q5_0, kQ5 = kT != TensorType::Q4_1;
+  constexpr size_t qh_at = kMin ? 4 : 2, qs_at = (kMin ? 4 : 2) + (kQ5 ? 4 : 0);
+  __m512 dw[1] = {gather_half(blk, st)}, mw[1] = {dw[0]};
+  if constexpr (kMin) mw[0] = gather_half(blk + 2, st);
+  sink.scales(dw, mw);
+  __m512i q[4];
+  gather16x16([&](int r) { return blk + static_cast<size_t>(r) * st + qs_at; }, q);
+  __m512i qh = _mm512_setzero_si512();
+  if constexpr (kQ5) {
+    const __m512i off =
+        _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                           _mm512_set1_epi32(static_cast<int>(st)));
+    qh = _mm512_i32gather_epi32(off, blk + qh_at, 1);
+  }
+  const __m512i low = _mm512_set1_epi8(0x0F), five = _mm512_set1_epi8(0x10);
+  for (int k = 0; k < 4; ++k) {
+    __m512i lo = _mm512_and_si512(q[k], low);
+    __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q[k], 4), low);
+    if constexpr (kQ5) {
+      // Byte i of slot k (elements 4k + i and 16 + 4k + i): bits 4k + i and 16 + 4k + i of qh.
+      const __m512i sel = _mm512_set1_epi32(static_cast<int>(0x08040201u << (4 * (k % 2))));
+      // VPSHUFB indexes bytes within each 128-bit lane: dword d of the lane is at byte 4d.
+      auto rep = [&](int byte) {
+        const int b = 0x01010101 * byte;
+        return _mm512_shuffle_epi8(
+            qh, _mm512_set4_epi32(b + 0x0C0C0C0C, b + 0x08080808, b + 0x04040404, b));
+      };
+      const __m512i rep_lo = rep(k / 2), rep_hi = rep(2 + k / 2);
+      lo = _mm512_or_si512(lo, _mm512_maskz_mov_epi8(_mm512_test_epi8_mask(rep_lo, sel), five));
+      hi = _mm512_or_si512(hi, _mm512_maskz_mov_epi8(_mm512_test_epi8_mask(rep_hi, sel), five));
+    }
+    sink.slot(0, k, lo);
+    sink.slot(0, 4 + k, hi);
+  }
+  sink.done(0);
+}
+
+// Decodes 16 rows x one block of type kT into sink.
+template <TensorType kT, class Sink>
+void decode(const uint8_t* blk, size_t st, Sink& sink) {
+  if constexpr (kT == TensorType::Q2_K || kT == TensorType::Q3_K)
+    decode_q23_k<kT == TensorType::Q3_K>(blk, st, sink);
+  else if constexpr (kT == TensorType::Q4_K || kT == TensorType::Q5_K)
+    decode_q45_k<kT == TensorType::Q5_K>(blk, st, sink);
+  else if constexpr (kT == TensorType::Q6_K)
+    decode_q6_k(blk, st, sink);
+  else
+    decode_legacy<kT>(blk, st, sink);
+}
+
+// Stores a decoded super-block (sub-blocks of L elements) into panel rows group g.
+template <int L, int kSubs>
+struct PanelSink {
+  Panel& p;
+  size_t sb, g;
+  bool has_min;
+  void scales(const __m512* dw, const __m512* mw) {
+    for (int j = 0; j < kSubs; ++j) {
+      _mm512_storeu_ps(p.dw.data() + (sb * kSubs + j) * kRows + g * 16, dw[j]);
+      if (has_min) _mm512_storeu_ps(p.mw.data() + (sb * kSubs + j) * kRows + g * 16, mw[j]);
+    }
+  }
+  void slot(int j, int k, __m512i v) {
+    const size_t s =
+        sb * (kSubs * L / 4) + static_cast<size_t>(j) * (L / 4) + static_cast<size_t>(k);
+    _mm512_storeu_si512(p.u.data() + s * kSlot + g * 64, v);
+  }
+  void done(int) {}
+};
+
+// Multiplies a decoded super-block with one token as it is decoded (GEMV). S holds the integer
+// sums of the sub-blocks not yet done; done(j) folds sub-block j into acc like kernel<> does.
+template <int L, int kSubs, bool kMin>
+struct DotSink {
+  const q::ActRow& a;
+  size_t sb;
+  __m512& acc;
+  __m512i s[kSubs];
+  __m512 dw[kSubs], mw[kSubs];
+  void scales(const __m512* d, const __m512* m) {
+    for (int j = 0; j < kSubs; ++j) {
+      dw[j] = d[j];
+      if (kMin) mw[j] = m[j];
+      s[j] = _mm512_set1_epi32(a.init[sb * kSubs + static_cast<size_t>(j)]);
+    }
+  }
+  void slot(int j, int k, __m512i v) {
+    const int8_t* x = a.qa + sb * (kSubs * L) + static_cast<size_t>(j * L + 4 * k);
+    s[j] = _mm512_dpbusd_epi32(s[j], v, _mm512_set1_epi32(load_i32(x)));
+  }
+  void done(int j) {
+    const size_t js = sb * kSubs + static_cast<size_t>(j);
+    const __m512 da = _mm512_set1_ps(a.da[js]);
+    acc = _mm512_fmadd_ps(lanes_f(s[j]), _mm512_mul_ps(dw[j], da), acc);
+    if constexpr (kMin)
+      acc = _mm512_fmadd_ps(_mm512_set1_ps(a.asf[js]), _mm512_mul_ps(mw[j], da), acc);
+  }
+};
+
+bool has_decoder(TensorType t) {
+  switch (t) {
+    case TensorType::Q2_K:
+    case TensorType::Q3_K:
+    case TensorType::Q4_K:
+    case TensorType::Q5_K:
+    case TensorType::Q6_K:
+    case TensorType::Q4_1:
+    case TensorType::Q5_0:
+    case TensorType::Q5_1:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Elements per block and sub-blocks per block of the decoded types.
+size_t block_elems(TensorType t) {
+  return t == TensorType::Q4_1 || t == TensorType::Q5_0 || t == TensorType::Q5_1 ? 32 : 256;
+}
+
+template <TensorType kT, int L, int kSubs>
+void repack_decoded(const QMatmulJob& jb, const uint8_t* row0, Panel& p, size_t g, bool has_min) {
+  const size_t nb = jb.n_in / block_elems(jb.wtype), bb = jb.row_stride / nb;
+  for (size_t b = 0; b < nb; ++b) {
+    prefetch_next(row0, jb.row_stride, b, nb);
+    PanelSink<L, kSubs> sink{p, b, g, has_min};
+    decode<kT>(row0 + b * bb, jb.row_stride, sink);
+  }
+}
+
+template <TensorType kT, int L, int kSubs, bool kMin>
+void gemv_decoded(const QMatmulJob& jb, const uint8_t* row0, size_t nr, const q::ActRow& a,
+                  float* y) {
+  const size_t nb = jb.n_in / block_elems(jb.wtype), bb = jb.row_stride / nb;
+  __m512 acc = _mm512_setzero_ps();
+  for (size_t b = 0; b < nb; ++b) {
+    prefetch_next(row0, jb.row_stride, b, nb);
+    DotSink<L, kSubs, kMin> sink{a, b, acc, {}, {}, {}};
+    decode<kT>(row0 + b * bb, jb.row_stride, sink);
+  }
+  _mm512_mask_storeu_ps(y, static_cast<__mmask16>(nr >= 16 ? 0xFFFF : (1u << nr) - 1), acc);
+}
+
+void repack_any(const QMatmulJob& jb, const uint8_t* row0, Panel& p, size_t g) {
+  using enum TensorType;
+  switch (jb.wtype) {
+    case Q2_K:
+      return repack_decoded<Q2_K, 16, 16>(jb, row0, p, g, true);
+    case Q3_K:
+      return repack_decoded<Q3_K, 16, 16>(jb, row0, p, g, false);
+    case Q6_K:
+      return repack_decoded<Q6_K, 16, 16>(jb, row0, p, g, false);
+    case Q4_K:
+      return repack_decoded<Q4_K, 32, 8>(jb, row0, p, g, true);
+    case Q5_K:
+      return repack_decoded<Q5_K, 32, 8>(jb, row0, p, g, true);
+    case Q4_1:
+      return repack_decoded<Q4_1, 32, 1>(jb, row0, p, g, true);
+    case Q5_0:
+      return repack_decoded<Q5_0, 32, 1>(jb, row0, p, g, false);
+    default:
+      return repack_decoded<Q5_1, 32, 1>(jb, row0, p, g, true);
+  }
+}
+
+void gemv_any(const QMatmulJob& jb, const uint8_t* row0, const q::ActRow& a, float* y) {
+  using enum TensorType;
+  switch (jb.wtype) {
+    case Q2_K:
+      return gemv_decoded<Q2_K, 16, 16, true>(jb, row0, 16, a, y);
+    case Q3_K:
+      return gemv_decoded<Q3_K, 16, 16, false>(jb, row0, 16, a, y);
+    case Q6_K:
+      return gemv_decoded<Q6_K, 16, 16, false>(jb, row0, 16, a, y);
+    case Q4_K:
+      return gemv_decoded<Q4_K, 32, 8, true>(jb, row0, 16, a, y);
+    case Q5_K:
+      return gemv_decoded<Q5_K, 32, 8, true>(jb, row0, 16, a, y);
+    case Q4_1:
+      return gemv_decoded<Q4_1, 32, 1, true>(jb, row0, 16, a, y);
+    case Q5_0:
+      return gemv_decoded<Q5_0, 32, 1, false>(jb, row0, 16, a, y);
+    default:
+      return gemv_decoded<Q5_1, 32, 1, true>(jb, row0, 16, a, y);
+  }
+}
+
+// Any type: reference decoding of each row, then a transpose into the panel layout.
+void repack_generic(const QMatmulJob& jb, const uint8_t* row0, size_t nr, Panel& p, size_t g,
+                    const q::Format& f) {
+  const size_t n = jb.n_in, n_sub = n / static_cast<size_t>(f.sub_len);
+  p.rows.resize(16 * n);
+  p.rdw.resize(16 * n_sub);
+  p.rmw.resize(16 * n_sub);
+  for (size_t r = 0; r < 16; ++r) {
+    if (r < nr) {
+      q::unpack_row(jb.wtype, row0 + r * jb.row_stride, n, p.rows.data() + r * n,
+                    p.rdw.data() + r * n_sub, f.has_min ? p.rmw.data() + r * n_sub : nullptr);
+    } else {  // rows past the end: zero weights, never stored
+      std::fill_n(p.rows.data() + r * n, n, uint8_t{0});
+      std::fill_n(p.rdw.data() + r * n_sub, n_sub, 0.0f);
+      std::fill_n(p.rmw.data() + r * n_sub, n_sub, 0.0f);
+    }
+  }
+  const uint8_t* rows = p.rows.data();
+  for (size_t s = 0; s < n / 4; s += 4) {
+    __m512i q[4];
+    gather16x16([&](int r) { return rows + static_cast<size_t>(r) * n + 4 * s; }, q);
+    for (int k = 0; k < 4; ++k) _mm512_storeu_si512(p.u.data() + (s + k) * kSlot + g * 64, q[k]);
+  }
+  for (size_t j = 0; j < n_sub; ++j)
+    for (size_t r = 0; r < 16; ++r) {
+      p.dw[j * kRows + g * 16 + r] = p.rdw[r * n_sub + j];
+      if (f.has_min) p.mw[j * kRows + g * 16 + r] = p.rmw[r * n_sub + j];
+    }
+}
+
+// T tokens times one 32-row panel, all sub-blocks. y[t] points at the panel's first row.
+template <int T, int L, bool kMin>
+void kernel(const Panel& p, size_t n_sub, const q::ActRow* a, float* const* y, __mmask16 m0,
+            __mmask16 m1) {
+  __m512 acc[2][T];
+  for (int t = 0; t < T; ++t) acc[0][t] = acc[1][t] = _mm512_setzero_ps();
+  const uint8_t* wu = p.u.data();
+  const float* dw = p.dw.data();
+  const float* mw = p.mw.data();
+  for (size_t j = 0; j < n_sub; ++j, wu += (L / 4) * kSlot, dw += kRows, mw += kRows) {
+    __m512i s[2][T];
+    for (int t = 0; t < T; ++t) s[0][t] = s[1][t] = _mm512_set1_epi32(a[t].init[j]);
+#pragma GCC unroll 8
+    for (int k = 0; k < L / 4; ++k) {
+      const __m512i w0 = _mm512_loadu_si512(wu + k * kSlot);
+      const __m512i w1 = _mm512_loadu_si512(wu + k * kSlot + 64);
+      for (int t = 0; t < T; ++t) {
+        const __m512i x = _mm512_set1_epi32(load_i32(a[t].qa + j * L + 4 * k));
+        s[0][t] = _mm512_dpbusd_epi32(s[0][t], w0, x);
+        s[1][t] = _mm512_dpbusd_epi32(s[1][t], w1, x);
+      }
+    }
+    const __m512 d0 = _mm512_loadu_ps(dw), d1 = _mm512_loadu_ps(dw + 16);
+    for (int t = 0; t < T; ++t) {
+      const __m512 da = _mm512_set1_ps(a[t].da[j]);
+      acc[0][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[0][t]), _mm512_mul_ps(d0, da), acc[0][t]);
+      acc[1][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[1][t]), _mm512_mul_ps(d1, da), acc[1][t]);
+    }
+    if constexpr (kMin) {
+      const __m512 n0 = _mm512_loadu_ps(mw), n1 = _mm512_loadu_ps(mw + 16);
+      for (int t = 0; t < T; ++t) {
+        const __m512 da = _mm512_set1_ps(a[t].da[j]);
+        const __m512 as = _mm512_set1_ps(a[t].asf[j]);
+        acc[0][t] = _mm512_fmadd_ps(as, _mm512_mul_ps(n0, da), acc[0][t]);
+        acc[1][t] = _mm512_fmadd_ps(as, _mm512_mul_ps(n1, da), acc[1][t]);
+      }
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    _mm512_mask_storeu_ps(y[t], m0, acc[0][t]);
+    _mm512_mask_storeu_ps(y[t] + 16, m1, acc[1][t]);
+  }
+}
+
+template <int L, bool kMin>
+void run_tokens(const QMatmulJob& jb, const Panel& p, size_t row0, size_t nr) {
+  const size_t n_sub = jb.n_in / L;
+  const __mmask16 m0 = static_cast<__mmask16>(nr >= 16 ? 0xFFFF : (1u << nr) - 1);
+  const __mmask16 m1 = static_cast<__mmask16>(nr >= 32   ? 0xFFFF
+                                              : nr <= 16 ? 0
+                                                         : (1u << (nr - 16)) - 1);
+  for (size_t t0 = 0; t0 < jb.n_tok; t0 += kTok) {
+    const int nt = static_cast<int>(std::min<size_t>(kTok, jb.n_tok - t0));
+    q::ActRow a[kTok];
+    float* y[kTok];
+    for (int t = 0; t < nt; ++t) {
+      a[t] = act_row(jb, t0 + static_cast<size_t>(t), n_sub);
+      y[t] = jb.y + (t0 + static_cast<size_t>(t)) * jb.n_out + row0;
+    }
+    switch (nt) {
+      case 4:
+        kernel<4, L, kMin>(p, n_sub, a, y, m0, m1);
+        break;
+      case 3:
+        kernel<3, L, kMin>(p, n_sub, a, y, m0, m1);
+        break;
+      case 2:
+        kernel<2, L, kMin>(p, n_sub, a, y, m0, m1);
+        break;
+      default:
+        kernel<1, L, kMin>(p, n_sub, a, y, m0, m1);
+    }
+  }
+}
+
+}  // namespace
+
+void quantize_act_avx512(const float* x, size_t n, int8_t* qa, float* da, int32_t* asum16) {
+  const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FFFFFFF));
+  const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+  for (size_t b = 0; b < n / 32; ++b, x += 32, qa += 32) {
+    const __m512 x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + 16);
+    const float amax =
+        _mm512_reduce_max_ps(_mm512_max_ps(_mm512_and_ps(x0, absmask), _mm512_and_ps(x1, absmask)));
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    da[b] = d;
+    const __m512 vid = _mm512_set1_ps(id);
+    const __m512i q0 =
+        _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(x0, vid)), lo), hi);
+    const __m512i q1 =
+        _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(x1, vid)), lo), hi);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(qa), _mm512_cvtepi32_epi8(q0));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(qa + 16), _mm512_cvtepi32_epi8(q1));
+    asum16[2 * b] = _mm512_reduce_add_epi32(q0);
+    asum16[2 * b + 1] = _mm512_reduce_add_epi32(q1);
+  }
+}
+
+void qmatmul_rows_avx512(const QMatmulJob& jb, size_t row_begin, size_t row_end) {
+  const q::Format f = q::format_of(jb.wtype);
+  const size_t n_sub = jb.n_in / static_cast<size_t>(f.sub_len);
+  thread_local Panel p;
+  p.u.resize(jb.n_in / 4 * kSlot);
+  p.dw.resize(n_sub * kRows);
+  p.mw.resize(n_sub * kRows);
+  const bool q4 = jb.wtype == TensorType::Q4_0, q8 = jb.wtype == TensorType::Q8_0;
+  const bool kq = has_decoder(jb.wtype);
+  if (jb.n_tok == 1 && (q4 || q8 || kq)) {
+    const q::ActRow a = act_row(jb, 0, n_sub);
+    size_t row0 = row_begin;
+    for (; row0 + 16 <= row_end; row0 += 16) {
+      const uint8_t* src = jb.w + row0 * jb.row_stride;
+      if (kq)
+        gemv_any(jb, src, a, jb.y + row0);
+      else if (q4)
+        gemv_group<false>(jb, src, 16, a, jb.y + row0);
+      else
+        gemv_group<true>(jb, src, 16, a, jb.y + row0);
+    }
+    row_begin = row0;  // a last partial group goes through the panel path
+  }
+  for (size_t row0 = row_begin; row0 < row_end; row0 += kRows) {
+    const size_t nr = std::min(kRows, row_end - row0);
+    for (size_t g = 0; g < 2; ++g) {
+      const size_t first = row0 + 16 * g;
+      const size_t rows = first < row_end ? std::min<size_t>(16, row_end - first) : 0;
+      const uint8_t* src = jb.w + first * jb.row_stride;
+      if (rows == 16 && jb.wtype == TensorType::Q4_0)
+        repack_q4_0(jb, src, rows, p, g);
+      else if (rows == 16 && jb.wtype == TensorType::Q8_0)
+        repack_q8_0(jb, src, rows, p, g);
+      else if (rows == 16 && kq)
+        repack_any(jb, src, p, g);
+      else
+        repack_generic(jb, src, rows, p, g, f);
+    }
+    if (f.sub_len == 16)
+      f.has_min ? run_tokens<16, true>(jb, p, row0, nr) : run_tokens<16, false>(jb, p, row0, nr);
+    else
+      f.has_min ? run_tokens<32, true>(jb, p, row0, nr) : run_tokens<32, false>(jb, p, row0, nr);
+  }
+}
+
+}  // namespace minillm::kernels::isa

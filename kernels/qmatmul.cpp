@@ -1,0 +1,100 @@
+// Driver of the integer matrix product: two jobs on the thread pool (quantize the activations of
+// all tokens, then the row panels), with a scalar reference path for machines without AVX2.
+#include <algorithm>
+#include <vector>
+
+#include "kernels/cpu.h"
+#include "kernels/isa_entry.h"
+#include "kernels/qdot.h"
+#include "kernels/thread_pool.h"
+
+namespace minillm::kernels {
+namespace {
+
+void rows_scalar(const isa::QMatmulJob& jb, size_t row_begin, size_t row_end) {
+  const q::Format f = q::format_of(jb.wtype);
+  const size_t n_sub = jb.n_in / static_cast<size_t>(f.sub_len);
+  thread_local std::vector<uint8_t> u;
+  thread_local std::vector<float> dw, mw;
+  u.resize(jb.n_in);
+  dw.resize(n_sub);
+  mw.resize(n_sub);
+  for (size_t r = row_begin; r < row_end; ++r) {
+    q::unpack_row(jb.wtype, jb.w + r * jb.row_stride, jb.n_in, u.data(), dw.data(),
+                  f.has_min ? mw.data() : nullptr);
+    for (size_t t = 0; t < jb.n_tok; ++t) {
+      const q::ActRow a{jb.qa + t * jb.n_in, jb.init + t * n_sub, jb.da + t * n_sub,
+                        jb.asf != nullptr ? jb.asf + t * n_sub : nullptr};
+      jb.y[t * jb.n_out + r] = q::dot_ref(f, u.data(), dw.data(), mw.data(), jb.n_in, a);
+    }
+  }
+}
+
+}  // namespace
+
+void qmatmul(TensorType wtype, const void* w, size_t n_out, size_t n_in, const float* x,
+             size_t n_tok, float* y, int n_threads) {
+  const Isa isa = active_isa();
+  const q::Format f = q::format_of(wtype);
+  const size_t n_sub = n_in / static_cast<size_t>(f.sub_len);
+  // The AVX2 kernel removes Q8_0's offset with the sign trick instead of through init.
+  const int o_eff = isa == Isa::Avx2 && wtype == TensorType::Q8_0 ? 0 : f.offset;
+  // Buffers kept between calls (no page faults per token).
+  thread_local std::vector<int8_t> qa;
+  thread_local std::vector<float> da32, da, asf;
+  thread_local std::vector<int32_t> asum16, init;
+  qa.resize(n_tok * n_in);
+  da32.resize(n_tok * n_in / 32);
+  asum16.resize(n_tok * n_in / 16);
+  init.resize(n_tok * n_sub);
+  da.resize(n_tok * n_sub);
+  asf.resize(f.has_min ? n_tok * n_sub : 0);
+
+  const isa::QMatmulJob jb{wtype,
+                           static_cast<const uint8_t*>(w),
+                           row_bytes(wtype, n_in),
+                           n_out,
+                           n_in,
+                           n_tok,
+                           qa.data(),
+                           init.data(),
+                           da.data(),
+                           f.has_min ? asf.data() : nullptr,
+                           y};
+  auto quantize = isa == Isa::Avx512 ? isa::quantize_act_avx512
+                  : isa == Isa::Avx2 ? isa::quantize_act_avx2
+                                     : q::quantize_act_row;
+  auto rows = isa == Isa::Avx512 ? isa::qmatmul_rows_avx512
+              : isa == Isa::Avx2 ? isa::qmatmul_rows_avx2
+                                 : rows_scalar;
+  const size_t panel = isa == Isa::Avx512 ? 32 : 16;  // rows the SIMD paths repack together
+  const size_t n_panels = (n_out + panel - 1) / panel;
+  const int threads = static_cast<int>(
+      std::clamp<size_t>(static_cast<size_t>(std::max(n_threads, 1)), 1, n_panels));
+
+  // Raw pointers: on the pool's threads the thread_local names would mean their own vectors.
+  int8_t* const qa_p = qa.data();
+  float* const da32_p = da32.data();
+  int32_t* const asum16_p = asum16.data();
+  int32_t* const init_p = init.data();
+  float* const da_p = da.data();
+  float* const asf_p = f.has_min ? asf.data() : nullptr;
+
+  // Phase 1: each token's activations, quantized independently of the thread that does it.
+  auto quantize_token = [&](size_t t) {
+    quantize(x + t * n_in, n_in, qa_p + t * n_in, da32_p + t * n_in / 32, asum16_p + t * n_in / 16);
+    q::derive_act(n_in, f.sub_len, o_eff, f.has_min, da32_p + t * n_in / 32,
+                  asum16_p + t * n_in / 16, init_p + t * n_sub, da_p + t * n_sub,
+                  asf_p != nullptr ? asf_p + t * n_sub : nullptr);
+  };
+  run_chunks(threads, n_tok, quantize_token);
+  // Phase 2: row panels, a few chunks per thread so that a slow thread delays little.
+  const size_t n_chunks = std::min(n_panels, static_cast<size_t>(8 * threads));
+  auto rows_chunk = [&](size_t c) {
+    const size_t p0 = n_panels * c / n_chunks, p1 = n_panels * (c + 1) / n_chunks;
+    rows(jb, p0 * panel, std::min(n_out, p1 * panel));
+  };
+  run_chunks(threads, n_chunks, rows_chunk);
+}
+
+}  // namespace minillm::kernels

@@ -1,0 +1,51 @@
+// The matrix-product thread pool: every chunk runs exactly once for any thread count, jobs run
+// back to back, and concurrent callers (one gets the pool, the other runs serially) both finish.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "kernels/thread_pool.h"
+
+namespace minillm::kernels {
+namespace {
+
+TEST(ThreadPool, EveryChunkExactlyOnce) {
+  for (int threads : {1, 2, 3, 8}) {
+    for (size_t n : {size_t{0}, size_t{1}, size_t{2}, size_t{7}, size_t{1000}}) {
+      std::vector<std::atomic<int>> hits(n);
+      auto f = [&](size_t c) { hits[c].fetch_add(1); };
+      run_chunks(threads, n, f);
+      for (size_t c = 0; c < n; ++c)
+        ASSERT_EQ(hits[c].load(), 1) << threads << " " << n << " " << c;
+    }
+  }
+}
+
+TEST(ThreadPool, ManyJobsInARow) {
+  std::atomic<long> sum{0};
+  for (int job = 0; job < 2000; ++job) {
+    auto f = [&](size_t c) { sum.fetch_add(static_cast<long>(c) + 1); };
+    run_chunks(2, 16, f);
+  }
+  EXPECT_EQ(sum.load(), 2000L * (16 * 17 / 2));
+}
+
+TEST(ThreadPool, ConcurrentCallers) {
+  std::atomic<long> a{0}, b{0};
+  auto caller = [](std::atomic<long>& s) {
+    for (int job = 0; job < 300; ++job) {
+      auto f = [&](size_t c) { s.fetch_add(static_cast<long>(c)); };
+      run_chunks(2, 50, f);
+    }
+  };
+  std::thread t1(caller, std::ref(a)), t2(caller, std::ref(b));
+  t1.join();
+  t2.join();
+  EXPECT_EQ(a.load(), 300L * (49 * 50 / 2));
+  EXPECT_EQ(b.load(), 300L * (49 * 50 / 2));
+}
+
+}  // namespace
+}  // namespace minillm::kernels
