@@ -2,19 +2,34 @@
 //
 //   #include <minillm/minillm.h>
 //
-//   auto model = minillm::Model::load("stories260K.gguf");       // weights stay memory-mapped
-//   minillm::Session session(model, {.n_ctx = 512});              // one KV cache per sequence
-//   std::vector<int32_t> prompt = {1, 403, 407, 261};             // token ids (BOS first)
-//   std::span<const float> logits = session.eval(prompt);         // logits of the last position
-//   int32_t next = int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
-//   session.eval(std::vector<int32_t>{next});                      // continue one token at a time
-//   session.truncate(1);                                           // or rewind to a shared prefix
+//   auto model = minillm::Model::load("model.gguf");          // or a Hugging Face model folder
+//   auto tokenizer = minillm::Tokenizer::from_path("model.gguf");
+//   minillm::Session session(model, {.n_ctx = 2048});          // one KV cache per sequence
+//
+//   // Text in, text out, streamed:
+//   minillm::GenerateParams params;
+//   params.max_tokens = 64;
+//   minillm::generate(session, tokenizer, "Once upon a time", params,
+//                     [](std::string_view text, int32_t) { std::cout << text; return true; });
+//
+//   // Or logits directly:
+//   session.reset();
+//   std::vector<int32_t> ids = tokenizer.encode("Once upon a time");   // BOS first
+//   std::span<const float> logits = session.eval(ids);                  // last position
+//   minillm::Sampler sampler({.temperature = 0});                       // greedy
+//   session.eval(std::vector<int32_t>{sampler.sample(logits)});         // one more token
 //
 // Errors (bad files, bad arguments, a full context) are thrown as minillm::Error.
 #pragma once
 
+#include "minillm/chat.h"
+#include "minillm/chat_template.h"
 #include "minillm/error.h"
+#include "minillm/generate.h"
 #include "minillm/gguf.h"
 #include "minillm/model.h"
+#include "minillm/safetensors.h"
+#include "minillm/sampler.h"
 #include "minillm/session.h"
 #include "minillm/tensor_type.h"
+#include "minillm/tokenizer.h"
