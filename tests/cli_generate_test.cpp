@@ -100,7 +100,9 @@ TEST(CliLogits, AllPositionsMatchTheTruth) {
     std::memcpy(truth.data(), truth_bytes.data(), bytes.size());
     const auto m = test::compare_logits(truth, got, 512, c.at("top1_margin_rel"));
     EXPECT_LE(m.mean_kld, c.at("kld_limit").get<double>()) << kv;
-    if (std::string(kv) == "f32") EXPECT_LE(m.max_abs_diff, 1e-3);
+    if (std::string(kv) == "f32") {
+      EXPECT_LE(m.max_abs_diff, 1e-3);
+    }
   }
   // Without --all: only the last position.
   const auto r = run_cli({"logits", "-m", kModel, "--ids", "1 403 407", "-o", out.string()});

@@ -14,7 +14,6 @@
 #include "gguf_layout.h"
 #include "test_data.h"
 
-
 namespace {
 
 using nlohmann::json;
@@ -22,21 +21,7 @@ using nlohmann::json;
 using CliRun = minillm::test::CliResult;
 using minillm::test::run_cli;
 
-class TempDir {
- public:
-  explicit TempDir(const std::string& suffix = "") {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = std::filesystem::temp_directory_path() /
-            ("minillm-cli-" + std::to_string(::getpid()) + "-" + info->name() + suffix);
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using minillm::test::TempDir;
 
 void expect_one_error_line(const CliRun& r, std::string_view mention = {}) {
   EXPECT_EQ(r.exit_code, 1);
@@ -143,7 +128,7 @@ TEST(CliInfo, TruncatedFileIsOneErrorLine) {
   REQUIRE_SHARED_FILE(model);
   TempDir dir;
   // Cut inside the header (1000 bytes: inside the token list).
-  const auto cut = dir.path() / "cut-header.gguf";
+  const auto cut = dir.path / "cut-header.gguf";
   {
     const std::string bytes = minillm::test::read_file_bytes(model);
     std::ofstream(cut, std::ios::binary).write(bytes.data(), 1000);
@@ -153,14 +138,14 @@ TEST(CliInfo, TruncatedFileIsOneErrorLine) {
   EXPECT_TRUE(r.err.find("truncated") != std::string::npos ||
               r.err.find("past the end") != std::string::npos)
       << r.err;
-  const auto cut_data = dir.path() / "cut-data.gguf";
+  const auto cut_data = dir.path / "cut-data.gguf";
   {
     const std::string bytes = minillm::test::read_file_bytes(model);
     std::ofstream(cut_data, std::ios::binary).write(bytes.data(), bytes.size() - 1);
   }
   // The last tensor no longer fits.
   expect_one_error_line(run_cli({"info", "--json", cut_data.string()}), "blk.4.ffn_norm.weight");
-  const auto not_gguf = dir.path() / "not.gguf";
+  const auto not_gguf = dir.path / "not.gguf";
   std::ofstream(not_gguf) << "hello\nworld\n";
   expect_one_error_line(run_cli({"info", not_gguf.string()}), "magic");
 }

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "test_util.h"
+
 extern char** environ;
 
 namespace minillm::test {
@@ -25,23 +27,6 @@ struct CliResult {
   std::string out;
   std::string err;
 };
-
-inline std::string read_file_bytes(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-inline void write_file_bytes(const std::filesystem::path& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary) << bytes;
-}
-
-// A per-process scratch path in the temporary folder.
-inline std::filesystem::path temp_path(const std::string& name) {
-  return std::filesystem::temp_directory_path() /
-         ("minillm_test_" + std::to_string(::getpid()) + "_" + name);
-}
 
 #ifdef MINILLM_CLI  // the path of the built mini-llm, set by tests/CMakeLists.txt
 // Runs mini-llm with `args` (no shell in between). `stdin_text`: what it reads on standard input.

@@ -14,16 +14,12 @@
 #include "gguf_layout.h"
 #include "minillm/gguf.h"
 #include "test_data.h"
+#include "test_util.h"
 
 namespace minillm {
 namespace {
 
 using test::shared_file;
-
-std::vector<uint8_t> read_bytes(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 uint64_t align_up(uint64_t n, uint64_t a) {
   return (n + a - 1) / a * a;
@@ -80,7 +76,7 @@ class Stories260K : public ::testing::Test {
 };
 
 TEST_F(Stories260K, HeaderBytesMatchTheReader) {
-  const std::vector<uint8_t> bytes = read_bytes(path_);
+  const std::vector<uint8_t> bytes = test::read_file_u8(path_);
   ASSERT_GE(bytes.size(), 24u);
   // magic 'G' 'G' 'U' 'F', version 3, then the two u64 counts, all little-endian.
   EXPECT_EQ(std::string(bytes.begin(), bytes.begin() + 4), "GGUF");
@@ -100,7 +96,7 @@ TEST_F(Stories260K, HeaderBytesMatchTheReader) {
 }
 
 TEST_F(Stories260K, AgreesWithAnIndependentWalkOfTheBytes) {
-  const std::vector<uint8_t> bytes = read_bytes(path_);
+  const std::vector<uint8_t> bytes = test::read_file_u8(path_);
   const GGUFFile f = GGUFFile::parse_copy(bytes);
   // parse_copy keeps its own copy; walk the copy the views point into.
   const uint8_t* copy_base = f.tensors().front().data.data() - f.data_offset();
@@ -249,7 +245,7 @@ TEST_F(Stories260K, TypedAccessErrorsNameTheKey) {
 TEST(TinyRandom, F16MatricesF32NormsAndA32000TokenVocabulary) {
   const auto path = shared_file("models/llama-2-tiny-random.gguf");
   REQUIRE_SHARED_FILE(path);
-  const std::vector<uint8_t> bytes = read_bytes(path);
+  const std::vector<uint8_t> bytes = test::read_file_u8(path);
   const GGUFFile f = GGUFFile::open(path);
   expect_consistent_with_bytes(
       f, {f.tensors().front().data.data() - f.data_offset(), static_cast<size_t>(f.file_size())});
@@ -307,7 +303,7 @@ TEST(VocabFiles, EveryVocabularyFileParsesWithoutTensors) {
   EXPECT_GE(files.size(), 10u);
   for (const auto& path : files) {
     SCOPED_TRACE(path.filename().string());
-    const std::vector<uint8_t> bytes = read_bytes(path);
+    const std::vector<uint8_t> bytes = test::read_file_u8(path);
     const GGUFFile f = GGUFFile::open(path);
     EXPECT_EQ(test::load_le(bytes, 8, 8), 0u) << "header tensor count";
     EXPECT_TRUE(f.tensors().empty());

@@ -14,16 +14,12 @@
 #include "gguf_layout.h"
 #include "minillm/gguf.h"
 #include "test_data.h"
+#include "test_util.h"
 
 namespace minillm {
 namespace {
 
 using test::ByteBuilder;
-
-std::vector<uint8_t> read_bytes(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 std::vector<uint8_t> random_bytes(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -32,32 +28,8 @@ std::vector<uint8_t> random_bytes(size_t n, uint32_t seed) {
   return v;
 }
 
-// A fresh directory per test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = std::filesystem::temp_directory_path() /
-            ("minillm-writer-" + std::to_string(::getpid()) + "-" + info->name());
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using test::error_of;
+using test::TempDir;
 
 #define EXPECT_ERROR_MENTIONS(stmt, text)                                 \
   do {                                                                    \
@@ -288,8 +260,8 @@ TEST(GGUFWriter, TinyFileMatchesHandAssembledBytes) {
   EXPECT_EQ(w.to_bytes(), expected);
 
   TempDir dir;
-  w.write(dir.path() / "tiny.gguf");
-  EXPECT_EQ(read_bytes(dir.path() / "tiny.gguf"), expected);
+  w.write(dir.path / "tiny.gguf");
+  EXPECT_EQ(test::read_file_u8(dir.path / "tiny.gguf"), expected);
 }
 
 TEST(GGUFWriter, AlignmentKeyAndArraysMatchHandAssembledBytes) {
@@ -360,17 +332,17 @@ TEST(GGUFWriter, RejectsBadInputsWithClearErrors) {
 
 TEST(GGUFWriter, WriteReplacesTheTargetAndLeavesNoTemporaryFiles) {
   TempDir dir;
-  const auto target = dir.path() / "model.gguf";
+  const auto target = dir.path / "model.gguf";
   { std::ofstream(target) << "old contents"; }
   GGUFWriter w;
   w.set("k", "v");
   w.write(target);
-  EXPECT_EQ(read_bytes(target), w.to_bytes());
+  EXPECT_EQ(test::read_file_u8(target), w.to_bytes());
   size_t n_files = 0;
-  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path())) ++n_files;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path)) ++n_files;
   EXPECT_EQ(n_files, 1u);
 
-  EXPECT_ERROR_MENTIONS(w.write(dir.path() / "no" / "such" / "dir.gguf"), "dir.gguf");
+  EXPECT_ERROR_MENTIONS(w.write(dir.path / "no" / "such" / "dir.gguf"), "dir.gguf");
   EXPECT_EQ(std::filesystem::file_size(target), w.to_bytes().size());
 }
 
@@ -387,7 +359,7 @@ TEST_P(Rewrite, ReaderLoadsIdenticalMetadataAndTensors) {
   for (const GGUFTensorInfo& t : original.tensors())
     w.add_tensor_view(t.name, t.type, t.shape, t.data);
   TempDir dir;
-  const auto out = dir.path() / "rewritten.gguf";
+  const auto out = dir.path / "rewritten.gguf";
   w.write(out);
 
   const GGUFFile copy = GGUFFile::open(out);
@@ -409,7 +381,8 @@ TEST_P(Rewrite, ReaderLoadsIdenticalMetadataAndTensors) {
   // These files were written by another implementation; every tensor size is a multiple of 32 and
   // the original has no trailing bytes, so a writer following the specification reproduces them
   // byte for byte.
-  EXPECT_TRUE(read_bytes(out) == read_bytes(path)) << "not byte-identical to " << GetParam();
+  EXPECT_TRUE(test::read_file_u8(out) == test::read_file_u8(path))
+      << "not byte-identical to " << GetParam();
 }
 
 INSTANTIATE_TEST_SUITE_P(SharedModels, Rewrite,

@@ -22,6 +22,7 @@
 #include "model/model_impl.h"
 #include "safetensors_build.h"
 #include "test_data.h"
+#include "test_util.h"
 
 namespace minillm {
 namespace {
@@ -29,27 +30,8 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name)
-      : path(fs::temp_directory_path() /
-             ("minillm_hf_" + std::to_string(::getpid()) + "_" + name)) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-
-std::string error_of(auto&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-
-#define EXPECT_HAS(text, part) EXPECT_NE(std::string(text).find(part), std::string::npos) << (text)
+using test::error_of;
+using test::TempDir;
 
 std::vector<float> logits_of(const std::shared_ptr<const Model>& m,
                              const std::vector<int32_t>& ids) {

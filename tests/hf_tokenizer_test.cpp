@@ -21,26 +21,15 @@ constexpr EncodeOptions kNoBos{.add_bos = false, .add_eos = false};
 void check_inp_out(const std::filesystem::path& tokenizer, const std::filesystem::path& inp,
                    const std::filesystem::path& out) {
   for (const std::filesystem::path& path : {tokenizer, inp, out}) REQUIRE_SHARED_FILE(path);
-  const Tokenizer tok = Tokenizer::from_path(tokenizer);
-  const auto cases = test::split_vocab_cases(test::read_bytes(inp));
-  const auto expected = test::read_expected_ids(out);
-  ASSERT_EQ(cases.size(), expected.size());
-  ASSERT_GT(cases.size(), 0u);
-  size_t passed = 0;
-  for (size_t i = 0; i < cases.size(); ++i) {
-    const Ids got = tok.encode(cases[i], kNoBos);
-    EXPECT_EQ(got, expected[i]) << "case " << i << ": \"" << cases[i] << "\"";
-    passed += got == expected[i];
-  }
-  std::printf("[ vectors  ] %s with %s: %zu/%zu\n", inp.filename().c_str(),
-              tokenizer.filename().c_str(), passed, cases.size());
+  test::expect_vocab_cases(Tokenizer::from_path(tokenizer), inp, out,
+                           inp.filename().string() + " with " + tokenizer.filename().string());
 }
 
 // The corpus .json: plain ids and ids with special-token parsing on.
 void check_corpus_json(const std::filesystem::path& tokenizer, const std::filesystem::path& json) {
   for (const std::filesystem::path& path : {tokenizer, json}) REQUIRE_SHARED_FILE(path);
   const Tokenizer tok = Tokenizer::from_path(tokenizer);
-  const auto cases = nlohmann::json::parse(test::read_bytes(json));
+  const auto cases = nlohmann::json::parse(test::read_file_bytes(json));
   ASSERT_GT(cases.size(), 0u);
   for (const auto& c : cases) {
     const std::string text = c.at("text");
@@ -100,7 +89,7 @@ TEST(HFTokenizerFiles, JsonAndSentencePieceAgree) {
   EXPECT_EQ(a.unk_id(), b.unk_id());
   EXPECT_EQ(a.vocab().add_space_prefix, b.vocab().add_space_prefix);
   const auto cases =
-      test::split_vocab_cases(test::read_bytes(shared_file("vocab/corpus/llama2-public.inp")));
+      test::split_vocab_cases(test::read_file_bytes(shared_file("vocab/corpus/llama2-public.inp")));
   ASSERT_GT(cases.size(), 100u);
   for (const std::string& text : cases) {
     EXPECT_EQ(a.encode(text), b.encode(text)) << text;
@@ -138,12 +127,7 @@ TEST(HFTokenizerFiles, SpecialIdsFlagsAndChatTemplate) {
 }
 
 std::string error_of(const std::filesystem::path& path) {
-  try {
-    Tokenizer::from_path(path);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
+  return test::error_of([&] { Tokenizer::from_path(path); });
 }
 
 TEST(HFTokenizerFiles, UnsupportedAndMissing) {

@@ -14,6 +14,7 @@
 #include "minillm/safetensors.h"
 #include "safetensors_build.h"
 #include "test_data.h"
+#include "test_util.h"
 #include "tokenizer/hf_vocab.h"
 
 namespace minillm {
@@ -37,21 +38,13 @@ std::vector<uint8_t> seed_file() {
 }
 
 std::string error_of(const std::vector<uint8_t>& bytes) {
-  try {
-    SafetensorsFile::parse_copy(bytes, "test.safetensors");
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
+  return test::error_of([&] { SafetensorsFile::parse_copy(bytes, "test.safetensors"); });
 }
 
 // A file from a header text and `data_bytes` zero bytes of data.
 std::string error_of_header(const std::string& header, size_t data_bytes = 24) {
   return error_of(safetensors_bytes(header, std::vector<uint8_t>(data_bytes)));
 }
-
-#define EXPECT_ERROR_HAS(message, part) \
-  EXPECT_NE(std::string(message).find(part), std::string::npos) << (message)
 
 // Parses or throws Error; anything else (another exception, a crash) fails the test.
 void parse_or_error(const std::vector<uint8_t>& bytes) {
@@ -78,7 +71,7 @@ TEST(SafetensorsCorpus, TheSeedFileIsValid) {
   EXPECT_EQ(v[5], 6.0f);
   EXPECT_EQ(f.find("c")->type, TensorType::BF16);
   EXPECT_FALSE(f.find("d")->type.has_value());
-  EXPECT_ERROR_HAS(
+  EXPECT_HAS(
       [&] {
         try {
           f.find("d")->require_type();
@@ -130,11 +123,11 @@ TEST(SafetensorsCorpus, HeaderLengths) {
     for (int i = 0; i < 8; ++i) b[i] = uint8_t(len >> (8 * i));
     EXPECT_NE(error_of(b), "<no error>") << len;
   }
-  EXPECT_ERROR_HAS(error_of(std::vector<uint8_t>(8, 0xFF)), "over the 100 MB limit");
+  EXPECT_HAS(error_of(std::vector<uint8_t>(8, 0xFF)), "over the 100 MB limit");
   std::vector<uint8_t> b(16, 0);
   b[0] = 200;
-  EXPECT_ERROR_HAS(error_of(b), "runs past the end");
-  EXPECT_ERROR_HAS(error_of({1, 2, 3}), "too short");
+  EXPECT_HAS(error_of(b), "runs past the end");
+  EXPECT_HAS(error_of({1, 2, 3}), "too short");
 }
 
 TEST(SafetensorsCorpus, BadJson) {
@@ -142,13 +135,12 @@ TEST(SafetensorsCorpus, BadJson) {
        {"", "{", "{\"a\":", "[1,2]", "null", "\"x\"", "{\"a\": {}}x",
         "{\"a\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]}", "\xFF\xFE{}"}) {
     const std::string e = error_of_header(text, 4);
-    EXPECT_ERROR_HAS(e, "test.safetensors");
+    EXPECT_HAS(e, "test.safetensors");
     EXPECT_NE(e, "<no error>") << text;
   }
-  EXPECT_ERROR_HAS(error_of_header("[1]"), "not an object");
-  EXPECT_ERROR_HAS(error_of_header("{"), "not valid JSON");
-  EXPECT_ERROR_HAS(error_of_header(std::string(10000, '[') + std::string(10000, ']')),
-                   "nests deeper");
+  EXPECT_HAS(error_of_header("[1]"), "not an object");
+  EXPECT_HAS(error_of_header("{"), "not valid JSON");
+  EXPECT_HAS(error_of_header(std::string(10000, '[') + std::string(10000, ']')), "nests deeper");
 }
 
 std::string entry(const std::string& name, const std::string& dtype, const std::string& shape,
@@ -161,39 +153,39 @@ TEST(SafetensorsCorpus, BadEntries) {
   auto one = [](const std::string& e, size_t data = 24) {
     return error_of_header("{" + e + "}", data);
   };
-  EXPECT_ERROR_HAS(one(entry("w", "F32", "[2]", "[0, 8]"), 8), "<no error>");
-  EXPECT_ERROR_HAS(one(entry("w", "Q4", "[2]", "[0, 8]"), 8), "'w' has unknown dtype 'Q4'");
-  EXPECT_ERROR_HAS(one(entry("w", "F32", "[3]", "[0, 8]"), 8), "'w': shape holds 3 F32");
-  EXPECT_ERROR_HAS(one(entry("w", "F32", "[-2]", "[0, 8]"), 8), "negative");
-  EXPECT_ERROR_HAS(one(entry("w", "F32", "[2.5]", "[0, 8]"), 8), "non-integer");
-  EXPECT_ERROR_HAS(one(entry("w", "F32", "[4294967296, 4294967296, 4294967296]", "[0, 8]"), 8),
-                   "overflows");
-  EXPECT_ERROR_HAS(one(entry("w", "F32", "[1,1,1,1,1,1,1,1,1]", "[0, 4]"), 4), "dimensions");
-  EXPECT_ERROR_HAS(one(entry("w", "F32", "[2]", "[8, 0]"), 8), "reversed");
-  EXPECT_ERROR_HAS(one(entry("w", "F32", "[2]", "[0, 8]"), 4), "runs past the 4-byte data");
-  EXPECT_ERROR_HAS(one(entry("w", "F32", "[2]", "[18446744073709551615, 8]"), 8), "reversed");
-  EXPECT_ERROR_HAS(one(entry("w", "F32", "[2]", "[0]"), 8), "data_offsets");
-  EXPECT_ERROR_HAS(one(entry("w", "F32", "[2]", "[0, -8]"), 8), "data_offsets");
-  EXPECT_ERROR_HAS(one("\"w\": {\"shape\": [1], \"data_offsets\": [0, 4]}", 4), "dtype");
-  EXPECT_ERROR_HAS(one("\"w\": {\"dtype\": \"F32\", \"data_offsets\": [0, 4]}", 4), "shape");
-  EXPECT_ERROR_HAS(one("\"w\": 5", 4), "not an object");
-  EXPECT_ERROR_HAS(one("\"__metadata__\": {\"a\": 1}", 0), "not a string");
-  EXPECT_ERROR_HAS(one("\"__metadata__\": []", 0), "__metadata__");
+  EXPECT_HAS(one(entry("w", "F32", "[2]", "[0, 8]"), 8), "<no error>");
+  EXPECT_HAS(one(entry("w", "Q4", "[2]", "[0, 8]"), 8), "'w' has unknown dtype 'Q4'");
+  EXPECT_HAS(one(entry("w", "F32", "[3]", "[0, 8]"), 8), "'w': shape holds 3 F32");
+  EXPECT_HAS(one(entry("w", "F32", "[-2]", "[0, 8]"), 8), "negative");
+  EXPECT_HAS(one(entry("w", "F32", "[2.5]", "[0, 8]"), 8), "non-integer");
+  EXPECT_HAS(one(entry("w", "F32", "[4294967296, 4294967296, 4294967296]", "[0, 8]"), 8),
+             "overflows");
+  EXPECT_HAS(one(entry("w", "F32", "[1,1,1,1,1,1,1,1,1]", "[0, 4]"), 4), "dimensions");
+  EXPECT_HAS(one(entry("w", "F32", "[2]", "[8, 0]"), 8), "reversed");
+  EXPECT_HAS(one(entry("w", "F32", "[2]", "[0, 8]"), 4), "runs past the 4-byte data");
+  EXPECT_HAS(one(entry("w", "F32", "[2]", "[18446744073709551615, 8]"), 8), "reversed");
+  EXPECT_HAS(one(entry("w", "F32", "[2]", "[0]"), 8), "data_offsets");
+  EXPECT_HAS(one(entry("w", "F32", "[2]", "[0, -8]"), 8), "data_offsets");
+  EXPECT_HAS(one("\"w\": {\"shape\": [1], \"data_offsets\": [0, 4]}", 4), "dtype");
+  EXPECT_HAS(one("\"w\": {\"dtype\": \"F32\", \"data_offsets\": [0, 4]}", 4), "shape");
+  EXPECT_HAS(one("\"w\": 5", 4), "not an object");
+  EXPECT_HAS(one("\"__metadata__\": {\"a\": 1}", 0), "not a string");
+  EXPECT_HAS(one("\"__metadata__\": []", 0), "__metadata__");
 }
 
 TEST(SafetensorsCorpus, OverlapsHolesAndDuplicates) {
   const std::string a = entry("a", "F32", "[2]", "[0, 8]");
-  EXPECT_ERROR_HAS(
+  EXPECT_HAS(
       error_of_header(std::string("{") + a + ", " + entry("b", "F32", "[2]", "[4, 12]") + "}", 12),
       "'b' overlaps tensor 'a'");
-  EXPECT_ERROR_HAS(
+  EXPECT_HAS(
       error_of_header(std::string("{") + a + ", " + entry("b", "F32", "[2]", "[0, 8]") + "}", 8),
       "overlaps");
-  EXPECT_ERROR_HAS(
+  EXPECT_HAS(
       error_of_header(std::string("{") + a + ", " + entry("b", "F32", "[1]", "[12, 16]") + "}", 16),
       "belong to no tensor");
-  EXPECT_ERROR_HAS(error_of_header(std::string("{") + a + "}", 12), "the last 4 bytes");
-  EXPECT_ERROR_HAS(
+  EXPECT_HAS(error_of_header(std::string("{") + a + "}", 12), "the last 4 bytes");
+  EXPECT_HAS(
       error_of_header(std::string("{") + a + ", " + entry("a", "F32", "[2]", "[8, 16]") + "}", 16),
       "'a' is listed twice");
   // Zero-sized tensors may share an offset with the next one.
@@ -204,28 +196,10 @@ TEST(SafetensorsCorpus, OverlapsHolesAndDuplicates) {
 
 // ---- sharded folders ----
 
-struct TempDir {
-  std::filesystem::path path;
-  explicit TempDir(const std::string& name)
-      : path(std::filesystem::temp_directory_path() /
-             ("minillm_st_" + std::to_string(::getpid()) + "_" + name)) {
-    std::filesystem::remove_all(path);
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
-
-void write_text(const std::filesystem::path& p, const std::string& text) {
-  std::ofstream(p, std::ios::binary) << text;
-}
+using test::TempDir;
 
 std::string folder_error(const std::filesystem::path& dir) {
-  try {
-    SafetensorsSet::open_folder(dir);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
+  return test::error_of([&] { SafetensorsSet::open_folder(dir); });
 }
 
 TEST(SafetensorsCorpus, ShardedFolders) {
@@ -236,11 +210,12 @@ TEST(SafetensorsCorpus, ShardedFolders) {
   s1.write(dir.path / "m-1.safetensors");
   s2.write(dir.path / "m-2.safetensors");
   const auto index = dir.path / "model.safetensors.index.json";
-  write_text(index, R"({"weight_map": {"x": "m-1.safetensors", "y": "m-2.safetensors"}})");
+  test::write_file_bytes(index,
+                         R"({"weight_map": {"x": "m-1.safetensors", "y": "m-2.safetensors"}})");
   const SafetensorsSet set = SafetensorsSet::open_folder(dir.path);
   ASSERT_NE(set.find("y"), nullptr);
   EXPECT_EQ(set.tensors().size(), 2u);
-  EXPECT_ERROR_HAS(
+  EXPECT_HAS(
       [&] {
         try {
           set.at("z");
@@ -251,39 +226,31 @@ TEST(SafetensorsCorpus, ShardedFolders) {
       }(),
       "missing tensor 'z'");
 
-  write_text(index, R"({"weight_map": {"x": "m-1.safetensors", "y": "m-3.safetensors"}})");
-  EXPECT_ERROR_HAS(folder_error(dir.path),
-                   "shard 'm-3.safetensors' (holding tensor 'y') is missing");
-  write_text(index, R"({"weight_map": {"x": "m-1.safetensors", "y": "m-1.safetensors"}})");
-  EXPECT_ERROR_HAS(folder_error(dir.path), "tensor 'y' should be in shard 'm-1.safetensors'");
-  write_text(index, R"({"weight_map": {"x": "../m-1.safetensors"}})");
-  EXPECT_ERROR_HAS(folder_error(dir.path), "not a file name inside the folder");
-  write_text(index, R"({"weight_map": {"x": 5}})");
-  EXPECT_ERROR_HAS(folder_error(dir.path), "non-string");
-  write_text(index, R"({"metadata": {}})");
-  EXPECT_ERROR_HAS(folder_error(dir.path), "weight_map");
-  write_text(index, R"({"weight_map": )");
-  EXPECT_ERROR_HAS(folder_error(dir.path), "not valid JSON");
+  test::write_file_bytes(index,
+                         R"({"weight_map": {"x": "m-1.safetensors", "y": "m-3.safetensors"}})");
+  EXPECT_HAS(folder_error(dir.path), "shard 'm-3.safetensors' (holding tensor 'y') is missing");
+  test::write_file_bytes(index,
+                         R"({"weight_map": {"x": "m-1.safetensors", "y": "m-1.safetensors"}})");
+  EXPECT_HAS(folder_error(dir.path), "tensor 'y' should be in shard 'm-1.safetensors'");
+  test::write_file_bytes(index, R"({"weight_map": {"x": "../m-1.safetensors"}})");
+  EXPECT_HAS(folder_error(dir.path), "not a file name inside the folder");
+  test::write_file_bytes(index, R"({"weight_map": {"x": 5}})");
+  EXPECT_HAS(folder_error(dir.path), "non-string");
+  test::write_file_bytes(index, R"({"metadata": {}})");
+  EXPECT_HAS(folder_error(dir.path), "weight_map");
+  test::write_file_bytes(index, R"({"weight_map": )");
+  EXPECT_HAS(folder_error(dir.path), "not valid JSON");
   // The same tensor in two shards.
   s2.add_f32("x", {1}, {4});
   s2.write(dir.path / "m-2.safetensors");
-  write_text(index, R"({"weight_map": {"x": "m-1.safetensors", "y": "m-2.safetensors"}})");
-  EXPECT_ERROR_HAS(folder_error(dir.path), "tensor 'x' is also in");
+  test::write_file_bytes(index,
+                         R"({"weight_map": {"x": "m-1.safetensors", "y": "m-2.safetensors"}})");
+  EXPECT_HAS(folder_error(dir.path), "tensor 'x' is also in");
   std::filesystem::remove(index);
-  EXPECT_ERROR_HAS(folder_error(dir.path), "no model.safetensors");
+  EXPECT_HAS(folder_error(dir.path), "no model.safetensors");
 }
 
 // ---- config.json, tokenizer.json, tokenizer.model ----
-
-template <class F>
-std::string error_in(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
 
 TEST(HFConfigCorpus, BadConfigs) {
   const json base = {{"architectures", {"LlamaForCausalLM"}},
@@ -291,34 +258,33 @@ TEST(HFConfigCorpus, BadConfigs) {
                      {"intermediate_size", 172},
                      {"num_hidden_layers", 5},
                      {"num_attention_heads", 8}};
-  EXPECT_EQ(error_in([&] { parse_hf_config(base, "config.json"); }), "<no error>");
+  EXPECT_EQ(test::error_of([&] { parse_hf_config(base, "config.json"); }), "<no error>");
   auto with = [&](const char* key, json value) {
     json j = base;
     j[key] = std::move(value);
-    return error_in([&] { parse_hf_config(j, "config.json"); });
+    return test::error_of([&] { parse_hf_config(j, "config.json"); });
   };
-  EXPECT_ERROR_HAS(with("architectures", {"GPT2LMHeadModel"}),
-                   "'GPT2LMHeadModel' is not supported");
-  EXPECT_ERROR_HAS(with("hidden_size", -1), "'hidden_size'");
-  EXPECT_ERROR_HAS(with("hidden_size", "64"), "'hidden_size'");
-  EXPECT_ERROR_HAS(with("hidden_size", 1e30), "'hidden_size'");
-  EXPECT_ERROR_HAS(with("rms_norm_eps", "x"), "'rms_norm_eps' is not a number");
-  EXPECT_ERROR_HAS(with("hidden_act", "gelu"), "hidden_act 'gelu'");
-  EXPECT_ERROR_HAS(with("attention_bias", true), "attention_bias is not supported yet");
-  EXPECT_ERROR_HAS(with("quantization_config", {{"quant_method", "gptq"}}), "quantization_config");
-  EXPECT_ERROR_HAS(with("rope_scaling", {{"rope_type", "yarn"}, {"factor", 4}}),
-                   "rope_scaling type 'yarn' is not supported yet");
-  EXPECT_ERROR_HAS(with("rope_scaling", {{"type", "linear"}, {"factor", -1}}), "positive");
-  EXPECT_ERROR_HAS(with("rope_scaling", {{"rope_type", "llama3"}, {"factor", 8}}),
-                   "original_max_position_embeddings");
-  EXPECT_ERROR_HAS(with("rope_scaling", 5), "'rope_scaling' is not an object");
-  EXPECT_ERROR_HAS(with("eos_token_id", {-1}), "'eos_token_id'");
-  EXPECT_ERROR_HAS(error_in([] { parse_hf_config(json::array(), "config.json"); }),
-                   "not a JSON object");
+  EXPECT_HAS(with("architectures", {"GPT2LMHeadModel"}), "'GPT2LMHeadModel' is not supported");
+  EXPECT_HAS(with("hidden_size", -1), "'hidden_size'");
+  EXPECT_HAS(with("hidden_size", "64"), "'hidden_size'");
+  EXPECT_HAS(with("hidden_size", 1e30), "'hidden_size'");
+  EXPECT_HAS(with("rms_norm_eps", "x"), "'rms_norm_eps' is not a number");
+  EXPECT_HAS(with("hidden_act", "gelu"), "hidden_act 'gelu'");
+  EXPECT_HAS(with("attention_bias", true), "attention_bias is not supported yet");
+  EXPECT_HAS(with("quantization_config", {{"quant_method", "gptq"}}), "quantization_config");
+  EXPECT_HAS(with("rope_scaling", {{"rope_type", "yarn"}, {"factor", 4}}),
+             "rope_scaling type 'yarn' is not supported yet");
+  EXPECT_HAS(with("rope_scaling", {{"type", "linear"}, {"factor", -1}}), "positive");
+  EXPECT_HAS(with("rope_scaling", {{"rope_type", "llama3"}, {"factor", 8}}),
+             "original_max_position_embeddings");
+  EXPECT_HAS(with("rope_scaling", 5), "'rope_scaling' is not an object");
+  EXPECT_HAS(with("eos_token_id", {-1}), "'eos_token_id'");
+  EXPECT_HAS(test::error_of([] { parse_hf_config(json::array(), "config.json"); }),
+             "not a JSON object");
   json no_layers = base;
   no_layers.erase("num_hidden_layers");
-  EXPECT_ERROR_HAS(error_in([&] { parse_hf_config(no_layers, "config.json"); }),
-                   "'num_hidden_layers' is missing");
+  EXPECT_HAS(test::error_of([&] { parse_hf_config(no_layers, "config.json"); }),
+             "'num_hidden_layers' is missing");
 }
 
 json small_tokenizer_json() {
@@ -343,27 +309,27 @@ TEST(HFTokenizerCorpus, BadTokenizerJson) {
   auto edit = [&](auto&& change) {
     json j = base;
     change(j);
-    return error_in([&] { vocab_from_tokenizer_json(j, "tokenizer.json"); });
+    return test::error_of([&] { vocab_from_tokenizer_json(j, "tokenizer.json"); });
   };
-  EXPECT_ERROR_HAS(edit([](json& j) { j["model"]["byte_fallback"] = false; }),
-                   "byte-level BPE tokenizer.json");
-  EXPECT_ERROR_HAS(edit([](json& j) { j["model"]["type"] = "Unigram"; }), "'Unigram'");
-  EXPECT_ERROR_HAS(edit([](json& j) { j["model"]["vocab"]["b"] = 99; }), "outside");
-  EXPECT_ERROR_HAS(edit([](json& j) { j["model"]["vocab"]["b"] = 3; }), "id 3 is given to both");
-  EXPECT_ERROR_HAS(edit([](json& j) { j["model"]["vocab"].erase("a"); }), "no token has id 3");
-  EXPECT_ERROR_HAS(edit([](json& j) { j["model"]["merges"] = {"a ▁"}; }), "merge 0");
-  EXPECT_ERROR_HAS(edit([](json& j) { j["model"]["merges"] = {"▁a"}; }), "not 'left right'");
-  EXPECT_ERROR_HAS(edit([](json& j) { j["model"]["merges"] = {5}; }), "not a pair");
-  EXPECT_ERROR_HAS(edit([](json& j) { j["model"]["unk_token"] = "<x>"; }), "unk_token");
-  EXPECT_ERROR_HAS(edit([](json& j) { j["normalizer"] = {{"type", "NFKC"}}; }), "'NFKC'");
-  EXPECT_ERROR_HAS(edit([](json& j) { j["added_tokens"] = {{{"id", 7}}}; }), "lacks");
-  EXPECT_ERROR_HAS(edit([](json& j) { j.erase("model"); }), "'model' is missing");
-  EXPECT_ERROR_HAS(edit([](json& j) {
-                     j["model"]["vocab"].erase("▁a");
-                     j["model"]["vocab"]["x"] = 6;
-                     j["model"]["merges"] = json::array();
-                   }),
-                   "no token has id 4");
+  EXPECT_HAS(edit([](json& j) { j["model"]["byte_fallback"] = false; }),
+             "byte-level BPE tokenizer.json");
+  EXPECT_HAS(edit([](json& j) { j["model"]["type"] = "Unigram"; }), "'Unigram'");
+  EXPECT_HAS(edit([](json& j) { j["model"]["vocab"]["b"] = 99; }), "outside");
+  EXPECT_HAS(edit([](json& j) { j["model"]["vocab"]["b"] = 3; }), "id 3 is given to both");
+  EXPECT_HAS(edit([](json& j) { j["model"]["vocab"].erase("a"); }), "no token has id 3");
+  EXPECT_HAS(edit([](json& j) { j["model"]["merges"] = {"a ▁"}; }), "merge 0");
+  EXPECT_HAS(edit([](json& j) { j["model"]["merges"] = {"▁a"}; }), "not 'left right'");
+  EXPECT_HAS(edit([](json& j) { j["model"]["merges"] = {5}; }), "not a pair");
+  EXPECT_HAS(edit([](json& j) { j["model"]["unk_token"] = "<x>"; }), "unk_token");
+  EXPECT_HAS(edit([](json& j) { j["normalizer"] = {{"type", "NFKC"}}; }), "'NFKC'");
+  EXPECT_HAS(edit([](json& j) { j["added_tokens"] = {{{"id", 7}}}; }), "lacks");
+  EXPECT_HAS(edit([](json& j) { j.erase("model"); }), "'model' is missing");
+  EXPECT_HAS(edit([](json& j) {
+               j["model"]["vocab"].erase("▁a");
+               j["model"]["vocab"]["x"] = 6;
+               j["model"]["merges"] = json::array();
+             }),
+             "no token has id 4");
 }
 
 // A minimal ModelProto: pieces, a BPE trainer spec and an identity normalizer spec.
@@ -408,14 +374,14 @@ TEST(SentencePieceCorpus, SeedTruncationsAndFlips) {
       } catch (const Error&) {
       }
     }
-  EXPECT_ERROR_HAS(error_in([] { vocab_from_sentencepiece({}, "empty.model"); }), "no pieces");
+  EXPECT_HAS(test::error_of([] { vocab_from_sentencepiece({}, "empty.model"); }), "no pieces");
   const std::vector<uint8_t> huge = {0x0A, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F};
-  EXPECT_ERROR_HAS(error_in([&] { vocab_from_sentencepiece(huge, "huge.model"); }), "claims");
+  EXPECT_HAS(test::error_of([&] { vocab_from_sentencepiece(huge, "huge.model"); }), "claims");
   const std::vector<uint8_t> long_varint(12, 0xFF);
-  EXPECT_ERROR_HAS(error_in([&] { vocab_from_sentencepiece(long_varint, "v.model"); }), "varint");
+  EXPECT_HAS(test::error_of([&] { vocab_from_sentencepiece(long_varint, "v.model"); }), "varint");
   auto unigram = seed;
   unigram[unigram.size() - 6 - 11 + 1] = 1;  // trainer_spec model_type = UNIGRAM
-  EXPECT_ERROR_HAS(error_in([&] { vocab_from_sentencepiece(unigram, "u.model"); }), "UNIGRAM");
+  EXPECT_HAS(test::error_of([&] { vocab_from_sentencepiece(unigram, "u.model"); }), "UNIGRAM");
 }
 
 TEST(SentencePieceCorpus, RandomMutationsOfTheLlama2Model) {

@@ -10,6 +10,7 @@
 #include "minillm/error.h"
 #include "minillm/tokenizer.h"
 #include "test_data.h"
+#include "test_util.h"
 #include "tokenizer/byte_unicode.h"
 #include "tokenizer/pretokenizer.h"
 #include "tokenizer/utf8.h"
@@ -21,14 +22,7 @@ using Ids = std::vector<int32_t>;
 using Words = std::vector<std::string>;
 constexpr EncodeOptions kNoBos{.add_bos = false, .add_eos = false};
 
-std::string error_of(auto&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using test::error_of;
 
 // ids 0..255: the GPT-2 character of each byte; then `extra` from id 256.
 Vocab byte_vocab(const std::vector<std::pair<std::string, TokenType>>& extra,
@@ -204,24 +198,6 @@ const Tokenizer* llama3() {
   return tok;
 }
 
-void append_code_point(std::string& s, uint32_t cp) {
-  if (cp < 0x80) {
-    s += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    s += static_cast<char>(0xC0 | (cp >> 6));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    s += static_cast<char>(0xE0 | (cp >> 12));
-    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    s += static_cast<char>(0xF0 | (cp >> 18));
-    s += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
 // Mostly ASCII words, spaces, digits and punctuation, with any code point mixed in.
 std::string random_text(std::mt19937_64& rng) {
   std::string s;
@@ -238,7 +214,7 @@ std::string random_text(std::mt19937_64& rng) {
     else
       cp = std::uniform_int_distribution<uint32_t>(0, 0x10FFFF)(rng);
     if (cp >= 0xD800 && cp <= 0xDFFF) cp = 0xFFFD;  // surrogates are not characters
-    append_code_point(s, cp);
+    test::append_utf8(s, cp);
   }
   return s;
 }

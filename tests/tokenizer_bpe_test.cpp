@@ -3,7 +3,6 @@
 // generation, and GGUF reading.
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -18,10 +17,8 @@ namespace minillm {
 namespace {
 
 using test::Ids;
-using test::read_bytes;
-using test::read_expected_ids;
+using test::read_file_bytes;
 using test::shared_file;
-using test::split_vocab_cases;
 
 constexpr EncodeOptions kNoBos{.add_bos = false, .add_eos = false};
 
@@ -30,19 +27,8 @@ constexpr EncodeOptions kNoBos{.add_bos = false, .add_eos = false};
 void check_vocab_vectors(const std::string& name) {
   const auto path = shared_file("vocab/ggml-vocab-" + name + ".gguf");
   REQUIRE_SHARED_FILE(path);
-  const Tokenizer tok = Tokenizer::from_file(path);
-  const auto cases = split_vocab_cases(read_bytes(path.string() + ".inp"));
-  const auto expected = read_expected_ids(path.string() + ".out");
-  ASSERT_EQ(cases.size(), expected.size());
-  ASSERT_GT(cases.size(), 0u);
-  size_t passed = 0;
-  for (size_t i = 0; i < cases.size(); ++i) {
-    const Ids got = tok.encode(cases[i], kNoBos);
-    EXPECT_EQ(got, expected[i]) << name << " case " << i << ": \"" << cases[i] << "\"";
-    EXPECT_EQ(tok.decode(got), cases[i]) << name << " case " << i;
-    passed += got == expected[i];
-  }
-  std::printf("[ vectors  ] %s: %zu/%zu cases pass\n", name.c_str(), passed, cases.size());
+  test::expect_vocab_cases(Tokenizer::from_file(path), path.string() + ".inp",
+                           path.string() + ".out", name, /*check_decode=*/true);
 }
 
 class BpeVectors : public testing::TestWithParam<const char*> {};
@@ -72,17 +58,7 @@ TEST(Llama3Corpus, InpOut) {
   const auto inp = shared_file("vocab/corpus/llama3-public.inp");
   const auto out = shared_file("vocab/corpus/llama3-public.out");
   for (const std::filesystem::path& path : {vocab, inp, out}) REQUIRE_SHARED_FILE(path);
-  const auto cases = split_vocab_cases(read_bytes(inp));
-  const auto expected = read_expected_ids(out);
-  ASSERT_EQ(cases.size(), expected.size());
-  ASSERT_GT(cases.size(), 0u);
-  size_t passed = 0;
-  for (size_t i = 0; i < cases.size(); ++i) {
-    const Ids got = llama3().encode(cases[i], kNoBos);
-    EXPECT_EQ(got, expected[i]) << "case " << i << ": \"" << cases[i] << "\"";
-    passed += got == expected[i];
-  }
-  std::printf("[ vectors  ] llama3-public.inp: %zu/%zu cases pass\n", passed, cases.size());
+  test::expect_vocab_cases(llama3(), inp, out, "llama3-public.inp");
 }
 
 // The .json also gives the ids with special-token parsing on ("<|eot_id|>" -> 128009).
@@ -90,7 +66,7 @@ TEST(Llama3Corpus, JsonWithAndWithoutSpecial) {
   const auto vocab = shared_file("vocab/ggml-vocab-llama3.gguf");
   const auto json_path = shared_file("vocab/corpus/llama3-public.json");
   for (const std::filesystem::path& path : {vocab, json_path}) REQUIRE_SHARED_FILE(path);
-  const auto cases = nlohmann::json::parse(read_bytes(json_path));
+  const auto cases = nlohmann::json::parse(read_file_bytes(json_path));
   ASSERT_GT(cases.size(), 0u);
   EncodeOptions parse = kNoBos;
   parse.parse_special = true;
@@ -192,25 +168,12 @@ TEST(BpeGguf, LongInputIsFast) {
   text += std::string(100000, '7');
   for (int i = 0; i < 15000; ++i) text += "The quick brown fox jumps over the lazy dog. ";
   text += "\xE4\xBD\xA0\xE5\xA5\xBD";  // 你好
-  const auto t0 = std::chrono::steady_clock::now();
-  const Ids ids = tok.encode(text);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  EXPECT_EQ(tok.decode(ids), text);
-  EXPECT_LT(seconds, 20.0) << "encoding 1 MB should take well under a second";
-  std::printf("[ timing   ] %zu bytes -> %zu tokens in %.3f s\n", text.size(), ids.size(), seconds);
+  test::expect_fast_round_trip(tok, text);
 }
 
 // ---- errors while loading ----
 
-std::string error_of(auto&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using test::error_of;
 
 GGUFFile bpe_file(const char* pre, bool with_merges = true) {
   GGUFWriter w;

@@ -9,6 +9,7 @@
 #include "minillm/error.h"
 #include "minillm/tokenizer.h"
 #include "test_data.h"
+#include "test_util.h"
 
 namespace minillm {
 namespace {
@@ -170,23 +171,7 @@ TEST(StreamDecoder, DropsLeadingSpaceOnlyAtStart) {
 
 // ---- properties on random text ----
 
-void append_utf8(std::string& s, uint32_t cp) {
-  if (cp < 0x80) {
-    s += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    s += static_cast<char>(0xC0 | (cp >> 6));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    s += static_cast<char>(0xE0 | (cp >> 12));
-    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    s += static_cast<char>(0xF0 | (cp >> 18));
-    s += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
+using test::append_utf8;
 
 // Random valid UTF-8 mixing ASCII, whitespace runs, control characters, Latin, Cyrillic, CJK and
 // emoji; never U+2581 (which decodes to a space) and never a surrogate.

@@ -18,10 +18,8 @@
 namespace minillm {
 namespace {
 
-using test::read_bytes;
-using test::read_expected_ids;
+using test::read_file_bytes;
 using test::shared_file;
-using test::split_vocab_cases;
 using Ids = std::vector<int32_t>;
 
 constexpr EncodeOptions kNoBos{.add_bos = false, .add_eos = false};
@@ -31,19 +29,7 @@ void check_vectors(const std::filesystem::path& vocab_path, const std::filesyste
                    const std::filesystem::path& out) {
   // (REQUIRE_SHARED_FILE's argument must be a variable named `path`.)
   for (const std::filesystem::path& path : {vocab_path, inp, out}) REQUIRE_SHARED_FILE(path);
-  const Tokenizer tok = Tokenizer::from_file(vocab_path);
-  const auto cases = split_vocab_cases(read_bytes(inp));
-  const auto expected = read_expected_ids(out);
-  ASSERT_EQ(cases.size(), expected.size());
-  ASSERT_GT(cases.size(), 0u);
-  size_t passed = 0;
-  for (size_t i = 0; i < cases.size(); ++i) {
-    const Ids got = tok.encode(cases[i], kNoBos);
-    EXPECT_EQ(got, expected[i]) << "case " << i << ": \"" << cases[i] << "\"";
-    passed += got == expected[i];
-  }
-  std::printf("[ vectors  ] %s: %zu/%zu cases pass\n", inp.filename().c_str(), passed,
-              cases.size());
+  test::expect_vocab_cases(Tokenizer::from_file(vocab_path), inp, out, inp.filename().string());
 }
 
 TEST(TokenizerVectors, LlamaSpm) {
@@ -73,7 +59,7 @@ TEST(TokenizerVectors, Llama2CorpusJsonWithAndWithoutSpecial) {
   const auto json_path = shared_file("vocab/corpus/llama2-public.json");
   for (const std::filesystem::path& path : {vocab, json_path}) REQUIRE_SHARED_FILE(path);
   const Tokenizer tok = Tokenizer::from_file(vocab);
-  const auto cases = nlohmann::json::parse(read_bytes(json_path));
+  const auto cases = nlohmann::json::parse(read_file_bytes(json_path));
   ASSERT_GT(cases.size(), 0u);
   size_t plain = 0, special = 0;
   for (const auto& c : cases) {
@@ -149,13 +135,7 @@ TEST(TokenizerGguf, LongInputIsFast) {
   text += std::string(200000, ' ');
   for (int i = 0; i < 12000; ++i) text += "The quick brown fox jumps over the lazy dog. ";
   text += "\xE4\xBD\xA0\xE5\xA5\xBD";  // 你好
-  const auto t0 = std::chrono::steady_clock::now();
-  const Ids ids = tok.encode(text);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  EXPECT_EQ(tok.decode(ids), text);
-  EXPECT_LT(seconds, 20.0) << "encoding 1 MB should take well under a second";
-  std::printf("[ timing   ] %zu bytes -> %zu tokens in %.3f s\n", text.size(), ids.size(), seconds);
+  test::expect_fast_round_trip(tok, text);
 }
 
 // ---- errors while loading ----
@@ -171,14 +151,7 @@ GGUFFile vocab_file(const std::string& model, std::vector<std::string> tokens,
   return GGUFFile::parse_copy(w.to_bytes(), "test.gguf");
 }
 
-std::string error_of(auto&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using test::error_of;
 
 TEST(TokenizerErrors, UnsupportedKindNamed) {
   for (const char* kind : {"bert", "t5"}) {

@@ -12,6 +12,8 @@
 #include "minillm/gguf.h"
 #include "minillm/model.h"
 #include "minillm/tokenizer.h"
+#include "model/llama_layout.h"
+#include "model/load_hf.h"
 #include "model/model_impl.h"
 #include "model/quantize_weights.h"
 
@@ -56,29 +58,16 @@ bool is_quantized(TensorType t) {
   return t != TensorType::F32 && t != TensorType::F16 && t != TensorType::BF16;
 }
 
+// Adds tensors under their GGUF names, counting them. GGUF shapes list the contiguous dimension
+// first: [cols, rows].
 class TensorAdder {
  public:
-  TensorAdder(GGUFWriter& w, std::optional<TensorType> type, ConvertResult& r)
-      : w_(w), type_(type), r_(r) {}
+  TensorAdder(GGUFWriter& w, ConvertResult& r) : w_(w), r_(r) {}
 
-  // GGUF shapes list the contiguous dimension first: [cols, rows].
   void matrix(const std::string& name, const MatrixView& m) {
-    const size_t bytes = row_bytes(m.type, m.cols) * m.rows;
     ++r_.n_tensors;
-    if (!type_ || *type_ == m.type) {
-      w_.add_tensor_view(name, m.type, {m.cols, m.rows},
-                         {static_cast<const uint8_t*>(m.data), bytes});
-      return;
-    }
-    if (m.cols % traits(*type_).block_size != 0) {
-      ++r_.n_kept_type;
-      w_.add_tensor_view(name, m.type, {m.cols, m.rows},
-                         {static_cast<const uint8_t*>(m.data), bytes});
-      return;
-    }
-    std::vector<uint8_t> buf;
-    requantize_matrix(m, *type_, buf);
-    w_.add_tensor(name, *type_, {m.cols, m.rows}, std::move(buf));
+    w_.add_tensor_view(name, m.type, {m.cols, m.rows},
+                       {static_cast<const uint8_t*>(m.data), row_bytes(m.type, m.cols) * m.rows});
   }
 
   void vector(const std::string& name, const std::vector<float>& v) {
@@ -90,34 +79,13 @@ class TensorAdder {
 
  private:
   GGUFWriter& w_;
-  std::optional<TensorType> type_;
   ConvertResult& r_;
 };
 
 void set_model_keys(GGUFWriter& w, const ModelConfig& c, TensorType main_type) {
-  w.set("general.architecture", "llama");
-  w.set("general.name", c.name.c_str());
+  write_llama_metadata(w, c);
   if (const auto ft = file_type_of(main_type)) w.set("general.file_type", *ft);
   if (is_quantized(main_type)) w.set("general.quantization_version", uint32_t(2));
-  w.set("llama.vocab_size", c.n_vocab);
-  w.set("llama.context_length", c.n_ctx_train);
-  w.set("llama.embedding_length", c.n_embd);
-  w.set("llama.block_count", c.n_layer);
-  w.set("llama.feed_forward_length", c.n_ff);
-  w.set("llama.attention.head_count", c.n_head);
-  w.set("llama.attention.head_count_kv", c.n_head_kv);
-  if (c.head_dim != c.n_embd / c.n_head) {
-    w.set("llama.attention.key_length", c.head_dim);
-    w.set("llama.attention.value_length", c.head_dim);
-  }
-  w.set("llama.rope.dimension_count", c.n_rot);
-  w.set("llama.rope.freq_base", c.rope_theta);
-  w.set("llama.attention.layer_norm_rms_epsilon", c.rms_eps);
-  if (c.rope_freq_scale != 1.0f) {
-    w.set("llama.rope.scaling.type", "linear");
-    w.set("llama.rope.scaling.factor", 1.0f / c.rope_freq_scale);
-  }
-  if (c.sliding_window) w.set("llama.attention.sliding_window", c.sliding_window);
 }
 
 // Returns how many placeholder tokens were appended to reach the embedding's row count.
@@ -163,32 +131,29 @@ ConvertResult convert_hf_to_gguf(const std::filesystem::path& folder,
   if (options.type && !kernels::can_quantize(*options.type))
     throw Error("convert: writing " + std::string(type_name(*options.type)) +
                 " tensors is not supported");
-  const auto model = Model::load(folder);
+  // Loaded as Model::load loads a folder; --type re-encodes the matrices as quantize-on-load does.
+  const std::unique_ptr<Model::Impl> m = load_hf_folder(folder);
   const Tokenizer tokenizer = Tokenizer::from_path(folder);
-  const Model::Impl& m = model->impl();
-  const ModelConfig& c = m.config;
-  const ModelWeights& wt = m.weights;
+  const ModelConfig& c = m->config;
+  const ModelWeights& wt = m->weights;
+  const TensorType main_type = options.type.value_or(wt.token_embd.type);
 
   ConvertResult result;
+  if (options.type) result.n_kept_type = requantize_weights(*m, *options.type);
   GGUFWriter w;
-  set_model_keys(w, c, options.type.value_or(wt.token_embd.type));
+  set_model_keys(w, c, main_type);
   result.n_vocab_padding = set_tokenizer_keys(w, tokenizer.vocab(), c.n_vocab);
 
-  TensorAdder add(w, options.type, result);
+  TensorAdder add(w, result);
   add.matrix("token_embd.weight", wt.token_embd);
-  for (uint32_t i = 0; i < c.n_layer; ++i) {
-    const std::string p = "blk." + std::to_string(i) + ".";
-    const LayerWeights& l = wt.layers[i];
-    add.vector(p + "attn_norm.weight", l.attn_norm);
-    add.matrix(p + "attn_q.weight", l.wq);
-    add.matrix(p + "attn_k.weight", l.wk);
-    add.matrix(p + "attn_v.weight", l.wv);
-    add.matrix(p + "attn_output.weight", l.wo);
-    add.vector(p + "ffn_norm.weight", l.ffn_norm);
-    add.matrix(p + "ffn_gate.weight", l.w_gate);
-    add.matrix(p + "ffn_up.weight", l.w_up);
-    add.matrix(p + "ffn_down.weight", l.w_down);
-  }
+  for (uint32_t i = 0; i < c.n_layer; ++i)
+    for (const LlamaLayerTensor& t : kLlamaLayerTensors) {
+      const std::string name = gguf_block_prefix(i) + t.gguf;
+      if (t.vector)
+        add.vector(name, wt.layers[i].*t.vector);
+      else
+        add.matrix(name, wt.layers[i].*t.matrix);
+    }
   add.vector("output_norm.weight", wt.output_norm);
   // A tied output is written as no output tensor: readers then reuse token_embd.
   if (!c.tied_embeddings) add.matrix("output.weight", wt.output);

@@ -3,11 +3,11 @@
 #include <cmath>
 #include <string>
 
-#include "kernels/matmul.h"
 #include "kernels/quant.h"
 #include "minillm/error.h"
 #include "minillm/gguf.h"
 #include "model/config_check.h"
+#include "model/llama_layout.h"
 #include "model/load_gguf.h"
 
 namespace minillm {
@@ -53,9 +53,7 @@ class Binder {
     if (t.shape.size() != 2 || t.shape[0] != cols || t.shape[1] != rows)
       throw Error(f_.source_name() + ": tensor '" + t.name + "' has shape " + shape_text(t.shape) +
                   ", expected [" + std::to_string(cols) + ", " + std::to_string(rows) + "]");
-    if (!kernels::matmul_supported(t.type))
-      throw Error(f_.source_name() + ": tensor '" + t.name + "' has type " +
-                  std::string(type_name(t.type)) + ", which mini-llm has no kernel for yet");
+    require_matmul_kernel(f_.source_name(), t.name, t.type);
     return MatrixView{t.type, t.data.data(), rows, cols};
   }
 
@@ -71,12 +69,6 @@ class Binder {
     std::vector<float> out(n);
     kernels::dequantize_row(t.type, t.data.data(), out.data(), n);
     return out;
-  }
-
-  static std::string shape_text(const std::vector<uint64_t>& shape) {
-    std::string s = "[";
-    for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-    return s + "]";
   }
 
  private:
@@ -137,25 +129,18 @@ ModelConfig read_gguf_config(const GGUFFile& f) {
 ModelWeights bind_gguf_weights(const GGUFFile& f, const ModelConfig& c) {
   const Binder b(f);
   ModelWeights w;
-  const uint32_t q_width = c.n_head * c.head_dim;
-  const uint32_t kv_width = c.n_head_kv * c.head_dim;
   w.token_embd = b.matrix("token_embd.weight", c.n_vocab, c.n_embd);
   w.layers.resize(c.n_layer);
-  for (uint32_t i = 0; i < c.n_layer; ++i) {
-    const std::string blk = "blk." + std::to_string(i) + ".";
-    LayerWeights& l = w.layers[i];
-    l.attn_norm = b.vector(blk + "attn_norm.weight", c.n_embd);
-    l.wq = b.matrix(blk + "attn_q.weight", q_width, c.n_embd);
-    l.wk = b.matrix(blk + "attn_k.weight", kv_width, c.n_embd);
-    l.wv = b.matrix(blk + "attn_v.weight", kv_width, c.n_embd);
-    l.wo = b.matrix(blk + "attn_output.weight", c.n_embd, q_width);
-    l.ffn_norm = b.vector(blk + "ffn_norm.weight", c.n_embd);
-    l.w_gate = b.matrix(blk + "ffn_gate.weight", c.n_ff, c.n_embd);
-    l.w_up = b.matrix(blk + "ffn_up.weight", c.n_ff, c.n_embd);
-    l.w_down = b.matrix(blk + "ffn_down.weight", c.n_embd, c.n_ff);
-  }
+  for (uint32_t i = 0; i < c.n_layer; ++i)
+    for (const LlamaLayerTensor& t : kLlamaLayerTensors) {
+      const std::string name = gguf_block_prefix(i) + t.gguf;
+      if (t.vector)
+        w.layers[i].*t.vector = b.vector(name, llama_dim(c, t.rows));
+      else
+        w.layers[i].*t.matrix = b.matrix(name, llama_dim(c, t.rows), llama_dim(c, t.cols));
+    }
   // A block count smaller than the tensors present is as wrong as a larger one.
-  if (f.find_tensor("blk." + std::to_string(c.n_layer) + ".attn_q.weight"))
+  if (f.find_tensor(gguf_block_prefix(c.n_layer) + "attn_q.weight"))
     throw Error(f.source_name() + ": the file has more blocks than block_count " +
                 std::to_string(c.n_layer));
   w.output_norm = b.vector("output_norm.weight", c.n_embd);

@@ -8,20 +8,14 @@
 
 #include "formats/hf_config.h"
 #include "formats/json_file.h"
-#include "kernels/matmul.h"
 #include "kernels/quant.h"
 #include "minillm/error.h"
 #include "minillm/safetensors.h"
 #include "model/config_check.h"
+#include "model/llama_layout.h"
 
 namespace minillm {
 namespace {
-
-std::string shape_text(const std::vector<uint64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
 
 class Binder {
  public:
@@ -34,9 +28,7 @@ class Binder {
     const SafetensorsTensor& t = set_.at(name);
     expect_shape(t, {rows, cols});
     const TensorType type = t.require_type();
-    if (!kernels::matmul_supported(type))
-      throw Error(t.source + ": tensor '" + name + "' has type " + std::string(type_name(type)) +
-                  ", which mini-llm has no kernel for yet");
+    require_matmul_kernel(t.source, name, type);
     const size_t rb = row_bytes(type, cols);
     const void* data = t.data.data();
     if (rope_heads > 0) {
@@ -141,24 +133,19 @@ std::unique_ptr<Model::Impl> load_hf_folder(const std::filesystem::path& folder)
 
   Binder b(set, *impl);
   ModelWeights& w = impl->weights;
-  const uint32_t q_width = c.n_head * c.head_dim, kv_width = c.n_head_kv * c.head_dim;
   w.token_embd = b.matrix("model.embed_tokens.weight", c.n_vocab, c.n_embd);
   w.layers.resize(c.n_layer);
-  for (uint32_t i = 0; i < c.n_layer; ++i) {
-    const std::string p = "model.layers." + std::to_string(i) + ".";
-    LayerWeights& l = w.layers[i];
-    l.attn_norm = b.vector(p + "input_layernorm.weight", c.n_embd);
-    l.wq = b.matrix(p + "self_attn.q_proj.weight", q_width, c.n_embd, c.n_head);
-    l.wk = b.matrix(p + "self_attn.k_proj.weight", kv_width, c.n_embd, c.n_head_kv);
-    l.wv = b.matrix(p + "self_attn.v_proj.weight", kv_width, c.n_embd);
-    l.wo = b.matrix(p + "self_attn.o_proj.weight", c.n_embd, q_width);
-    l.ffn_norm = b.vector(p + "post_attention_layernorm.weight", c.n_embd);
-    l.w_gate = b.matrix(p + "mlp.gate_proj.weight", c.n_ff, c.n_embd);
-    l.w_up = b.matrix(p + "mlp.up_proj.weight", c.n_ff, c.n_embd);
-    l.w_down = b.matrix(p + "mlp.down_proj.weight", c.n_embd, c.n_ff);
-  }
+  for (uint32_t i = 0; i < c.n_layer; ++i)
+    for (const LlamaLayerTensor& t : kLlamaLayerTensors) {
+      const std::string name = hf_layer_prefix(i) + t.hf;
+      if (t.vector)
+        w.layers[i].*t.vector = b.vector(name, llama_dim(c, t.rows));
+      else
+        w.layers[i].*t.matrix =
+            b.matrix(name, llama_dim(c, t.rows), llama_dim(c, t.cols), llama_dim(c, t.rope_heads));
+    }
   // A layer count smaller than the tensors present is as wrong as a larger one.
-  if (set.find("model.layers." + std::to_string(c.n_layer) + ".self_attn.q_proj.weight"))
+  if (set.find(hf_layer_prefix(c.n_layer) + "self_attn.q_proj.weight"))
     throw Error(config_path.string() + ": the checkpoint has more layers than num_hidden_layers " +
                 std::to_string(c.n_layer));
   w.output_norm = b.vector("model.norm.weight", c.n_embd);

@@ -41,6 +41,10 @@ size_t quantize_weights(Model::Impl& impl, TensorType type) {
     throw Error("quantizing weights to " + std::string(type_name(type)) +
                 " is not supported (mini-llm can quantize to F32, F16, BF16, Q8_0, Q4_0, Q4_1, "
                 "Q5_0, Q5_1 and the K-quants its kernels have quantizers for)");
+  return requantize_weights(impl, type);
+}
+
+size_t requantize_weights(Model::Impl& impl, TensorType type) {
   ModelWeights& w = impl.weights;
   const bool tied = w.output.data == w.token_embd.data;
   std::vector<MatrixView*> matrices = {&w.token_embd};

@@ -12,6 +12,10 @@ namespace minillm {
 // quantize to `type` or has no matmul kernel for it.
 size_t quantize_weights(Model::Impl& impl, TensorType type);
 
+// quantize_weights without the kernel check, for writing files (convert): the caller checks
+// that mini-llm can quantize to `type`.
+size_t requantize_weights(Model::Impl& impl, TensorType type);
+
 // One matrix re-encoded as `type` into `buf` (resized); the view points into buf. m.cols must be
 // a multiple of the type's block size.
 MatrixView requantize_matrix(const MatrixView& m, TensorType type, std::vector<uint8_t>& buf);

@@ -7,6 +7,7 @@
 #include "minillm/error.h"
 #include "minillm/gguf.h"
 #include "minillm/sampler.h"
+#include "model/llama_layout.h"
 #include "quantize/tensor_quantizer.h"
 
 namespace minillm {
@@ -34,28 +35,39 @@ struct TensorSpec {
   float scale;                  // uniform values in [-scale, scale]; 0 = all ones (norms)
 };
 
-std::vector<TensorSpec> tensor_specs(const ModelShape& s) {
-  const uint64_t hd = s.n_embd / s.n_head, q = uint64_t(s.n_head) * hd,
-                 kv = uint64_t(s.n_head_kv) * hd;
+ModelConfig config_of(const ModelShape& s) {
+  ModelConfig c;
+  c.name = "mini-llm synthetic " + s.name;
+  c.n_vocab = s.n_vocab;
+  c.n_ctx_train = s.n_ctx;
+  c.n_embd = s.n_embd;
+  c.n_layer = s.n_layer;
+  c.n_head = s.n_head;
+  c.n_head_kv = s.n_head_kv;
+  c.head_dim = c.n_rot = s.n_embd / s.n_head;
+  c.n_ff = s.n_ff;
+  c.rope_theta = s.rope_theta;
+  c.sliding_window = s.sliding_window;
+  return c;
+}
+
+std::vector<TensorSpec> tensor_specs(const ModelConfig& c) {
   // Uniform on [-a, a] has standard deviation a / sqrt(3); 0.5 / sqrt(n_in) keeps each
   // projection's output around half the size of its input.
   auto proj = [](uint64_t n_in) { return float(0.5 * std::sqrt(3.0 / double(n_in))); };
   std::vector<TensorSpec> t;
-  t.push_back({"token_embd.weight", {s.n_embd, s.n_vocab}, 1.0f});
-  for (uint32_t l = 0; l < s.n_layer; ++l) {
-    const std::string b = "blk." + std::to_string(l) + ".";
-    t.push_back({b + "attn_norm.weight", {s.n_embd}, 0});
-    t.push_back({b + "attn_q.weight", {s.n_embd, q}, proj(s.n_embd)});
-    t.push_back({b + "attn_k.weight", {s.n_embd, kv}, proj(s.n_embd)});
-    t.push_back({b + "attn_v.weight", {s.n_embd, kv}, proj(s.n_embd)});
-    t.push_back({b + "attn_output.weight", {q, s.n_embd}, proj(q)});
-    t.push_back({b + "ffn_norm.weight", {s.n_embd}, 0});
-    t.push_back({b + "ffn_gate.weight", {s.n_embd, s.n_ff}, proj(s.n_embd)});
-    t.push_back({b + "ffn_up.weight", {s.n_embd, s.n_ff}, proj(s.n_embd)});
-    t.push_back({b + "ffn_down.weight", {s.n_ff, s.n_embd}, proj(s.n_ff)});
-  }
-  t.push_back({"output_norm.weight", {s.n_embd}, 0});
-  t.push_back({"output.weight", {s.n_embd, s.n_vocab}, proj(s.n_embd)});
+  t.push_back({"token_embd.weight", {c.n_embd, c.n_vocab}, 1.0f});
+  for (uint32_t l = 0; l < c.n_layer; ++l)
+    for (const LlamaLayerTensor& lt : kLlamaLayerTensors) {
+      const uint64_t rows = llama_dim(c, lt.rows), cols = llama_dim(c, lt.cols);
+      const std::string name = gguf_block_prefix(l) + lt.gguf;
+      if (lt.vector)
+        t.push_back({name, {rows}, 0});
+      else
+        t.push_back({name, {cols, rows}, proj(cols)});
+    }
+  t.push_back({"output_norm.weight", {c.n_embd}, 0});
+  t.push_back({"output.weight", {c.n_embd, c.n_vocab}, proj(c.n_embd)});
   return t;
 }
 
@@ -76,12 +88,6 @@ std::string model_shape_names() {
 void write_synthetic_model(const SynthOptions& o, const std::filesystem::path& out,
                            const TensorProgress& progress) {
   ModelShape shape = o.shape;
-  GGUFWriter w;
-  const std::string arch = "llama";
-  w.set("general.architecture", arch);
-  w.set("general.name", "mini-llm synthetic " + shape.name);
-  w.set("general.file_type", o.target.gguf_file_type);
-
   // Tokenizer keys from the vocabulary file; its size decides the embedding rows.
   std::optional<GGUFFile> vocab;
   if (o.vocab) {
@@ -91,21 +97,15 @@ void write_synthetic_model(const SynthOptions& o, const std::filesystem::path& o
       throw Error(o.vocab->string() + ": no tokenizer.ggml.tokens to copy");
     shape.n_vocab = uint32_t(tokens->array().items.size());
   }
-  w.set(arch + ".context_length", shape.n_ctx);
-  w.set(arch + ".embedding_length", shape.n_embd);
-  w.set(arch + ".block_count", shape.n_layer);
-  w.set(arch + ".feed_forward_length", shape.n_ff);
-  w.set(arch + ".attention.head_count", shape.n_head);
-  w.set(arch + ".attention.head_count_kv", shape.n_head_kv);
-  w.set(arch + ".attention.layer_norm_rms_epsilon", 1e-5f);
-  w.set(arch + ".rope.freq_base", shape.rope_theta);
-  w.set(arch + ".rope.dimension_count", shape.n_embd / shape.n_head);
-  if (shape.sliding_window) w.set(arch + ".attention.sliding_window", shape.sliding_window);
+  const ModelConfig config = config_of(shape);
+  GGUFWriter w;
+  write_llama_metadata(w, config);
+  w.set("general.file_type", o.target.gguf_file_type);
   if (vocab)
     for (const auto& [key, value] : vocab->metadata())
       if (key.rfind("tokenizer.", 0) == 0) w.set(key, value);
 
-  const auto specs = tensor_specs(shape);
+  const auto specs = tensor_specs(config);
   for (size_t i = 0; i < specs.size(); ++i) {
     const TensorSpec& t = specs[i];
     const TensorType type =

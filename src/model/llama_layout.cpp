@@ -1,0 +1,88 @@
+#include "model/llama_layout.h"
+
+#include "kernels/matmul.h"
+#include "minillm/error.h"
+#include "minillm/gguf.h"
+
+namespace minillm {
+
+uint32_t llama_dim(const ModelConfig& c, LlamaDim d) {
+  switch (d) {
+    case LlamaDim::Embd:
+      return c.n_embd;
+    case LlamaDim::QWidth:
+      return c.n_head * c.head_dim;
+    case LlamaDim::KVWidth:
+      return c.n_head_kv * c.head_dim;
+    case LlamaDim::FF:
+      return c.n_ff;
+    case LlamaDim::Heads:
+      return c.n_head;
+    case LlamaDim::KVHeads:
+      return c.n_head_kv;
+    case LlamaDim::None:
+      break;
+  }
+  return 0;
+}
+
+using D = LlamaDim;
+using L = LayerWeights;
+const LlamaLayerTensor kLlamaLayerTensors[9] = {
+    {"attn_norm.weight", "input_layernorm.weight", D::Embd, D::None, nullptr, &L::attn_norm,
+     D::None},
+    {"attn_q.weight", "self_attn.q_proj.weight", D::QWidth, D::Embd, &L::wq, nullptr, D::Heads},
+    {"attn_k.weight", "self_attn.k_proj.weight", D::KVWidth, D::Embd, &L::wk, nullptr, D::KVHeads},
+    {"attn_v.weight", "self_attn.v_proj.weight", D::KVWidth, D::Embd, &L::wv, nullptr, D::None},
+    {"attn_output.weight", "self_attn.o_proj.weight", D::Embd, D::QWidth, &L::wo, nullptr, D::None},
+    {"ffn_norm.weight", "post_attention_layernorm.weight", D::Embd, D::None, nullptr, &L::ffn_norm,
+     D::None},
+    {"ffn_gate.weight", "mlp.gate_proj.weight", D::FF, D::Embd, &L::w_gate, nullptr, D::None},
+    {"ffn_up.weight", "mlp.up_proj.weight", D::FF, D::Embd, &L::w_up, nullptr, D::None},
+    {"ffn_down.weight", "mlp.down_proj.weight", D::Embd, D::FF, &L::w_down, nullptr, D::None},
+};
+
+std::string gguf_block_prefix(uint32_t layer) {
+  return "blk." + std::to_string(layer) + ".";
+}
+std::string hf_layer_prefix(uint32_t layer) {
+  return "model.layers." + std::to_string(layer) + ".";
+}
+
+void write_llama_metadata(GGUFWriter& w, const ModelConfig& c) {
+  w.set("general.architecture", "llama");
+  w.set("general.name", c.name.c_str());
+  w.set("llama.vocab_size", c.n_vocab);
+  w.set("llama.context_length", c.n_ctx_train);
+  w.set("llama.embedding_length", c.n_embd);
+  w.set("llama.block_count", c.n_layer);
+  w.set("llama.feed_forward_length", c.n_ff);
+  w.set("llama.attention.head_count", c.n_head);
+  w.set("llama.attention.head_count_kv", c.n_head_kv);
+  if (c.head_dim != c.n_embd / c.n_head) {
+    w.set("llama.attention.key_length", c.head_dim);
+    w.set("llama.attention.value_length", c.head_dim);
+  }
+  w.set("llama.rope.dimension_count", c.n_rot);
+  w.set("llama.rope.freq_base", c.rope_theta);
+  w.set("llama.attention.layer_norm_rms_epsilon", c.rms_eps);
+  if (c.rope_freq_scale != 1.0f) {
+    w.set("llama.rope.scaling.type", "linear");
+    w.set("llama.rope.scaling.factor", 1.0f / c.rope_freq_scale);
+  }
+  if (c.sliding_window) w.set("llama.attention.sliding_window", c.sliding_window);
+}
+
+std::string shape_text(const std::vector<uint64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+void require_matmul_kernel(const std::string& source, const std::string& tensor, TensorType type) {
+  if (!kernels::matmul_supported(type))
+    throw Error(source + ": tensor '" + tensor + "' has type " + std::string(type_name(type)) +
+                ", which mini-llm has no kernel for yet");
+}
+
+}  // namespace minillm
