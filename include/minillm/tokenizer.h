@@ -91,8 +91,9 @@ class Tokenizer {
   static Tokenizer from_gguf(const GGUFFile& file);
   // Opens a GGUF file (a vocabulary-only file or a full model; weights are not read).
   static Tokenizer from_file(const std::filesystem::path& gguf_path);
-  // Any tokenizer source: a .gguf file, a tokenizer.json (Hugging Face; BPE with byte fallback),
-  // a tokenizer.model (SentencePiece BPE) or a folder holding one of them (tokenizer.json
+  // Any tokenizer source: a .gguf file, a tokenizer.json (Hugging Face BPE: with byte fallback,
+  // or byte-level with a known pre-tokenizer expression such as GPT-2's or Llama 3's), a
+  // tokenizer.model (SentencePiece BPE) or a folder holding one of them (tokenizer.json
   // preferred). tokenizer_config.json / generation_config.json next to the file supply special
   // ids, add_bos/add_eos and the chat template.
   static Tokenizer from_path(const std::filesystem::path& path);

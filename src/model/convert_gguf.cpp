@@ -98,21 +98,31 @@ size_t set_tokenizer_keys(GGUFWriter& w, const Vocab& vocab_in, uint32_t n_vocab
                 " tokens but the model's embedding only " + std::to_string(n_vocab) + " rows");
   // Checkpoints often pad the embedding beyond the vocabulary; GGUF wants one token per row.
   const size_t padding = n_vocab - v.tokens.size();
+  if (v.types.empty()) v.types.assign(v.tokens.size(), TokenType::Normal);
+  const bool has_scores = !v.scores.empty();
   for (size_t i = v.tokens.size(); i < n_vocab; ++i) {
     v.tokens.push_back("[PAD" + std::to_string(i) + "]");
-    v.scores.push_back(0.0f);
+    if (has_scores) v.scores.push_back(0.0f);
     v.types.push_back(TokenType::Unused);
   }
   std::vector<int32_t> types;
   for (TokenType t : v.types) types.push_back(int32_t(t));
-  w.set("tokenizer.ggml.model", "llama");
+  // "llama" (SentencePiece) or "gpt2" (byte-level BPE, which also needs merges and the name of
+  // its pre-tokenizer).
+  w.set("tokenizer.ggml.model", v.model);
+  if (v.model == "gpt2") {
+    w.set("tokenizer.ggml.pre", v.pre_tokenizer);
+    w.set("tokenizer.ggml.merges", GGUFValue::string_array(v.merges));
+  }
   w.set("tokenizer.ggml.tokens", GGUFValue::string_array(v.tokens));
-  w.set("tokenizer.ggml.scores", GGUFValue::array_of(v.scores));
+  if (!v.scores.empty()) w.set("tokenizer.ggml.scores", GGUFValue::array_of(v.scores));
   w.set("tokenizer.ggml.token_type", GGUFValue::array_of(types));
   const std::pair<const char*, int32_t> ids[] = {{"tokenizer.ggml.bos_token_id", v.bos_id},
                                                  {"tokenizer.ggml.eos_token_id", v.eos_id},
                                                  {"tokenizer.ggml.unknown_token_id", v.unk_id},
-                                                 {"tokenizer.ggml.padding_token_id", v.pad_id}};
+                                                 {"tokenizer.ggml.padding_token_id", v.pad_id},
+                                                 {"tokenizer.ggml.eot_token_id", v.eot_id},
+                                                 {"tokenizer.ggml.eom_token_id", v.eom_id}};
   for (const auto& [key, id] : ids)
     if (id >= 0) w.set(key, uint32_t(id));
   w.set("tokenizer.ggml.add_bos_token", v.add_bos);

@@ -4,8 +4,6 @@
 // weight once per batch rather than once per token.
 #include "model/llama_graph.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 
@@ -15,6 +13,7 @@
 #include "kernels/norm.h"
 #include "kernels/quant.h"
 #include "kernels/rope.h"
+#include "kernels/thread_pool.h"
 
 namespace minillm {
 namespace {
@@ -62,7 +61,8 @@ void llama_forward(const Model::Impl& model, KvCache& cache, ForwardScratch& s,
   grow(s.proj, n_tok * d);
   grow(s.gate, size_t(n_tok) * c.n_ff);
   grow(s.up, size_t(n_tok) * c.n_ff);
-  grow(s.scores, size_t(std::max(n_threads, 1)) * cache.capacity());
+  const size_t n_attention_chunks = size_t(std::max(n_threads, 1)) * 4;
+  grow(s.scores, n_attention_chunks * cache.capacity());
   grow(s.cos, n_tok * n_pairs);
   grow(s.sin, n_tok * n_pairs);
 
@@ -91,20 +91,25 @@ void llama_forward(const Model::Impl& model, KvCache& cache, ForwardScratch& s,
                                  &s.sin[t * n_pairs], n_pairs);
       cache.store(l, pos0 + t, &s.k[t * kv_w], &s.v[t * kv_w]);
     }
-    // Each (token, head) pair is computed by one thread, so results do not depend on threads.
-    const int64_t n_items = int64_t(n_tok) * c.n_head;
-#pragma omp parallel for num_threads(n_threads) schedule(static)
-    for (int64_t item = 0; item < n_items; ++item) {
-      const uint32_t t = uint32_t(item / c.n_head), h = uint32_t(item % c.n_head);
-      const uint32_t pos = pos0 + t;
-      // Causal: keys 0..pos; with a sliding window only the last `sliding_window` of them.
-      const uint32_t first =
-          (c.sliding_window && pos >= c.sliding_window) ? pos - c.sliding_window + 1 : 0;
-      float* scores = &s.scores[size_t(omp_get_thread_num()) * cache.capacity()];
-      kernels::attend_one_head(&s.q[t * q_w + h * hd], cache.keys(l, h / group, hd),
-                               cache.values(l, h / group, hd), first, pos - first + 1, hd, scale,
-                               scores, &s.att[t * q_w + h * hd]);
-    }
+    // Attention runs on the kernels' thread pool (an OpenMP region here would leave OpenMP's
+    // threads spinning against the pool's). Each (token, head) pair is computed whole by one
+    // thread, so the results do not depend on the thread count.
+    const size_t n_items = size_t(n_tok) * c.n_head;
+    const size_t n_chunks = std::min(n_items, n_attention_chunks);
+    auto attend_chunk = [&](size_t chunk) {
+      float* scores = &s.scores[chunk * cache.capacity()];
+      for (size_t item = chunk; item < n_items; item += n_chunks) {  // interleaved: balances
+        const uint32_t t = uint32_t(item / c.n_head), h = uint32_t(item % c.n_head);  // causal rows
+        const uint32_t pos = pos0 + t;
+        // Causal: keys 0..pos; with a sliding window only the last `sliding_window` of them.
+        const uint32_t first =
+            (c.sliding_window && pos >= c.sliding_window) ? pos - c.sliding_window + 1 : 0;
+        kernels::attend_one_head(&s.q[t * q_w + h * hd], cache.keys(l, h / group, hd),
+                                 cache.values(l, h / group, hd), first, pos - first + 1, hd,
+                                 scale, scores, &s.att[t * q_w + h * hd]);
+      }
+    };
+    kernels::run_chunks(n_threads, n_chunks, attend_chunk);
     project(L.wo, s.att.data(), n_tok, s.proj.data(), n_threads);
     for (size_t i = 0; i < n_tok * d; ++i) s.x[i] += s.proj[i];
 

@@ -20,7 +20,7 @@ struct ForwardScratch {
   std::vector<float> proj;      // (n_tok, n_embd) output of wo / w_down before the residual add
   std::vector<float> gate;      // (n_tok, n_ff)
   std::vector<float> up;        // (n_tok, n_ff)
-  std::vector<float> scores;    // (n_threads, n_ctx) attention weights, one row per thread
+  std::vector<float> scores;    // (4 n_threads, n_ctx) attention weights, one row per chunk
   std::vector<float> cos;       // (n_tok, n_rot / 2)
   std::vector<float> sin;       // (n_tok, n_rot / 2)
   std::vector<float> inv_freq;  // (n_rot / 2) RoPE frequency of each pair, scaling applied

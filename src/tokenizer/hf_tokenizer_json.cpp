@@ -1,8 +1,10 @@
-// tokenizer.json (Hugging Face tokenizers) of the SentencePiece-BPE kind that Llama 2 and Mistral
-// ship: model BPE with byte_fallback, spaces turned into U+2581 by the normalizer (or a Metaspace
-// pre-tokenizer), a dummy prefix, and added tokens for <unk>, <s>, </s> and any extras.
+// tokenizer.json (Hugging Face tokenizers) with a BPE model. Two kinds: the SentencePiece-BPE one
+// that Llama 2 and Mistral ship (byte_fallback, spaces turned into U+2581 by the normalizer or a
+// Metaspace pre-tokenizer, a dummy prefix) and byte-level BPE (no byte_fallback; GPT-2, Llama 3:
+// see hf_byte_level.cpp). Added tokens hold <unk>, <s>, </s>, chat markers and any extras.
 #include <map>
 #include <string>
+#include <utility>
 
 #include "formats/json_file.h"
 #include "minillm/error.h"
@@ -24,6 +26,20 @@ const json* member(const json& j, const char* key) {
 std::string string_member(const json& j, const char* key) {
   const json* v = member(j, key);
   return v && v->is_string() ? v->get<std::string>() : std::string();
+}
+
+// A merge, written "left right" or ["left", "right"].
+std::pair<std::string, std::string> merge_pair(const json& m, size_t rank, const std::string& src) {
+  if (m.is_string()) {
+    const std::string s = m.get<std::string>();
+    const size_t space = s.find(' ');
+    if (space == std::string::npos || s.find(' ', space + 1) != std::string::npos)
+      throw Error(src + ": merge " + std::to_string(rank) + " '" + s + "' is not 'left right'");
+    return {s.substr(0, space), s.substr(space + 1)};
+  }
+  if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string())
+    return {m[0].get<std::string>(), m[1].get<std::string>()};
+  throw Error(src + ": merge " + std::to_string(rank) + " is not a pair of strings");
 }
 
 bool is_byte_token(std::string_view t) {
@@ -123,10 +139,8 @@ Vocab vocab_from_tokenizer_json(const json& j, const std::string& src) {
   if (!type.empty() && type != "BPE")
     throw Error(src + ": tokenizer model type '" + type + "' is not supported yet (only BPE)");
   const json* fallback = member(*model, "byte_fallback");
-  if (!fallback || !fallback->is_boolean() || !fallback->get<bool>())
-    throw Error(src +
-                ": byte-level BPE tokenizer.json (BPE without byte_fallback, as Llama 3 "
-                "uses) is not supported yet");
+  if (fallback && !fallback->is_boolean()) throw Error(src + ": 'byte_fallback' is not a boolean");
+  const bool byte_level = !fallback || !fallback->get<bool>();  // GPT-2 style: no <0xNN> tokens
   for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"})
     if (member(*model, key)) throw Error(src + ": BPE '" + key + "' is not supported yet");
 
@@ -140,7 +154,7 @@ Vocab vocab_from_tokenizer_json(const json& j, const std::string& src) {
   const size_t n_max = vocab->size() + (added ? added->size() : 0);
 
   Vocab v;
-  v.model = "llama";
+  v.model = byte_level ? "gpt2" : "llama";
   std::vector<bool> filled(n_max, false);
   v.tokens.resize(n_max);
   v.types.assign(n_max, TokenType::Normal);
@@ -160,7 +174,7 @@ Vocab vocab_from_tokenizer_json(const json& j, const std::string& src) {
   for (const auto& [text, id] : vocab->items()) {
     const int32_t i = place(text, id, "token");
     ids.emplace(text, i);
-    if (is_byte_token(text)) v.types[i] = TokenType::Byte;
+    if (!byte_level && is_byte_token(text)) v.types[i] = TokenType::Byte;
   }
   if (const std::string unk = string_member(*model, "unk_token"); !unk.empty()) {
     const auto it = ids.find(unk);
@@ -186,27 +200,34 @@ Vocab vocab_from_tokenizer_json(const json& j, const std::string& src) {
   v.tokens.resize(n);
   v.types.resize(n);
 
+  if (byte_level) {
+    // The tokenizer checks that every merge names tokens of the vocabulary.
+    v.merges.reserve(merges->size());
+    for (size_t rank = 0; rank < merges->size(); ++rank) {
+      const auto [left, right] = merge_pair((*merges)[rank], rank, src);
+      if (left.empty() || right.empty() || left.find(' ') != std::string::npos ||
+          right.find(' ') != std::string::npos)
+        throw Error(src + ": merge " + std::to_string(rank) + " ('" + left + "' + '" + right +
+                    "') is not two byte-level token texts");
+      v.merges.push_back(left + ' ' + right);
+    }
+    if (const json* ignore = member(*model, "ignore_merges")) {
+      if (!ignore->is_boolean()) throw Error(src + ": 'ignore_merges' is not a boolean");
+      v.ignore_merges = ignore->get<bool>();
+    }
+    v.pre_tokenizer = byte_level_pre_tokenizer(j, src);
+    v.add_space_prefix = false;
+    read_post_processor(j, v, ids);
+    return v;
+  }
+
   // Scores: a merge earlier in the list wins, so its result scores higher. Tokens no merge makes
   // (single characters, bytes, specials) score below every merge.
   const float lowest = -float(merges->size()) - 1.0f;
   v.scores.assign(n, lowest);
   std::vector<bool> scored(n, false);
   for (size_t rank = 0; rank < merges->size(); ++rank) {
-    const json& m = (*merges)[rank];
-    std::string left, right;
-    if (m.is_string()) {
-      const std::string s = m.get<std::string>();
-      const size_t space = s.find(' ');
-      if (space == std::string::npos || s.find(' ', space + 1) != std::string::npos)
-        throw Error(src + ": merge " + std::to_string(rank) + " '" + s + "' is not 'left right'");
-      left = s.substr(0, space);
-      right = s.substr(space + 1);
-    } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
-      left = m[0].get<std::string>();
-      right = m[1].get<std::string>();
-    } else {
-      throw Error(src + ": merge " + std::to_string(rank) + " is not a pair of strings");
-    }
+    const auto [left, right] = merge_pair((*merges)[rank], rank, src);
     const auto it = ids.find(left + right);
     if (!ids.contains(left) || !ids.contains(right) || it == ids.end())
       throw Error(src + ": merge " + std::to_string(rank) + " ('" + left + "' + '" + right +

@@ -11,11 +11,16 @@
 
 namespace minillm {
 
-// tokenizer.json: a BPE model with byte fallback (Llama 2, Mistral). Scores come from the merge
-// ranks (the earlier a merge, the higher its result's score). Other kinds (byte-level BPE,
-// Unigram, WordPiece) and normalizers other than SentencePiece's space handling throw an Error
-// saying they are not supported yet.
+// tokenizer.json of a BPE model: with byte fallback (Llama 2, Mistral) a "llama" Vocab whose
+// scores come from the merge ranks (the earlier a merge, the higher its result's score); without
+// it a byte-level "gpt2" Vocab (GPT-2, Llama 3, Qwen 2) with the merges and the named
+// pre-tokenizer. Other kinds (Unigram, WordPiece) and normalizers / pre-tokenizers that mini-llm
+// does not implement throw an Error saying what is not supported.
 Vocab vocab_from_tokenizer_json(const nlohmann::json& tokenizer, const std::string& source);
+
+// The pre-tokenizer name (tokenizer.ggml.pre) that a byte-level tokenizer.json's normalizer,
+// pre_tokenizer and decoder amount to; throws Error naming an unrecognised expression.
+std::string byte_level_pre_tokenizer(const nlohmann::json& tokenizer, const std::string& source);
 
 // tokenizer.model: a SentencePiece ModelProto of a BPE model.
 Vocab vocab_from_sentencepiece(std::span<const uint8_t> bytes, const std::string& source);

@@ -1,5 +1,6 @@
 // mini-llm template (-m MODEL | --chat-template FILE | --builtin NAME) --messages FILE.json:
 // prints a conversation rendered with a chat template, exactly (no newline added).
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -10,6 +11,7 @@
 #include "commands.h"
 #include "minillm/chat_template.h"
 #include "minillm/gguf.h"
+#include "minillm/tokenizer.h"
 
 namespace minillm::cli {
 namespace {
@@ -34,6 +36,42 @@ std::optional<std::string> token_text(const GGUFFile& f, const std::string& key)
   return items[size_t(i)].as<std::string>();
 }
 
+// A Hugging Face folder, a tokenizer.json / tokenizer.model or a folder of tokenizer files (as
+// opposed to a GGUF file).
+bool is_tokenizer_source(const std::string& path) {
+  const std::filesystem::path p(path);
+  return std::filesystem::is_directory(p) || p.extension() == ".json" || p.extension() == ".model";
+}
+
+// Template and BOS/EOS texts from a GGUF model's tokenizer keys.
+void read_gguf(const std::string& path, bool need_template, std::string& source, ChatContext& ctx) {
+  const GGUFFile file = GGUFFile::open(path);
+  if (need_template) {
+    const GGUFValue* t = file.find("tokenizer.chat_template");
+    if (!t || t->type() != GGUFType::STRING)
+      throw Error(path +
+                  " has no tokenizer.chat_template; give --chat-template FILE or --builtin NAME");
+    source = t->as<std::string>();
+  }
+  ctx.bos_token = token_text(file, "tokenizer.ggml.bos_token_id");
+  ctx.eos_token = token_text(file, "tokenizer.ggml.eos_token_id");
+}
+
+// The same from tokenizer files (tokenizer_config.json carries the chat template).
+void read_tokenizer_files(const std::string& path, bool need_template, std::string& source,
+                          ChatContext& ctx) {
+  const Tokenizer tok = Tokenizer::from_path(path);
+  if (need_template) {
+    if (tok.vocab().chat_template.empty())
+      throw Error(path +
+                  " has no chat template (tokenizer_config.json chat_template); give "
+                  "--chat-template FILE or --builtin NAME");
+    source = tok.vocab().chat_template;
+  }
+  if (tok.bos_id() >= 0) ctx.bos_token = tok.token_text(tok.bos_id());
+  if (tok.eos_id() >= 0) ctx.eos_token = tok.token_text(tok.eos_id());
+}
+
 }  // namespace
 
 void add_template_command(CLI::App& app) {
@@ -44,8 +82,10 @@ void add_template_command(CLI::App& app) {
   };
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("template", "Render a conversation with a chat template");
-  auto* model = cmd->add_option("-m,--model", opt->model,
-                                "GGUF model: its tokenizer.chat_template and BOS/EOS tokens");
+  auto* model =
+      cmd->add_option("-m,--model", opt->model,
+                      "GGUF model, Hugging Face folder or tokenizer.json: its chat template and "
+                      "BOS/EOS tokens");
   cmd->add_option("--chat-template", opt->template_file, "Jinja chat template file")
       ->excludes(model);
   cmd->add_option("--builtin", opt->builtin,
@@ -64,17 +104,10 @@ void add_template_command(CLI::App& app) {
     ChatContext ctx;
     std::string source;
     if (!opt->model.empty()) {
-      const GGUFFile file = GGUFFile::open(opt->model);
-      if (opt->builtin.empty()) {
-        const GGUFValue* t = file.find("tokenizer.chat_template");
-        if (!t || t->type() != GGUFType::STRING)
-          throw Error(
-              opt->model +
-              " has no tokenizer.chat_template; give --chat-template FILE or --builtin NAME");
-        source = t->as<std::string>();
-      }
-      ctx.bos_token = token_text(file, "tokenizer.ggml.bos_token_id");
-      ctx.eos_token = token_text(file, "tokenizer.ggml.eos_token_id");
+      if (is_tokenizer_source(opt->model))
+        read_tokenizer_files(opt->model, opt->builtin.empty(), source, ctx);
+      else
+        read_gguf(opt->model, opt->builtin.empty(), source, ctx);
     } else if (!opt->template_file.empty()) {
       if (!opt->builtin.empty()) throw Error("give either --chat-template or --builtin, not both");
       source = read_text(opt->template_file, "chat template");
