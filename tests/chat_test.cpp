@@ -35,7 +35,8 @@ TEST(Chat, SecondTurnEvaluatesOnlyItsOwnTokens) {
   Chat chat(session, tok, ChatTemplate::parse(kChatMl), o);
 
   const auto r1 = chat.send("Hello there");
-  const std::string first_prompt = "<|im_start|>user\nHello there<|im_end|>\n<|im_start|>assistant\n";
+  const std::string first_prompt =
+      "<|im_start|>user\nHello there<|im_end|>\n<|im_start|>assistant\n";
   // BOS (the template does not write it) + the first prompt.
   EXPECT_EQ(chat.last_turn().prompt_tokens_evaluated, 1 + tokens_of(tok, first_prompt).size());
   EXPECT_EQ(chat.last_turn().prompt_tokens_reused, 0u);
@@ -46,7 +47,8 @@ TEST(Chat, SecondTurnEvaluatesOnlyItsOwnTokens) {
 
   const auto r2 = chat.send("Tell me more");
   // New: the last answer token, then the end of turn one and the second prompt.
-  const std::string delta = "<|im_end|>\n<|im_start|>user\nTell me more<|im_end|>\n<|im_start|>assistant\n";
+  const std::string delta =
+      "<|im_end|>\n<|im_start|>user\nTell me more<|im_end|>\n<|im_start|>assistant\n";
   const size_t expected_new = 1 + tokens_of(tok, delta).size();
   EXPECT_EQ(chat.last_turn().prompt_tokens_evaluated, expected_new);
   EXPECT_EQ(chat.last_turn().prompt_tokens_reused, cached);
@@ -97,9 +99,9 @@ TEST(CliChat, ScriptedTwoTurnsReuseTheCache) {
   REQUIRE_SHARED_FILE(kModel);
   const auto tpl = test::temp_path("chatml.jinja");
   test::write_file_bytes(tpl, kChatMl);
-  const auto r = test::run_cli({"chat", "-m", kModel.string(), "--chat-template", tpl.string(),
-                                "-n", "12", "--temp", "0"},
-                               "Hello there\nTell me more\n");
+  const auto r = test::run_cli(
+      {"chat", "-m", kModel.string(), "--chat-template", tpl.string(), "-n", "12", "--temp", "0"},
+      "Hello there\nTell me more\n");
   std::filesystem::remove(tpl);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const Tokenizer tok = Tokenizer::from_path(kModel);
@@ -108,7 +110,8 @@ TEST(CliChat, ScriptedTwoTurnsReuseTheCache) {
   for (std::sregex_iterator it(r.err.begin(), r.err.end(), turn), end; it != end; ++it)
     turns.push_back({std::stoul((*it)[1]), std::stoul((*it)[2]), std::stoul((*it)[3])});
   ASSERT_EQ(turns.size(), 2u) << r.err;
-  const std::string delta = "<|im_end|>\n<|im_start|>user\nTell me more<|im_end|>\n<|im_start|>assistant\n";
+  const std::string delta =
+      "<|im_end|>\n<|im_start|>user\nTell me more<|im_end|>\n<|im_start|>assistant\n";
   EXPECT_EQ(turns[1][1], 1 + tokens_of(tok, delta).size());
   EXPECT_EQ(turns[1][2], turns[0][1] + 11);
   EXPECT_EQ(test::count_lines(r.out), 2);  // one answer line per turn

@@ -60,9 +60,9 @@ TEST(CliGenerate, BadInputGivesOneErrorLineAndExitCode1) {
   REQUIRE_SHARED_FILE(kModel);
   const std::vector<std::vector<std::string>> cases = {
       {"generate", "-m", "/nonexistent/model.gguf", "-p", "hi"},
-      {"generate", "-p", "hi"},                                          // no model
-      {"generate", "-m", kModel, "-p", "hi", "--temp", "-1"},            // invalid temperature
-      {"generate", "-m", kModel, "-p", "hi", "--top-p", "1.5"},          // invalid top-p
+      {"generate", "-p", "hi"},                                         // no model
+      {"generate", "-m", kModel, "-p", "hi", "--temp", "-1"},           // invalid temperature
+      {"generate", "-m", kModel, "-p", "hi", "--top-p", "1.5"},         // invalid top-p
       {"generate", "-m", kModel, "-p", "Once upon a time", "-c", "3"},  // prompt > context
       {"generate", "-m", kModel, "-f", "/nonexistent/prompt.txt"},
       {"generate", "-m", kModel, "-p", "hi", "--bogus-flag"},

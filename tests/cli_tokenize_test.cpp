@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "minillm/gguf.h"
 #include "cli_runner.h"
+#include "minillm/gguf.h"
 #include "test_data.h"
 #include "vocab_cases.h"
 
@@ -35,7 +35,8 @@ TEST(CliTokenize, FileInputMatchesVectors) {
     // The .out lines start with a space; the command prints the ids alone.
     while (!want.empty() && want.front() == ' ') want.erase(0, 1);
     write_file_bytes(text_file, inp.substr(start, at - start));
-    const CliResult r = run_cli({"tokenize", "-m", path.string(), "-f", text_file.string(), "--no-bos"});
+    const CliResult r =
+        run_cli({"tokenize", "-m", path.string(), "-f", text_file.string(), "--no-bos"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(r.out, want + "\n") << "case " << n;
   }
@@ -103,7 +104,8 @@ TEST(CliTokenize, Llama3FileInputMatchesVectors) {
     std::string want;
     for (int32_t id : expected[i]) want.append(want.empty() ? "" : " ").append(std::to_string(id));
     write_file_bytes(text_file, cases[i]);
-    const CliResult r = run_cli({"tokenize", "-m", path.string(), "-f", text_file.string(), "--no-bos"});
+    const CliResult r =
+        run_cli({"tokenize", "-m", path.string(), "-f", text_file.string(), "--no-bos"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(r.out, want + "\n") << "case " << i;
   }
@@ -115,11 +117,12 @@ TEST(CliTokenize, Llama3BosAndSpecial) {
   const fs::path path = minillm::test::shared_file("vocab/ggml-vocab-llama3.gguf");
   REQUIRE_SHARED_FILE(path);
   // "Hello world" = 9906 1917 (vectors); BOS <|begin_of_text|> = 128000, <|eot_id|> = 128009.
-  EXPECT_EQ(run_cli({"tokenize", "-m", path.string(), "-p", "Hello world"}).out, "128000 9906 1917\n");
-  EXPECT_EQ(
-      run_cli({"tokenize", "-m", path.string(), "-p", "Hello world<|eot_id|>", "--no-bos", "--special"})
-          .out,
-      "9906 1917 128009\n");
+  EXPECT_EQ(run_cli({"tokenize", "-m", path.string(), "-p", "Hello world"}).out,
+            "128000 9906 1917\n");
+  EXPECT_EQ(run_cli({"tokenize", "-m", path.string(), "-p", "Hello world<|eot_id|>", "--no-bos",
+                     "--special"})
+                .out,
+            "9906 1917 128009\n");
   // From the llama3 corpus: without --special the text stays plain.
   EXPECT_EQ(run_cli({"tokenize", "-m", path.string(), "-p", "<|begin_of_text|>", "--no-bos"}).out,
             "27 91 7413 3659 4424 91 29\n");

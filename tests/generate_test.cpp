@@ -58,11 +58,11 @@ TEST(Generate, GreedyReproducesLlamaCppContinuations) {
     EXPECT_EQ(f.tokenizer.encode(prompt), c.at("prompt_ids").get<std::vector<int32_t>>());
     Session session(f.model, {.n_ctx = 128, .n_threads = 2});
     std::string streamed;
-    const auto r = generate(session, f.tokenizer, prompt, greedy(48),
-                            [&](std::string_view text, int32_t) {
-                              streamed += text;
-                              return true;
-                            });
+    const auto r =
+        generate(session, f.tokenizer, prompt, greedy(48), [&](std::string_view text, int32_t) {
+          streamed += text;
+          return true;
+        });
     EXPECT_EQ(r.tokens, c.at("llamacpp_greedy_ids").get<std::vector<int32_t>>());
     EXPECT_EQ(r.stop, StopReason::MaxTokens);
     EXPECT_EQ(streamed, r.text);
@@ -98,11 +98,11 @@ TEST(Generate, StopsAtStopStringWithoutShowingIt) {
   GenerateParams p = greedy(48);
   p.stop_strings = {"Lily"};
   std::string streamed;
-  const auto r = generate(session, f.tokenizer, "Once upon a time", p,
-                          [&](std::string_view t, int32_t) {
-                            streamed += t;
-                            return true;
-                          });
+  const auto r =
+      generate(session, f.tokenizer, "Once upon a time", p, [&](std::string_view t, int32_t) {
+        streamed += t;
+        return true;
+      });
   EXPECT_EQ(r.stop, StopReason::StopString);
   EXPECT_EQ(r.text, ", there was a little girl named ");
   EXPECT_EQ(streamed, r.text);

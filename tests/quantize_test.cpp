@@ -4,8 +4,8 @@
 
 #include <cstring>
 #include <fstream>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "cli_runner.h"
 #include "logit_metrics.h"
@@ -70,7 +70,8 @@ TEST(QuantizeModel, Q8_0StoriesStaysCloseToTheExactReference) {
   const GGUFFile src = GGUFFile::open(in), q = GGUFFile::open(out);
   EXPECT_EQ(logged.size(), src.tensors().size());
   EXPECT_EQ(q.get<uint32_t>("general.file_type"), 7u);
-  EXPECT_EQ(q.get_string_array("tokenizer.ggml.tokens"), src.get_string_array("tokenizer.ggml.tokens"));
+  EXPECT_EQ(q.get_string_array("tokenizer.ggml.tokens"),
+            src.get_string_array("tokenizer.ggml.tokens"));
   for (const GGUFTensorInfo& t : q.tensors()) {
     if (t.shape.size() == 1)
       EXPECT_EQ(t.type, TensorType::F32) << t.name;
@@ -136,7 +137,8 @@ TEST(SyntheticModel, CopiesTheTokenizerFromAVocabulary) {
   SynthOptions o{*find_model_shape("tiny"), *parse_quant_target("f16"), 1, vocab, 1};
   write_synthetic_model(o, out);
   const GGUFFile f = GGUFFile::open(out), v = GGUFFile::open(vocab);
-  EXPECT_EQ(f.get_string_array("tokenizer.ggml.tokens"), v.get_string_array("tokenizer.ggml.tokens"));
+  EXPECT_EQ(f.get_string_array("tokenizer.ggml.tokens"),
+            v.get_string_array("tokenizer.ggml.tokens"));
   EXPECT_EQ(f.find_tensor("token_embd.weight")->shape[1], 512u);
   EXPECT_EQ(f.get<uint32_t>("general.file_type"), 1u);
   std::filesystem::remove(out);

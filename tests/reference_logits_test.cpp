@@ -15,8 +15,8 @@
 
 #include "logit_metrics.h"
 #include "minillm/model.h"
-#include "model/convert_gguf.h"
 #include "minillm/session.h"
+#include "model/convert_gguf.h"
 #include "test_data.h"
 
 namespace minillm {
@@ -62,9 +62,9 @@ std::shared_ptr<const Model> model_for(const std::filesystem::path& path, bool v
   auto& m = cache[path.string() + (via_convert ? "|convert" : "")];
   if (m) return m;
   if (!via_convert) return m = Model::load(path);
-  const auto gguf = std::filesystem::temp_directory_path() /
-                    ("minillm_ref_" + std::to_string(::getpid()) + "_" +
-                     path.filename().string() + ".gguf");
+  const auto gguf =
+      std::filesystem::temp_directory_path() /
+      ("minillm_ref_" + std::to_string(::getpid()) + "_" + path.filename().string() + ".gguf");
   convert_hf_to_gguf(path, gguf, {});
   m = Model::load(gguf);  // the mapping stays valid after the file is removed
   std::filesystem::remove(gguf);

@@ -37,9 +37,9 @@ inline bool running_in_ci() {
 
 // Use at the top of a test body (it returns from the enclosing void function when the file is
 // missing): FAILs under CI=true, GTEST_SKIPs otherwise.
-#define REQUIRE_SHARED_FILE(required_path)                                                       \
+#define REQUIRE_SHARED_FILE(required_path)                                              \
   do {                                                                                  \
-    const ::std::filesystem::path minillm_required_file_(required_path);                         \
+    const ::std::filesystem::path minillm_required_file_(required_path);                \
     if (!::std::filesystem::exists(minillm_required_file_)) {                           \
       if (::minillm::test::running_in_ci())                                             \
         FAIL() << "missing shared test file " << minillm_required_file_.string()        \

@@ -58,7 +58,7 @@ class Chat {
   ChatTemplate template_;
   ChatOptions options_;
   std::vector<ChatMessage> messages_;
-  std::string cached_text_;  // the text whose tokens are in the KV cache
+  std::string cached_text_;               // the text whose tokens are in the KV cache
   std::optional<int32_t> pending_token_;  // last answer token: sampled, not yet evaluated
   ChatTurnStats last_turn_;
 };

@@ -54,9 +54,12 @@ class GGUFValue {
                                std::string, Array, uint64_t, int64_t, double>;
 
   GGUFValue() = default;
+  // clang-format 14 misplaces C++20 requires-clauses:
+  // clang-format off
   template <class T>
     requires std::is_constructible_v<Storage, T>
   GGUFValue(T value) : storage_(std::move(value)) {}
+  // clang-format on
   GGUFValue(const char* text) : storage_(std::string(text)) {}
   static GGUFValue array(GGUFType element_type, std::vector<GGUFValue> items);
   static GGUFValue string_array(const std::vector<std::string>& items);
@@ -86,6 +89,8 @@ class GGUFValue {
   Storage storage_;
 };
 
+// clang-format 14 splits the immediately invoked template lambda:
+// clang-format off
 template <class T>
 constexpr GGUFType gguf_type_of() {
   using Storage = GGUFValue::Storage;
@@ -98,6 +103,7 @@ constexpr GGUFType gguf_type_of() {
   }(std::make_index_sequence<std::variant_size_v<Storage>>());
   static_assert(std::is_same_v<T, std::variant_alternative_t<index, Storage>>,
                 "not a GGUF value type");
+  // clang-format on
   return static_cast<GGUFType>(index);
 }
 

@@ -60,7 +60,8 @@ const TensorTypeTraits& traits(TensorType type);
 std::string_view type_name(TensorType type);
 // Parses a name such as "q4_0" or "F16" (case-insensitive).
 std::optional<TensorType> parse_tensor_type(std::string_view name);
-// Bytes taken by `n_elements` consecutive elements; n_elements must be a multiple of the block size.
+// Bytes taken by `n_elements` consecutive elements; n_elements must be a multiple of the block
+// size.
 uint64_t row_bytes(TensorType type, uint64_t n_elements);
 
 }  // namespace minillm

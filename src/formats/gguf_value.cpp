@@ -9,19 +9,32 @@ namespace minillm {
 
 std::string_view gguf_type_name(GGUFType type) {
   switch (type) {
-    case GGUFType::UINT8: return "UINT8";
-    case GGUFType::INT8: return "INT8";
-    case GGUFType::UINT16: return "UINT16";
-    case GGUFType::INT16: return "INT16";
-    case GGUFType::UINT32: return "UINT32";
-    case GGUFType::INT32: return "INT32";
-    case GGUFType::FLOAT32: return "FLOAT32";
-    case GGUFType::BOOL: return "BOOL";
-    case GGUFType::STRING: return "STRING";
-    case GGUFType::ARRAY: return "ARRAY";
-    case GGUFType::UINT64: return "UINT64";
-    case GGUFType::INT64: return "INT64";
-    case GGUFType::FLOAT64: return "FLOAT64";
+    case GGUFType::UINT8:
+      return "UINT8";
+    case GGUFType::INT8:
+      return "INT8";
+    case GGUFType::UINT16:
+      return "UINT16";
+    case GGUFType::INT16:
+      return "INT16";
+    case GGUFType::UINT32:
+      return "UINT32";
+    case GGUFType::INT32:
+      return "INT32";
+    case GGUFType::FLOAT32:
+      return "FLOAT32";
+    case GGUFType::BOOL:
+      return "BOOL";
+    case GGUFType::STRING:
+      return "STRING";
+    case GGUFType::ARRAY:
+      return "ARRAY";
+    case GGUFType::UINT64:
+      return "UINT64";
+    case GGUFType::INT64:
+      return "INT64";
+    case GGUFType::FLOAT64:
+      return "FLOAT64";
   }
   return "UNKNOWN";
 }
@@ -42,8 +55,8 @@ void throw_gguf_type_mismatch(std::string_view what, GGUFType expected, const GG
 GGUFValue GGUFValue::array(GGUFType element_type, std::vector<GGUFValue> items) {
   for (const GGUFValue& v : items)
     if (v.type() != element_type)
-      throw Error("GGUF array of " + std::string(gguf_type_name(element_type)) +
-                  " holds a " + describe(v));
+      throw Error("GGUF array of " + std::string(gguf_type_name(element_type)) + " holds a " +
+                  describe(v));
   GGUFValue out;
   out.storage_ = Array{element_type, std::move(items)};
   return out;

@@ -87,7 +87,8 @@ GenerateResult Chat::send(std::string_view user_message, const TokenCallback& on
   cached_text_ = full;
   if (!result.tokens.empty()) {
     std::vector<int32_t> evaluated(result.tokens.begin(), result.tokens.end() - 1);
-    cached_text_ += tokenizer_.decode(evaluated, {.render_special = true, .strip_leading_space = false});
+    cached_text_ +=
+        tokenizer_.decode(evaluated, {.render_special = true, .strip_leading_space = false});
     const int32_t last = result.tokens.back();
     // An end-of-generation token is not part of the answer's text: the template writes its own
     // end-of-turn marker, so that token is dropped rather than evaluated next turn.
@@ -112,8 +113,8 @@ void Chat::load_json(std::string_view text) {
   if (!j.is_array()) throw Error("a conversation is a JSON array of {role, content} objects");
   std::vector<ChatMessage> loaded;
   for (const auto& m : j) {
-    if (!m.is_object() || !m.contains("role") || !m.contains("content") ||
-        !m["role"].is_string() || !m["content"].is_string())
+    if (!m.is_object() || !m.contains("role") || !m.contains("content") || !m["role"].is_string() ||
+        !m["content"].is_string())
       throw Error("each conversation entry needs string fields 'role' and 'content'");
     loaded.push_back({m["role"], m["content"]});
   }

@@ -19,11 +19,16 @@ double seconds_since(Clock::time_point start) {
 
 const char* stop_reason_name(StopReason reason) {
   switch (reason) {
-    case StopReason::MaxTokens: return "max tokens";
-    case StopReason::EndOfText: return "end of text";
-    case StopReason::StopString: return "stop string";
-    case StopReason::ContextFull: return "context full";
-    case StopReason::Callback: return "stopped by caller";
+    case StopReason::MaxTokens:
+      return "max tokens";
+    case StopReason::EndOfText:
+      return "end of text";
+    case StopReason::StopString:
+      return "stop string";
+    case StopReason::ContextFull:
+      return "context full";
+    case StopReason::Callback:
+      return "stopped by caller";
   }
   return "unknown";
 }
@@ -68,8 +73,8 @@ GenerateResult generate(Session& session, const Tokenizer& tokenizer,
   result.stats.prompt_tokens = uint32_t(prompt_ids.size());
   result.stats.prompt_seconds = seconds_since(prompt_start);
 
-  StreamDecoder decoder(tokenizer, DecodeOptions{.render_special = false,
-                                                 .strip_leading_space = false});
+  StreamDecoder decoder(tokenizer,
+                        DecodeOptions{.render_special = false, .strip_leading_space = false});
   StopStringFilter filter(params.stop_strings);
   // Hands text to the caller; false when generation must stop.
   auto emit = [&](std::string piece, int32_t id, bool final) {

@@ -117,12 +117,10 @@ size_t set_tokenizer_keys(GGUFWriter& w, const Vocab& vocab_in, uint32_t n_vocab
   w.set("tokenizer.ggml.tokens", GGUFValue::string_array(v.tokens));
   if (!v.scores.empty()) w.set("tokenizer.ggml.scores", GGUFValue::array_of(v.scores));
   w.set("tokenizer.ggml.token_type", GGUFValue::array_of(types));
-  const std::pair<const char*, int32_t> ids[] = {{"tokenizer.ggml.bos_token_id", v.bos_id},
-                                                 {"tokenizer.ggml.eos_token_id", v.eos_id},
-                                                 {"tokenizer.ggml.unknown_token_id", v.unk_id},
-                                                 {"tokenizer.ggml.padding_token_id", v.pad_id},
-                                                 {"tokenizer.ggml.eot_token_id", v.eot_id},
-                                                 {"tokenizer.ggml.eom_token_id", v.eom_id}};
+  const std::pair<const char*, int32_t> ids[] = {
+      {"tokenizer.ggml.bos_token_id", v.bos_id},     {"tokenizer.ggml.eos_token_id", v.eos_id},
+      {"tokenizer.ggml.unknown_token_id", v.unk_id}, {"tokenizer.ggml.padding_token_id", v.pad_id},
+      {"tokenizer.ggml.eot_token_id", v.eot_id},     {"tokenizer.ggml.eom_token_id", v.eom_id}};
   for (const auto& [key, id] : ids)
     if (id >= 0) w.set(key, uint32_t(id));
   w.set("tokenizer.ggml.add_bos_token", v.add_bos);

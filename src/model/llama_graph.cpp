@@ -105,8 +105,8 @@ void llama_forward(const Model::Impl& model, KvCache& cache, ForwardScratch& s,
         const uint32_t first =
             (c.sliding_window && pos >= c.sliding_window) ? pos - c.sliding_window + 1 : 0;
         kernels::attend_one_head(&s.q[t * q_w + h * hd], cache.keys(l, h / group, hd),
-                                 cache.values(l, h / group, hd), first, pos - first + 1, hd,
-                                 scale, scores, &s.att[t * q_w + h * hd]);
+                                 cache.values(l, h / group, hd), first, pos - first + 1, hd, scale,
+                                 scores, &s.att[t * q_w + h * hd]);
       }
     };
     kernels::run_chunks(n_threads, n_chunks, attend_chunk);

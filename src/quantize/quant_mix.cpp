@@ -52,7 +52,9 @@ int layer_of(const std::string& name) {
   return layer;
 }
 
-bool contains(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const char* part) {
+  return s.find(part) != std::string::npos;
+}
 
 }  // namespace
 

@@ -27,7 +27,7 @@ std::string quant_target_names();  // for help texts and errors
 // The type of one tensor of a Llama model under `target`. `gguf_name` is the GGUF tensor name
 // ("blk.3.ffn_down.weight"), `n_dims` its rank and `row_length` its shape[0]; 1-D tensors (norms)
 // stay F32, and rows that do not fit a type's block size fall back to a type whose block fits.
-TensorType tensor_type_for(const QuantTarget& target, const std::string& gguf_name,
-                           uint32_t n_dims, uint64_t row_length, uint32_t n_layer);
+TensorType tensor_type_for(const QuantTarget& target, const std::string& gguf_name, uint32_t n_dims,
+                           uint64_t row_length, uint32_t n_layer);
 
 }  // namespace minillm

@@ -11,9 +11,10 @@ void quantize_model(const std::filesystem::path& in, const std::filesystem::path
                     const QuantTarget& target, int n_threads, const TensorProgress& progress) {
   const GGUFFile src = GGUFFile::open(in);
   const std::string arch = src.get_or<std::string>("general.architecture", "");
-  const uint32_t n_layer = arch.empty() || !src.has(arch + ".block_count")
-                               ? 0
-                               : uint32_t(src.at(arch + ".block_count").as_uint(arch + ".block_count"));
+  const uint32_t n_layer =
+      arch.empty() || !src.has(arch + ".block_count")
+          ? 0
+          : uint32_t(src.at(arch + ".block_count").as_uint(arch + ".block_count"));
   // Reject before writing anything.
   for (const GGUFTensorInfo& t : src.tensors())
     if (t.type != TensorType::F32 && t.type != TensorType::F16 && t.type != TensorType::BF16)

@@ -32,8 +32,8 @@ struct SynthOptions {
 };
 
 // Called after each tensor: its name, type, index and the tensor count.
-using TensorProgress =
-    std::function<void(const std::string& name, TensorType type, double rmse, size_t index, size_t count)>;
+using TensorProgress = std::function<void(const std::string& name, TensorType type, double rmse,
+                                          size_t index, size_t count)>;
 
 void write_synthetic_model(const SynthOptions& options, const std::filesystem::path& out,
                            const TensorProgress& progress = {});

@@ -43,7 +43,8 @@ double measure_read_bandwidth(size_t bytes, int n_threads, int reps) {
       const size_t begin = n * size_t(t) / size_t(nt), end = n * size_t(t + 1) / size_t(nt);
       total += sum_words(buf.get() + begin, end - begin);
     }
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     sink = sink + total;
     best = std::max(best, double(n * sizeof(uint64_t)) / s / 1e9);
   }

@@ -102,8 +102,8 @@ void add_bench_command(CLI::App& app) {
                             .kv_type = KvCacheType::F16,
                             .n_threads = threads});
     // Warm-up: maps the weights in and starts the threads.
-    session.eval(random_tokens(std::min<uint32_t>(std::max<uint32_t>(o->n_prompt, 1), 16),
-                               c.n_vocab, 7));
+    session.eval(
+        random_tokens(std::min<uint32_t>(std::max<uint32_t>(o->n_prompt, 1), 16), c.n_vocab, 7));
 
     Series pp{o->n_prompt, {}}, tg{o->n_gen, {}};
     for (int r = 0; r < o->reps; ++r) {

@@ -22,7 +22,9 @@ namespace {
 
 std::atomic<bool> g_interrupted{false};
 
-void on_sigint(int) { g_interrupted = true; }
+void on_sigint(int) {
+  g_interrupted = true;
+}
 
 // Ctrl-C stops the answer being generated, not the program. No SA_RESTART, so a pending read
 // returns and the prompt is shown again.
@@ -69,7 +71,8 @@ void add_chat_command(CLI::App& app) {
   };
   auto o = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand(
-      "chat", "Talk with a model; /reset, /save FILE, /load FILE; Ctrl-C stops an answer, Ctrl-D exits");
+      "chat",
+      "Talk with a model; /reset, /save FILE, /load FILE; Ctrl-C stops an answer, Ctrl-D exits");
   cmd->add_option("-m,--model", o->model, "Model file (.gguf) or Hugging Face model folder")
       ->required();
   add_quantize_option(*cmd, o->quantize);
@@ -122,10 +125,12 @@ void add_chat_command(CLI::App& app) {
         try {
           if (line[1] == 's') {
             std::ofstream(path, std::ios::binary) << chat.to_json();
-            std::fprintf(stderr, "(saved %zu messages to %s)\n", chat.messages().size(), path.c_str());
+            std::fprintf(stderr, "(saved %zu messages to %s)\n", chat.messages().size(),
+                         path.c_str());
           } else {
             chat.load_json(read_file(path));
-            std::fprintf(stderr, "(loaded %zu messages from %s)\n", chat.messages().size(), path.c_str());
+            std::fprintf(stderr, "(loaded %zu messages from %s)\n", chat.messages().size(),
+                         path.c_str());
           }
         } catch (const Error& e) {
           std::fprintf(stderr, "error: %s\n", e.what());

@@ -32,7 +32,8 @@ void add_generate_command(CLI::App& app) {
       ->required();
   add_quantize_option(*cmd, o->quantize);
   auto* p = cmd->add_option("-p,--prompt", o->prompt, "Prompt text");
-  auto* f = cmd->add_option("-f,--file", o->prompt_file, "Read the prompt from a file (byte for byte)");
+  auto* f =
+      cmd->add_option("-f,--file", o->prompt_file, "Read the prompt from a file (byte for byte)");
   p->excludes(f);
   cmd->add_option("-n,--n-predict", o->n_predict,
                   "Tokens to generate (-1 = until end of text or a full context)")

@@ -23,7 +23,8 @@ void add_quantize_command(CLI::App& app) {
   add_threads_option(*cmd, o->threads);
   cmd->callback([o] {
     const auto target = parse_quant_target(o->type);
-    if (!target) throw Error("unknown type '" + o->type + "' (known: " + quant_target_names() + ")");
+    if (!target)
+      throw Error("unknown type '" + o->type + "' (known: " + quant_target_names() + ")");
     const int threads = o->threads > 0 ? o->threads : default_thread_count();
     quantize_model(o->input, o->output, *target, threads,
                    [](const std::string& name, TensorType type, double rmse, size_t i, size_t n) {

@@ -26,9 +26,11 @@ void add_synth_command(CLI::App& app) {
   add_threads_option(*cmd, o->threads);
   cmd->callback([o] {
     const auto shape = find_model_shape(o->shape);
-    if (!shape) throw Error("unknown shape '" + o->shape + "' (known: " + model_shape_names() + ")");
+    if (!shape)
+      throw Error("unknown shape '" + o->shape + "' (known: " + model_shape_names() + ")");
     const auto target = parse_quant_target(o->type);
-    if (!target) throw Error("unknown type '" + o->type + "' (known: " + quant_target_names() + ")");
+    if (!target)
+      throw Error("unknown type '" + o->type + "' (known: " + quant_target_names() + ")");
     SynthOptions so{*shape, *target, o->seed, std::nullopt,
                     o->threads > 0 ? o->threads : default_thread_count()};
     if (!o->vocab.empty()) so.vocab = o->vocab;
