@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <nlohmann/json.hpp>
 
 #include "cli_runner.h"
 #include "logit_metrics.h"
@@ -116,6 +117,36 @@ TEST(CliHF, ConvertWritesALoadableGGUF) {
   expect_one_error_line(run_cli({"convert", shared_file("reference").string(), out.string()}),
                         "config.json");
   EXPECT_FALSE(fs::exists(out));
+}
+
+}  // namespace
+}  // namespace minillm
+
+namespace minillm {
+namespace {
+
+// `info` on a folder: the README's stories260K figures, and the tensors as the safetensors store
+// them (47: no lm_head, the output is tied to the embedding).
+TEST(CliHF, InfoDescribesAFolder) {
+  for (const char* name : {"hf/stories260K", "hf/stories260K-bf16"}) {
+    const auto folder = test::shared_file(name);
+    REQUIRE_SHARED_FILE(folder);
+    const auto r = test::run_cli({"info", "--json", folder.string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    const auto& hp = j["hyperparameters"];
+    EXPECT_EQ(hp["embedding_length"], 64);
+    EXPECT_EQ(hp["block_count"], 5);
+    EXPECT_EQ(hp["head_count"], 8);
+    EXPECT_EQ(hp["head_count_kv"], 4);
+    EXPECT_EQ(hp["feed_forward_length"], 172);
+    EXPECT_EQ(hp["vocab_size"], 512);
+    EXPECT_EQ(hp["rms_norm_epsilon"], 1e-5);
+    EXPECT_EQ(j["tokenizer"]["bos_token_id"], 1);
+    EXPECT_EQ(j["tensors"].size(), 47u);
+    EXPECT_DOUBLE_EQ(j["totals"]["bits_per_weight"].get<double>(),
+                     std::string(name).find("bf16") != std::string::npos ? 16.0 : 32.0);
+  }
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -10,6 +11,9 @@
 
 #include "commands.h"
 #include "minillm/gguf.h"
+#include "minillm/model.h"
+#include "minillm/safetensors.h"
+#include "minillm/tokenizer.h"
 
 namespace minillm::cli {
 namespace {
@@ -22,17 +26,19 @@ std::optional<uint64_t> uint_key(const GGUFFile& f, const std::string& key) {
   if (!v || v->is_array()) return std::nullopt;
   return v->as_uint(key);
 }
-// A FLOAT32 value becomes the double nearest to its shortest decimal form, so that it prints as
-// the number that was stored (1e-05), not as the float's exact binary value (9.99999974737875e-06).
+// A float becomes the double nearest to its shortest decimal form, so that it prints as the
+// number that was stored (1e-05), not as the float's exact binary value (9.99999974737875e-06).
+double shortest(float f) {
+  char text[64];
+  const auto [end, ec] = std::to_chars(text, text + sizeof(text), f);
+  double d = f;
+  if (ec == std::errc()) std::from_chars(text, end, d);
+  return d;
+}
 std::optional<double> float_key(const GGUFFile& f, const std::string& key) {
   const GGUFValue* v = f.find(key);
   if (!v) return std::nullopt;
-  if (v->type() == GGUFType::FLOAT32) {
-    char text[64];
-    const auto [end, ec] = std::to_chars(text, text + sizeof(text), v->as<float>(key));
-    double d = 0;
-    if (ec == std::errc() && std::from_chars(text, end, d).ec == std::errc()) return d;
-  }
+  if (v->type() == GGUFType::FLOAT32) return shortest(v->as<float>(key));
   return v->as_float(key);
 }
 // Special token ids: 0xFFFFFFFF and -1 mean "none".
@@ -42,6 +48,29 @@ std::optional<int64_t> token_id_key(const GGUFFile& f, const std::string& key) {
   const int64_t id = v->type() == GGUFType::INT32 ? v->as<int32_t>(key) : v->as_int(key);
   if (id < 0 || id == 0xFFFFFFFF) return std::nullopt;
   return id;
+}
+
+struct TensorRow {
+  std::string name, type;
+  std::vector<uint64_t> shape;
+  uint64_t n_elements, n_bytes;
+};
+
+// "tensors" and "totals" (parameters, bytes, bits per weight).
+void add_tensor_table(ordered_json& j, const std::vector<TensorRow>& rows) {
+  ordered_json tensors = ordered_json::array();
+  uint64_t params = 0, bytes = 0;
+  for (const TensorRow& t : rows) {
+    tensors.push_back(
+        {{"name", t.name}, {"type", t.type}, {"shape", t.shape}, {"bytes", t.n_bytes}});
+    params += t.n_elements;
+    bytes += t.n_bytes;
+  }
+  j["tensors"] = tensors;
+  j["totals"] = {{"tensors", rows.size()},
+                 {"parameters", params},
+                 {"bytes", bytes},
+                 {"bits_per_weight", params ? 8.0 * double(bytes) / double(params) : 0.0}};
 }
 
 ordered_json summarize(const GGUFFile& f) {
@@ -99,21 +128,49 @@ ordered_json summarize(const GGUFFile& f) {
   }
   j["tokenizer"] = tok;
 
-  ordered_json tensors = ordered_json::array();
-  uint64_t params = 0, bytes = 0;
-  for (const GGUFTensorInfo& t : f.tensors()) {
-    tensors.push_back({{"name", t.name},
-                       {"type", std::string(type_name(t.type))},
-                       {"shape", t.shape},
-                       {"bytes", t.n_bytes}});
-    params += t.n_elements;
-    bytes += t.n_bytes;
-  }
-  j["tensors"] = tensors;
-  j["totals"] = {{"tensors", f.tensors().size()},
-                 {"parameters", params},
-                 {"bytes", bytes},
-                 {"bits_per_weight", params ? 8.0 * double(bytes) / double(params) : 0.0}};
+  std::vector<TensorRow> rows;
+  for (const GGUFTensorInfo& t : f.tensors())
+    rows.push_back({t.name, std::string(type_name(t.type)), t.shape, t.n_elements, t.n_bytes});
+  add_tensor_table(j, rows);
+  return j;
+}
+
+// A Hugging Face folder: hyperparameters as the loader reads config.json, the tokenizer files'
+// special ids, and the safetensors tensors as stored (row-major shapes).
+ordered_json summarize_folder(const std::filesystem::path& folder) {
+  const auto model = Model::load(folder);
+  const ModelConfig& c = model->config();
+  ordered_json j;
+  j["file"] = folder.string();
+  j["format"] = "huggingface";
+  j["architecture"] = c.architecture;
+  ordered_json hp;
+  hp["context_length"] = c.n_ctx_train;
+  hp["embedding_length"] = c.n_embd;
+  hp["block_count"] = c.n_layer;
+  hp["head_count"] = c.n_head;
+  hp["head_count_kv"] = c.n_head_kv;
+  hp["feed_forward_length"] = c.n_ff;
+  hp["rope_freq_base"] = shortest(c.rope_theta);
+  hp["rope_dimension_count"] = c.n_rot;
+  hp["rms_norm_epsilon"] = shortest(c.rms_eps);
+  if (c.sliding_window) hp["sliding_window"] = c.sliding_window;
+  hp["vocab_size"] = c.n_vocab;
+  j["hyperparameters"] = hp;
+  ordered_json tok;
+  const Tokenizer t = Tokenizer::from_path(folder);
+  tok["model"] = t.vocab().model;
+  auto id = [](int32_t v) { return v >= 0 ? ordered_json(v) : ordered_json(nullptr); };
+  tok["bos_token_id"] = id(t.bos_id());
+  tok["eos_token_id"] = id(t.eos_id());
+  tok["unknown_token_id"] = id(t.unk_id());
+  tok["padding_token_id"] = id(t.pad_id());
+  j["tokenizer"] = tok;
+  std::vector<TensorRow> rows;
+  const SafetensorsSet set = SafetensorsSet::open_folder(folder);
+  for (const SafetensorsTensor* st : set.tensors())
+    rows.push_back({st->name, st->dtype, st->shape, st->n_elements, st->data.size()});
+  add_tensor_table(j, rows);
   return j;
 }
 
@@ -125,9 +182,13 @@ std::string text_of(const ordered_json& v) {
 
 void print_text(const ordered_json& j) {
   std::printf("file:          %s\n", j["file"].get<std::string>().c_str());
-  std::printf("gguf version:  %u   alignment: %llu   metadata keys: %zu\n",
-              j["gguf_version"].get<unsigned>(), (unsigned long long)j["alignment"].get<uint64_t>(),
-              j["metadata_count"].get<size_t>());
+  if (j.contains("gguf_version"))
+    std::printf("gguf version:  %u   alignment: %llu   metadata keys: %zu\n",
+                j["gguf_version"].get<unsigned>(),
+                (unsigned long long)j["alignment"].get<uint64_t>(),
+                j["metadata_count"].get<size_t>());
+  else
+    std::printf("format:        %s\n", text_of(j["format"]).c_str());
   std::printf("architecture:  %s\n", text_of(j["architecture"]).c_str());
   if (j.contains("name")) std::printf("name:          %s\n", text_of(j["name"]).c_str());
   std::printf("hyperparameters:\n");
@@ -159,13 +220,16 @@ void add_info_command(CLI::App& app) {
     bool json = false;
   };
   auto opt = std::make_shared<Options>();
-  CLI::App* cmd =
-      app.add_subcommand("info", "Describe a GGUF file: hyperparameters, tokenizer, tensors");
-  cmd->add_option("model,-m,--model", opt->model, "GGUF file")->required();
+  CLI::App* cmd = app.add_subcommand(
+      "info",
+      "Describe a model (GGUF file or Hugging Face folder): hyperparameters, tokenizer, tensors");
+  cmd->add_option("model,-m,--model", opt->model, "GGUF file or Hugging Face model folder")
+      ->required();
   cmd->add_flag("--json", opt->json, "Print one JSON object instead of text");
   cmd->callback([opt] {
-    const GGUFFile file = GGUFFile::open(opt->model);
-    const ordered_json j = summarize(file);
+    const ordered_json j = std::filesystem::is_directory(opt->model)
+                               ? summarize_folder(opt->model)
+                               : summarize(GGUFFile::open(opt->model));
     if (opt->json)
       std::cout << j.dump(2) << "\n";
     else
