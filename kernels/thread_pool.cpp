@@ -4,8 +4,9 @@
 // job, then publishes it by storing a new generation with chunk 0. Anyone (workers and caller)
 // claims a chunk by a compare-exchange that advances the chunk index within the same generation,
 // so a thread that read an older generation can never claim a chunk of a newer job; the job
-// fields are only overwritten after every chunk of the previous job has finished (done_ count),
-// and a chunk is only run after a successful claim, so they are stable while read.
+// fields are only overwritten after every chunk of the previous job has finished (done_ count)
+// and that job has been closed (a generation with no chunk left), and a chunk is only run after a
+// successful claim, so they are stable while read.
 #include "kernels/thread_pool.h"
 
 #include <immintrin.h>
@@ -47,11 +48,17 @@ class Pool {
     n_chunks_.store(n_chunks, std::memory_order_relaxed);
     helpers_.store(static_cast<size_t>(n_threads) - 1, std::memory_order_relaxed);
     done_.store(0, std::memory_order_relaxed);
-    const uint64_t gen = (state_.load(std::memory_order_relaxed) >> 32) + 1;
+    // Generations live in the upper 32 bits and wrap around.
+    const uint64_t gen = ((state_.load(std::memory_order_relaxed) >> 32) + 1) & 0xFFFFFFFFu;
     state_.store(gen << 32, std::memory_order_seq_cst);
     if (sleepers_.load(std::memory_order_seq_cst) > 0) wake_all();
     work(gen, SIZE_MAX);
     while (done_.load(std::memory_order_acquire) < n_chunks) _mm_pause();
+    // Close the job under a generation of its own with no chunk left to claim. Without this, a
+    // worker that read this generation's last state before the job finished could still win its
+    // compare-exchange after the next job's fields are written but before that job is published,
+    // and run a chunk of the next job twice (once outside the generation its caller waits for).
+    state_.store((((gen + 1) & 0xFFFFFFFFu) << 32) | 0xFFFFFFFFu, std::memory_order_seq_cst);
   }
 
  private:

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -30,6 +31,28 @@ TEST(ThreadPool, ManyJobsInARow) {
     run_chunks(2, 16, f);
   }
   EXPECT_EQ(sum.load(), 2000L * (16 * 17 / 2));
+}
+
+// Jobs alternate between few and many chunks, oversubscribing the cores so workers get preempted
+// mid-claim: a worker still holding a claim attempt of a finished job must never run a chunk of
+// the next one (that chunk would run twice, the second time after its caller returned). Counters
+// for every (job, chunk) live outside the jobs so a late run is counted, not a use after scope.
+TEST(ThreadPool, NoChunkOfAJobRunsTwiceAcrossJobBoundaries) {
+  constexpr int kJobs = 20000;
+  constexpr size_t kMaxChunks = 9;
+  std::vector<std::atomic<int>> hits(kJobs * kMaxChunks);
+  for (int job = 0; job < kJobs; ++job) {
+    const size_t n = job % 2 ? kMaxChunks : 2;
+    auto f = [&, job](size_t c) { hits[job * kMaxChunks + c].fetch_add(1); };
+    run_chunks(3, n, f);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // let any late run land
+  for (int job = 0; job < kJobs; ++job) {
+    const size_t n = job % 2 ? kMaxChunks : 2;
+    for (size_t c = 0; c < kMaxChunks; ++c)
+      ASSERT_EQ(hits[job * kMaxChunks + c].load(), c < n ? 1 : 0)
+          << "job " << job << " chunk " << c;
+  }
 }
 
 TEST(ThreadPool, ConcurrentCallers) {
