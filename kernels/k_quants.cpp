@@ -29,6 +29,8 @@ void unpack_q3k_scales(const uint8_t* s, int* out) {
   }
 }
 
+}  // namespace
+
 // Q4_K/Q5_K: 8 scales and 8 mins of 6 bits in 12 bytes. For j < 4 they are the low 6 bits of
 // bytes j (scale) and j + 4 (min). For j >= 4 their low 4 bits are the nibbles of byte j + 4
 // (low: scale, high: min) and their top 2 bits are the top bits of bytes j - 4 (scale) and j (min).
@@ -43,8 +45,6 @@ void unpack_k4_scales(const uint8_t* s, int* sc, int* mn) {
     }
   }
 }
-
-}  // namespace
 
 void dequantize_row_q2_k(const void* src, float* dst, size_t n) {
   const auto* b = static_cast<const BlockQ2_K*>(src);

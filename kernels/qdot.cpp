@@ -8,6 +8,7 @@
 
 #include "kernels/blocks.h"
 #include "kernels/f16.h"
+#include "kernels/quant_impl.h"
 
 namespace minillm::kernels::q {
 namespace {
@@ -29,19 +30,6 @@ void nibbles32(const uint8_t* qs, uint8_t* u) {
 // 5th bits of Q5_0/Q5_1: bit j of the little-endian 32-bit qh belongs to element j.
 void fifth_bits(const uint8_t* qh, uint8_t* u) {
   for (int j = 0; j < 32; ++j) u[j] |= static_cast<uint8_t>(((qh[j / 8] >> (j % 8)) & 1) << 4);
-}
-
-// Q4_K/Q5_K: 6-bit scales and mins, packed as documented in k_quants.cpp.
-void k4_scales(const uint8_t* s, int* sc, int* mn) {
-  for (int j = 0; j < 8; ++j) {
-    if (j < 4) {
-      sc[j] = s[j] & 63;
-      mn[j] = s[j + 4] & 63;
-    } else {
-      sc[j] = (s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4);
-      mn[j] = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-    }
-  }
 }
 
 void unpack_legacy(TensorType t, const uint8_t* b, uint8_t* u, float* dw, float* mw) {
@@ -103,7 +91,7 @@ void unpack_q45_k(const uint16_t d16, uint16_t dmin16, const uint8_t* scales, co
                   const uint8_t* qh, uint8_t* u, float* dw, float* mw) {
   const float d = fp16_to_fp32(d16), dmin = fp16_to_fp32(dmin16);
   int sc[8], mn[8];
-  k4_scales(scales, sc, mn);
+  detail::unpack_k4_scales(scales, sc, mn);
   for (int j = 0; j < 8; ++j) {
     dw[j] = d * static_cast<float>(sc[j]);
     mw[j] = -(dmin * static_cast<float>(mn[j]));

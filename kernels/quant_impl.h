@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace minillm::kernels::detail {
 
@@ -24,6 +25,8 @@ void quantize_row_q8_0(const float* src, void* dst, size_t n);
 void quantize_row_q8_1(const float* src, void* dst, size_t n);
 void quantize_row_q8_k(const float* src, void* dst, size_t n);
 // k_quants.cpp
+// The 8 six-bit scales and mins packed in the 12 scale bytes of a Q4_K / Q5_K block.
+void unpack_k4_scales(const uint8_t* packed, int* scales, int* mins);
 void dequantize_row_q2_k(const void* src, float* dst, size_t n);
 void dequantize_row_q3_k(const void* src, float* dst, size_t n);
 void dequantize_row_q4_k(const void* src, float* dst, size_t n);

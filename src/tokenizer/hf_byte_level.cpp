@@ -13,20 +13,9 @@ namespace {
 
 using nlohmann::json;
 
-const json* member(const json& j, const char* key) {
-  if (!j.is_object()) return nullptr;
-  const auto it = j.find(key);
-  return it == j.end() || it->is_null() ? nullptr : &*it;
-}
-
-std::string string_member(const json& j, const char* key) {
-  const json* v = member(j, key);
-  return v && v->is_string() ? v->get<std::string>() : std::string();
-}
-
 // A boolean setting, `fallback` when absent; anything else than true/false is an error.
 bool bool_member(const json& j, const char* key, bool fallback, const std::string& src) {
-  const json* v = member(j, key);
+  const json* v = json_member(j, key);
   if (!v) return fallback;
   if (!v->is_boolean()) throw Error(src + ": '" + key + "' is not true or false");
   return v->get<bool>();
@@ -37,7 +26,7 @@ bool bool_member(const json& j, const char* key, bool fallback, const std::strin
 }
 
 std::string type_of(const json& j) {
-  const std::string type = string_member(j, "type");
+  const std::string type = json_string_member(j, "type");
   return type.empty() ? j.dump() : type;
 }
 
@@ -45,16 +34,16 @@ std::string type_of(const json& j) {
 
 std::string byte_level_pre_tokenizer(const json& j, const std::string& src) {
   bool nfc = false;
-  if (const json* norm = member(j, "normalizer")) {
-    if (string_member(*norm, "type") != "NFC")
+  if (const json* norm = json_member(j, "normalizer")) {
+    if (json_string_member(*norm, "type") != "NFC")
       unsupported(src, "normalizer '" + type_of(*norm) + "'");
     nfc = true;
   }
-  const json* pre = member(j, "pre_tokenizer");
+  const json* pre = json_member(j, "pre_tokenizer");
   if (!pre) unsupported(src, "no pre_tokenizer");
   std::vector<json> steps;
-  if (string_member(*pre, "type") == "Sequence") {
-    const json* list = member(*pre, "pretokenizers");
+  if (json_string_member(*pre, "type") == "Sequence") {
+    const json* list = json_member(*pre, "pretokenizers");
     if (!list || !list->is_array()) throw Error(src + ": Sequence pre_tokenizer without a list");
     steps.assign(list->begin(), list->end());
   } else {
@@ -63,13 +52,13 @@ std::string byte_level_pre_tokenizer(const json& j, const std::string& src) {
   std::vector<std::string> regexes;
   bool byte_level = false;
   for (const json& step : steps) {
-    const std::string type = string_member(step, "type");
+    const std::string type = json_string_member(step, "type");
     if (byte_level) unsupported(src, "pre_tokenizer step '" + type_of(step) + "' after ByteLevel");
     if (type == "Split") {
-      const json* pattern = member(step, "pattern");
-      const std::string regex = pattern ? string_member(*pattern, "Regex") : std::string();
+      const json* pattern = json_member(step, "pattern");
+      const std::string regex = pattern ? json_string_member(*pattern, "Regex") : std::string();
       if (regex.empty()) unsupported(src, "a Split pattern that is not a regular expression");
-      const std::string behavior = string_member(step, "behavior");
+      const std::string behavior = json_string_member(step, "behavior");
       if (behavior != "Isolated") unsupported(src, "Split behavior '" + behavior + "'");
       if (bool_member(step, "invert", false, src)) unsupported(src, "an inverted Split");
       regexes.push_back(regex);
@@ -87,7 +76,8 @@ std::string byte_level_pre_tokenizer(const json& j, const std::string& src) {
     }
   }
   if (!byte_level) unsupported(src, "a pre_tokenizer without a ByteLevel step");
-  if (const json* dec = member(j, "decoder"); dec && string_member(*dec, "type") != "ByteLevel")
+  if (const json* dec = json_member(j, "decoder");
+      dec && json_string_member(*dec, "type") != "ByteLevel")
     unsupported(src, "decoder '" + type_of(*dec) + "'");
 
   if (auto name = pre_tokenizer_name_for(regexes, nfc)) return *name;

@@ -13,11 +13,6 @@ namespace {
 
 using nlohmann::json;
 
-const json* member(const json& j, const char* key) {
-  const auto it = j.find(key);
-  return it == j.end() || it->is_null() ? nullptr : &*it;
-}
-
 // A special token is written as its text or as {"content": text, ...}.
 std::string token_text(const json& v, const char* key, const std::string& src) {
   if (v.is_string()) return v.get<std::string>();
@@ -44,7 +39,7 @@ void read_added_tokens(Vocab& v, const json& added, const std::string& src) {
       throw Error(src + ": added token id '" + key + "' is not a number");
     const uint64_t id = std::stoull(key);
     const std::string text = token_text(entry, "added_tokens_decoder", src);
-    const json* special = entry.is_object() ? member(entry, "special") : nullptr;
+    const json* special = entry.is_object() ? json_member(entry, "special") : nullptr;
     const bool is_special = special && special->is_boolean() && special->get<bool>();
     if (id < v.tokens.size()) {
       if (v.tokens[id] != text)
@@ -70,20 +65,21 @@ void read_added_tokens(Vocab& v, const json& added, const std::string& src) {
 
 void apply_tokenizer_config(Vocab& v, const json& c, const std::string& src) {
   if (!c.is_object()) throw Error(src + ": not a JSON object");
-  if (const json* added = member(c, "added_tokens_decoder")) read_added_tokens(v, *added, src);
+  if (const json* added = json_member(c, "added_tokens_decoder")) read_added_tokens(v, *added, src);
   const std::pair<const char*, int32_t*> names[] = {{"bos_token", &v.bos_id},
                                                     {"eos_token", &v.eos_id},
                                                     {"unk_token", &v.unk_id},
                                                     {"pad_token", &v.pad_id}};
   for (const auto& [key, id] : names)
-    if (const json* t = member(c, key)) *id = find_token(v, token_text(*t, key, src), key, src);
+    if (const json* t = json_member(c, key))
+      *id = find_token(v, token_text(*t, key, src), key, src);
   for (const auto& [key, flag] :
        {std::pair{"add_bos_token", &v.add_bos}, std::pair{"add_eos_token", &v.add_eos}})
-    if (const json* b = member(c, key)) {
+    if (const json* b = json_member(c, key)) {
       if (!b->is_boolean()) throw Error(src + ": '" + key + "' is not true or false");
       *flag = b->get<bool>();
     }
-  if (const json* t = member(c, "chat_template")) {
+  if (const json* t = json_member(c, "chat_template")) {
     if (t->is_string()) {
       v.chat_template = t->get<std::string>();
     } else if (t->is_array()) {
@@ -102,7 +98,7 @@ void apply_generation_config(Vocab& v, const json& c, const std::string& src) {
   if (!c.is_object()) throw Error(src + ": not a JSON object");
   for (const auto& [key, id] :
        {std::pair{"bos_token_id", &v.bos_id}, std::pair{"eos_token_id", &v.eos_id}}) {
-    const json* value = member(c, key);
+    const json* value = json_member(c, key);
     if (!value || *id >= 0) continue;
     if (value->is_array()) {  // several stop ids: the first is the EOS token
       if (value->empty()) continue;

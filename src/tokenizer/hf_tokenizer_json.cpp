@@ -17,17 +17,6 @@ using nlohmann::json;
 
 constexpr std::string_view kSpace = "\xE2\x96\x81";  // U+2581, SentencePiece's space
 
-const json* member(const json& j, const char* key) {
-  if (!j.is_object()) return nullptr;
-  const auto it = j.find(key);
-  return it == j.end() || it->is_null() ? nullptr : &*it;
-}
-
-std::string string_member(const json& j, const char* key) {
-  const json* v = member(j, key);
-  return v && v->is_string() ? v->get<std::string>() : std::string();
-}
-
 // A merge, written "left right" or ["left", "right"].
 std::pair<std::string, std::string> merge_pair(const json& m, size_t rank, const std::string& src) {
   if (m.is_string()) {
@@ -48,8 +37,8 @@ bool is_byte_token(std::string_view t) {
 
 // Where the text gets its U+2581s and its dummy prefix. Returns add_space_prefix.
 bool read_space_handling(const json& j, const std::string& src) {
-  const json* norm = member(j, "normalizer");
-  const json* pre = member(j, "pre_tokenizer");
+  const json* norm = json_member(j, "normalizer");
+  const json* pre = json_member(j, "pre_tokenizer");
   auto unsupported = [&](const std::string& what) -> bool {
     throw Error(src + ": " + what +
                 " is not supported yet (mini-llm reads the SentencePiece-style "
@@ -58,64 +47,66 @@ bool read_space_handling(const json& j, const std::string& src) {
   if (norm) {
     // Llama 2 / Mistral ("legacy"): Sequence[Prepend "▁", Replace " " -> "▁"].
     std::vector<json> steps;
-    if (string_member(*norm, "type") == "Sequence" && member(*norm, "normalizers") &&
+    if (json_string_member(*norm, "type") == "Sequence" && json_member(*norm, "normalizers") &&
         (*norm)["normalizers"].is_array())
       steps.assign((*norm)["normalizers"].begin(), (*norm)["normalizers"].end());
     else
       steps.push_back(*norm);
     bool prefix = false, replace = false;
     for (const json& s : steps) {
-      const std::string type = string_member(s, "type");
-      if (type == "Prepend" && string_member(s, "prepend") == kSpace && !replace) {
+      const std::string type = json_string_member(s, "type");
+      if (type == "Prepend" && json_string_member(s, "prepend") == kSpace && !replace) {
         prefix = true;
-      } else if (type == "Replace" && member(s, "pattern") &&
-                 string_member(s["pattern"], "String") == " " &&
-                 string_member(s, "content") == kSpace) {
+      } else if (type == "Replace" && json_member(s, "pattern") &&
+                 json_string_member(s["pattern"], "String") == " " &&
+                 json_string_member(s, "content") == kSpace) {
         replace = true;
       } else {
         unsupported("normalizer step '" + (type.empty() ? s.dump() : type) + "'");
       }
     }
     if (!replace) unsupported("a normalizer that keeps spaces as they are");
-    if (pre) unsupported("pre_tokenizer '" + string_member(*pre, "type") + "' after a normalizer");
+    if (pre)
+      unsupported("pre_tokenizer '" + json_string_member(*pre, "type") + "' after a normalizer");
     return prefix;
   }
   // Newer files: no normalizer, Metaspace pre-tokenizer without splitting.
-  if (!pre || string_member(*pre, "type") != "Metaspace")
-    unsupported(pre ? "pre_tokenizer '" + string_member(*pre, "type") + "'"
+  if (!pre || json_string_member(*pre, "type") != "Metaspace")
+    unsupported(pre ? "pre_tokenizer '" + json_string_member(*pre, "type") + "'"
                     : std::string("a tokenizer.json without normalizer or pre_tokenizer"));
-  if (string_member(*pre, "replacement") != kSpace)
+  if (json_string_member(*pre, "replacement") != kSpace)
     unsupported("a Metaspace replacement other than U+2581");
-  if (const json* split = member(*pre, "split"); split && split->is_boolean() && split->get<bool>())
+  if (const json* split = json_member(*pre, "split");
+      split && split->is_boolean() && split->get<bool>())
     unsupported("a Metaspace pre_tokenizer that splits words");
-  const std::string scheme = string_member(*pre, "prepend_scheme");
+  const std::string scheme = json_string_member(*pre, "prepend_scheme");
   if (scheme == "never") return false;
   // "first" prefixes only the start of the text; mini-llm also prefixes text that follows a
   // special token (as "always" does), which matters only when special tokens are parsed.
   if (scheme == "always" || scheme == "first") return true;
-  const json* add = member(*pre, "add_prefix_space");  // the older spelling
+  const json* add = json_member(*pre, "add_prefix_space");  // the older spelling
   return !add || (add->is_boolean() && add->get<bool>());
 }
 
 // Reads the leading / trailing special token of the single-sequence template, if any.
 void read_post_processor(const json& j, Vocab& v, const std::map<std::string, int32_t>& ids) {
-  const json* pp = member(j, "post_processor");
+  const json* pp = json_member(j, "post_processor");
   v.add_bos = false;
   v.add_eos = false;
   if (!pp) return;
   const json* tmpl = pp;
-  if (string_member(*pp, "type") == "Sequence" && member(*pp, "processors")) {
+  if (json_string_member(*pp, "type") == "Sequence" && json_member(*pp, "processors")) {
     tmpl = nullptr;
     for (const json& p : (*pp)["processors"])
-      if (string_member(p, "type") == "TemplateProcessing") tmpl = &p;
+      if (json_string_member(p, "type") == "TemplateProcessing") tmpl = &p;
   }
-  if (!tmpl || string_member(*tmpl, "type") != "TemplateProcessing") return;
-  const json* single = member(*tmpl, "single");
+  if (!tmpl || json_string_member(*tmpl, "type") != "TemplateProcessing") return;
+  const json* single = json_member(*tmpl, "single");
   if (!single || !single->is_array() || single->empty()) return;
   auto special_id = [&](const json& piece) -> int32_t {
-    const json* st = member(piece, "SpecialToken");
+    const json* st = json_member(piece, "SpecialToken");
     if (!st) return -1;
-    const auto it = ids.find(string_member(*st, "id"));
+    const auto it = ids.find(json_string_member(*st, "id"));
     return it == ids.end() ? -1 : it->second;
   };
   if (const int32_t id = special_id(single->front()); id >= 0) {
@@ -133,22 +124,22 @@ void read_post_processor(const json& j, Vocab& v, const std::map<std::string, in
 
 Vocab vocab_from_tokenizer_json(const json& j, const std::string& src) {
   if (!j.is_object()) throw Error(src + ": not a JSON object");
-  const json* model = member(j, "model");
+  const json* model = json_member(j, "model");
   if (!model || !model->is_object()) throw Error(src + ": 'model' is missing");
-  const std::string type = string_member(*model, "type");
+  const std::string type = json_string_member(*model, "type");
   if (!type.empty() && type != "BPE")
     throw Error(src + ": tokenizer model type '" + type + "' is not supported yet (only BPE)");
-  const json* fallback = member(*model, "byte_fallback");
+  const json* fallback = json_member(*model, "byte_fallback");
   if (fallback && !fallback->is_boolean()) throw Error(src + ": 'byte_fallback' is not a boolean");
   const bool byte_level = !fallback || !fallback->get<bool>();  // GPT-2 style: no <0xNN> tokens
   for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"})
-    if (member(*model, key)) throw Error(src + ": BPE '" + key + "' is not supported yet");
+    if (json_member(*model, key)) throw Error(src + ": BPE '" + key + "' is not supported yet");
 
-  const json* vocab = member(*model, "vocab");
-  const json* merges = member(*model, "merges");
+  const json* vocab = json_member(*model, "vocab");
+  const json* merges = json_member(*model, "merges");
   if (!vocab || !vocab->is_object()) throw Error(src + ": model 'vocab' is missing");
   if (!merges || !merges->is_array()) throw Error(src + ": model 'merges' is missing");
-  const json* added = member(j, "added_tokens");
+  const json* added = json_member(j, "added_tokens");
   if (added && !added->is_array()) throw Error(src + ": 'added_tokens' is not a list");
   // Ids are checked against the number of entries, so a hostile id cannot size a huge table.
   const size_t n_max = vocab->size() + (added ? added->size() : 0);
@@ -176,19 +167,20 @@ Vocab vocab_from_tokenizer_json(const json& j, const std::string& src) {
     ids.emplace(text, i);
     if (!byte_level && is_byte_token(text)) v.types[i] = TokenType::Byte;
   }
-  if (const std::string unk = string_member(*model, "unk_token"); !unk.empty()) {
+  if (const std::string unk = json_string_member(*model, "unk_token"); !unk.empty()) {
     const auto it = ids.find(unk);
     if (it == ids.end()) throw Error(src + ": unk_token '" + unk + "' is not in the vocabulary");
     v.unk_id = it->second;
   }
   if (added)
     for (const json& a : *added) {
-      if (!a.is_object() || !member(a, "content") || !a["content"].is_string() || !member(a, "id"))
+      if (!a.is_object() || !json_member(a, "content") || !a["content"].is_string() ||
+          !json_member(a, "id"))
         throw Error(src + ": an added token lacks 'id' or 'content'");
       const std::string text = a["content"].get<std::string>();
       const int32_t i = place(text, a["id"], "added token");
       ids.emplace(text, i);
-      const json* special = member(a, "special");
+      const json* special = json_member(a, "special");
       const bool is_special = special && special->is_boolean() && special->get<bool>();
       if (i != v.unk_id) v.types[i] = is_special ? TokenType::Control : TokenType::UserDefined;
     }
@@ -211,7 +203,7 @@ Vocab vocab_from_tokenizer_json(const json& j, const std::string& src) {
                     "') is not two byte-level token texts");
       v.merges.push_back(left + ' ' + right);
     }
-    if (const json* ignore = member(*model, "ignore_merges")) {
+    if (const json* ignore = json_member(*model, "ignore_merges")) {
       if (!ignore->is_boolean()) throw Error(src + ": 'ignore_merges' is not a boolean");
       v.ignore_merges = ignore->get<bool>();
     }

@@ -11,6 +11,18 @@
 
 namespace minillm {
 
+// `j[key]` when j is an object holding a non-null `key`, else nullptr (optional fields).
+inline const nlohmann::json* json_member(const nlohmann::json& j, const char* key) {
+  if (!j.is_object()) return nullptr;
+  const auto it = j.find(key);
+  return it == j.end() || it->is_null() ? nullptr : &*it;
+}
+// The string at `j[key]`, or "" when absent or not a string.
+inline std::string json_string_member(const nlohmann::json& j, const char* key) {
+  const nlohmann::json* v = json_member(j, key);
+  return v && v->is_string() ? v->get<std::string>() : std::string();
+}
+
 // tokenizer.json of a BPE model: with byte fallback (Llama 2, Mistral) a "llama" Vocab whose
 // scores come from the merge ranks (the earlier a merge, the higher its result's score); without
 // it a byte-level "gpt2" Vocab (GPT-2, Llama 3, Qwen 2) with the merges and the named
