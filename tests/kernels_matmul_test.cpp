@@ -21,6 +21,8 @@
 namespace minillm::kernels {
 namespace {
 
+using testing::make_weights;
+using testing::random_floats;
 using testing::ScopedIsa;
 using testing::supported_isas;
 
@@ -28,63 +30,6 @@ const TensorType kAllTypes[] = {
     TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q4_0, TensorType::Q4_1,
     TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0, TensorType::Q2_K, TensorType::Q3_K,
     TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
-
-uint16_t small_half(std::mt19937& rng) {
-  std::uniform_real_distribution<float> u(0.002f, 0.05f);
-  return fp32_to_fp16(u(rng));
-}
-
-// A weight matrix of n_out rows: quantized from random floats where a quantizer exists, else
-// random bytes with the fp16 super-block scales overwritten by small finite values.
-std::vector<uint8_t> make_weights(TensorType t, size_t n_out, size_t n_in, std::mt19937& rng) {
-  const size_t rb = row_bytes(t, n_in);
-  std::vector<uint8_t> w(rb * n_out);
-  if (can_quantize(t)) {
-    std::normal_distribution<float> normal(0.0f, 1.0f);
-    std::vector<float> row(n_in);
-    for (size_t o = 0; o < n_out; ++o) {
-      for (float& v : row) v = normal(rng);
-      quantize_row(t, row.data(), w.data() + o * rb, n_in);
-    }
-    return w;
-  }
-  for (auto& b : w) b = static_cast<uint8_t>(rng());
-  const size_t bb = traits(t).block_bytes;
-  for (size_t off = 0; off < w.size(); off += bb) {
-    uint8_t* blk = w.data() + off;
-    auto set = [&](size_t at) {
-      const uint16_t h = small_half(rng);
-      std::memcpy(blk + at, &h, 2);
-    };
-    switch (t) {
-      case TensorType::Q2_K:
-        set(offsetof(BlockQ2_K, d)), set(offsetof(BlockQ2_K, dmin));
-        break;
-      case TensorType::Q3_K:
-        set(offsetof(BlockQ3_K, d));
-        break;
-      case TensorType::Q4_K:
-        set(offsetof(BlockQ4_K, d)), set(offsetof(BlockQ4_K, dmin));
-        break;
-      case TensorType::Q5_K:
-        set(offsetof(BlockQ5_K, d)), set(offsetof(BlockQ5_K, dmin));
-        break;
-      case TensorType::Q6_K:
-        set(offsetof(BlockQ6_K, d));
-        break;
-      default:
-        ADD_FAILURE() << "no weight generator for " << type_name(t);
-    }
-  }
-  return w;
-}
-
-std::vector<float> random_floats(size_t n, std::mt19937& rng) {
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = normal(rng);
-  return v;
-}
 
 struct Reference {
   std::vector<double> y;    // float64 product of the dequantized weights

@@ -22,61 +22,14 @@
 namespace minillm::kernels {
 namespace {
 
+using testing::make_weights;
+using testing::random_floats;
 using testing::ScopedIsa;
 using testing::supported_isas;
 
 const TensorType kQuantTypes[] = {
     TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0,
     TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
-
-std::vector<float> random_floats(size_t n, std::mt19937& rng, float sigma = 1.0f) {
-  std::normal_distribution<float> normal(0.0f, sigma);
-  std::vector<float> v(n);
-  for (float& x : v) x = normal(rng);
-  return v;
-}
-
-// Quantized from N(0, 1) where a quantizer exists; else random bytes with small fp16 scales.
-std::vector<uint8_t> make_weights(TensorType t, size_t n_out, size_t n_in, std::mt19937& rng) {
-  const size_t rb = row_bytes(t, n_in);
-  std::vector<uint8_t> w(rb * n_out);
-  if (can_quantize(t)) {
-    for (size_t o = 0; o < n_out; ++o) {
-      const auto row = random_floats(n_in, rng);
-      quantize_row(t, row.data(), w.data() + o * rb, n_in);
-    }
-    return w;
-  }
-  for (auto& b : w) b = static_cast<uint8_t>(rng());
-  std::uniform_real_distribution<float> u(0.002f, 0.05f);
-  const size_t bb = traits(t).block_bytes;
-  for (size_t off = 0; off < w.size(); off += bb) {
-    auto set = [&](size_t at) {
-      const uint16_t h = fp32_to_fp16(u(rng));
-      std::memcpy(w.data() + off + at, &h, 2);
-    };
-    switch (t) {
-      case TensorType::Q2_K:
-        set(offsetof(BlockQ2_K, d)), set(offsetof(BlockQ2_K, dmin));
-        break;
-      case TensorType::Q3_K:
-        set(offsetof(BlockQ3_K, d));
-        break;
-      case TensorType::Q4_K:
-        set(offsetof(BlockQ4_K, d)), set(offsetof(BlockQ4_K, dmin));
-        break;
-      case TensorType::Q5_K:
-        set(offsetof(BlockQ5_K, d)), set(offsetof(BlockQ5_K, dmin));
-        break;
-      case TensorType::Q6_K:
-        set(offsetof(BlockQ6_K, d));
-        break;
-      default:
-        ADD_FAILURE() << "no weight generator for " << type_name(t);
-    }
-  }
-  return w;
-}
 
 std::vector<float> fast(TensorType t, const std::vector<uint8_t>& w, size_t n_out, size_t n_in,
                         const std::vector<float>& x, size_t n_tok, int threads) {

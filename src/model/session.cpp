@@ -67,17 +67,11 @@ std::span<const float> Session::eval(std::span<const int32_t> tokens, bool all_l
   s.logits.resize((all_logits ? n : 1) * size_t(c.n_vocab));
   for (size_t start = 0; start < n; start += s.n_batch) {
     const uint32_t n_tok = uint32_t(std::min<size_t>(s.n_batch, n - start));
-    const bool last_batch = start + n_tok == n;
-    // Logits of intermediate batches are only needed with all_logits.
-    if (!all_logits && !last_batch) {
-      std::vector<float> discard(c.n_vocab);
-      llama_forward(s.model->impl(), s.cache, s.scratch, tokens.data() + start, n_tok, s.n_past,
-                    false, s.n_threads, discard.data());
-    } else {
-      float* out = all_logits ? s.logits.data() + start * c.n_vocab : s.logits.data();
-      llama_forward(s.model->impl(), s.cache, s.scratch, tokens.data() + start, n_tok, s.n_past,
-                    all_logits, s.n_threads, out);
-    }
+    // Without all_logits every batch writes the last-row logits to the same place, so the last
+    // batch's survive.
+    float* out = all_logits ? s.logits.data() + start * c.n_vocab : s.logits.data();
+    llama_forward(s.model->impl(), s.cache, s.scratch, tokens.data() + start, n_tok, s.n_past,
+                  all_logits, s.n_threads, out);
     s.n_past += n_tok;
     s.tokens_evaluated += n_tok;
   }
