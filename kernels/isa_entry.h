@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/packed_format.h"
 #include "minillm/tensor_type.h"
 
 namespace minillm::kernels::isa {
@@ -31,7 +32,7 @@ struct MatmulTile {
 // derived for the weight format (arrays per token, n_sub = n_in / sub_len entries each).
 struct QMatmulJob {
   TensorType wtype;
-  const uint8_t* w;   // row 0 of W
+  const uint8_t* w;   // row 0 of W (packed: group 0, each group taking 16 rows' bytes)
   size_t row_stride;  // bytes per weight row
   size_t n_out, n_in, n_tok;
   const int8_t* qa;     // [n_tok][n_in]
@@ -39,6 +40,8 @@ struct QMatmulJob {
   const float* da;      // [n_tok][n_sub]
   const float* asf;     // [n_tok][n_sub], or null for formats without a min
   float* y;             // [n_tok][n_out]
+  bool packed;          // W in the packed layout of packed_rows.h (AVX-512 kernels only)
+  PackedFormat pf;      // its format, when packed
 };
 
 // Most rows a tile may have.

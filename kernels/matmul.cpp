@@ -12,6 +12,7 @@
 
 #include "kernels/cpu.h"
 #include "kernels/isa_entry.h"
+#include "kernels/packed_rows.h"
 #include "kernels/qdot.h"
 #include "kernels/quant.h"
 #include "kernels/thread_pool.h"
@@ -123,6 +124,28 @@ void matmul(TensorType wtype, const void* w, size_t n_out, size_t n_in, const fl
     fn(t);
   };
   run_chunks(threads, static_cast<size_t>(n_tiles), run_tile);
+}
+
+void matmul(const PackedRows& w, const float* x, size_t n_tok, float* y, int n_threads,
+            MatmulMode mode) {
+  const size_t n_out = w.n_out(), n_in = w.n_in();
+  if (n_out == 0 || n_tok == 0) return;
+  if (mode == MatmulMode::Fast) return qmatmul(w, x, n_tok, y, n_threads);
+  // Exact: each group back in file layout, then the usual tile.
+  const TileFn fn = tile_fn(active_isa());
+  auto run_group = [&](size_t g) {
+    thread_local std::vector<uint8_t> rows;
+    thread_local std::vector<float> scratch;
+    rows.resize(kPackRows * w.row_bytes());
+    scratch.resize(kPackRows * n_in);
+    w.unpack_group(g, rows.data());
+    const size_t first = g * kPackRows;
+    const isa::MatmulTile t{
+        w.type(),  rows.data(), w.row_bytes(), std::min(kPackRows, n_out - first), n_in, x, n_tok,
+        y + first, n_out,       scratch.data()};
+    fn(t);
+  };
+  run_chunks(std::max(n_threads, 1), w.n_groups(), run_group);
 }
 
 namespace {

@@ -8,6 +8,8 @@
 
 namespace minillm::kernels {
 
+class PackedRows;
+
 // Fast: quantized weights are multiplied with activations quantized to int8 per 32 elements
 // (integer dot products, see qdot.h); float weights (F32, F16, BF16) use float activations.
 // Exact: float32 activations and exactly dequantized weights for every type.
@@ -32,6 +34,11 @@ bool matmul_supported(TensorType wtype);
 // minillm::Error for an unsupported type or n_in not a multiple of the block size.
 void matmul(TensorType wtype, const void* w, size_t n_out, size_t n_in, const float* x,
             size_t n_tok, float* y, int n_threads, MatmulMode mode = MatmulMode::Fast);
+
+// The same product with W packed (packed_rows.h): the same results, bit for bit, as with W in
+// the file layout.
+void matmul(const PackedRows& w, const float* x, size_t n_tok, float* y, int n_threads,
+            MatmulMode mode = MatmulMode::Fast);
 
 // sum_i a[i] * b[i] in float32 with the active ISA's reduction order (the one matmul uses).
 float dot_f32(const float* a, const float* b, size_t n);

@@ -59,8 +59,12 @@ float dot_ref(const Format& f, const uint8_t* u, const float* dw, const float* m
 }  // namespace minillm::kernels::q
 
 namespace minillm::kernels {
+class PackedRows;
+
 // The integer matrix product (matmul's Fast mode for quantized weights): activations quantized
 // once per call by all threads, then rows split over the threads. Arguments already checked.
 void qmatmul(TensorType wtype, const void* w, size_t n_out, size_t n_in, const float* x,
              size_t n_tok, float* y, int n_threads);
+// The same product with W packed (packed_rows.h): bitwise the same results.
+void qmatmul(const PackedRows& w, const float* x, size_t n_tok, float* y, int n_threads);
 }  // namespace minillm::kernels

@@ -100,6 +100,69 @@ inline void prefetch_next(const uint8_t* row0, size_t stride, size_t b, size_t n
     _mm_prefetch(reinterpret_cast<const char*>(next + 64 * l), _MM_HINT_T1);
 }
 
+// Where a decoder reads one block column of 16 rows. Offsets are byte offsets in the block.
+//   words(off, out)  bytes off..off+15 of every row: out[k] holds dword k, row r in lane r
+//   word(off)        the dword at off of every row
+//   half(off)        the fp16 at off of every row, as floats
+// FileRows reads the file layout (rows `st` bytes apart); PackedBlock a packed group
+// (packed_rows.h), where all three are plain loads.
+struct FileRows {
+  const uint8_t* blk;  // the block of row 0
+  size_t st;           // bytes per row
+  void words(size_t off, __m512i out[4]) const {
+    gather16x16([&](int r) { return blk + static_cast<size_t>(r) * st + off; }, out);
+  }
+  __m512i word(size_t off) const {
+    const __m512i rows =
+        _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                           _mm512_set1_epi32(static_cast<int>(st)));
+    return _mm512_i32gather_epi32(rows, blk + off, 1);
+  }
+  __m512 half(size_t off) const { return gather_half(blk + off, st); }
+};
+
+struct PackedBlock {
+  const uint8_t* p;  // the packed block column: 16 * block_bytes bytes
+  const PackedFormat& f;
+  const uint8_t* at(size_t off) const { return p + f.head_bytes + 64 * ((off - f.word_base) / 4); }
+  void words(size_t off, __m512i out[4]) const {
+    for (int k = 0; k < 4; ++k) out[k] = _mm512_loadu_si512(at(off) + 64 * k);
+  }
+  __m512i word(size_t off) const { return _mm512_loadu_si512(at(off)); }
+  __m512 half(size_t off) const {
+    if (static_cast<int32_t>(off) == f.half_at)
+      return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    __m512i w = word(off);  // a half inside a word: its low or high 16 bits
+    if ((off - f.word_base) % 4 != 0) w = _mm512_srli_epi32(w, 16);
+    return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(w));
+  }
+};
+
+// Block columns of 16 rows in turn, each with its prefetch. FileCursor: 16 rows of the file
+// layout starting at row0. PackedCursor: one packed group, a single stream read kAhead bytes
+// ahead (into the next group, which the same thread usually reads next).
+struct FileCursor {
+  const uint8_t* row0;
+  size_t st, nb, bb;  // row stride, blocks per row, bytes per block
+  FileRows at(size_t b) const {
+    prefetch_next(row0, st, b, nb);
+    return {row0 + b * bb, st};
+  }
+};
+
+struct PackedCursor {
+  static constexpr size_t kAhead = 2048;
+  const uint8_t* group;
+  size_t bb;  // bytes per block
+  const PackedFormat& f;
+  PackedBlock at(size_t b) const {
+    const uint8_t* p = group + b * 16 * bb;
+    for (size_t l = 0; l < 16 * bb; l += 64)
+      _mm_prefetch(reinterpret_cast<const char*>(p + kAhead + l), _MM_HINT_T0);
+    return {p, f};
+  }
+};
+
 struct Panel {
   std::vector<uint8_t> u;  // slots * kSlot bytes
   std::vector<float> dw, mw;
@@ -107,65 +170,58 @@ struct Panel {
   std::vector<float> rdw, rmw;
 };
 
-// Q4_0 / Q8_0 straight from the blocks into the panel layout (16 rows starting at `row0`).
-void repack_q4_0(const QMatmulJob& jb, const uint8_t* row0, size_t nr, Panel& p, size_t g) {
-  const size_t st = jb.row_stride, nb = jb.n_in / 32;
+// Q4_0 / Q8_0 straight from the blocks into the panel layout (rows group g of the panel).
+template <class Cursor>
+void repack_q4_0(const Cursor& cur, size_t nb, Panel& p, size_t g) {
   const __m512i lowmask = _mm512_set1_epi8(0x0F);
   for (size_t b = 0; b < nb; ++b) {
-    const uint8_t* blk = row0 + b * 18;
-    prefetch_next(row0, st, b, nb);
+    const auto src = cur.at(b);
     __m512i q[4];
-    gather16x16([&](int r) { return blk + static_cast<size_t>(r) * st + 2; }, q);
+    src.words(2, q);
     uint8_t* dst = p.u.data() + b * 8 * kSlot + g * 64;
     for (int k = 0; k < 4; ++k) {
       _mm512_storeu_si512(dst + k * kSlot, _mm512_and_si512(q[k], lowmask));
       _mm512_storeu_si512(dst + (4 + k) * kSlot,
                           _mm512_and_si512(_mm512_srli_epi16(q[k], 4), lowmask));
     }
-    _mm512_storeu_ps(p.dw.data() + b * kRows + g * 16, gather_half(blk, st));
+    _mm512_storeu_ps(p.dw.data() + b * kRows + g * 16, src.half(0));
   }
-  (void)nr;
 }
 
-void repack_q8_0(const QMatmulJob& jb, const uint8_t* row0, size_t nr, Panel& p, size_t g) {
-  const size_t st = jb.row_stride, nb = jb.n_in / 32;
+template <class Cursor>
+void repack_q8_0(const Cursor& cur, size_t nb, Panel& p, size_t g) {
   const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
   for (size_t b = 0; b < nb; ++b) {
-    const uint8_t* blk = row0 + b * 34;
-    prefetch_next(row0, st, b, nb);
+    const auto src = cur.at(b);
     uint8_t* dst = p.u.data() + b * 8 * kSlot + g * 64;
     for (int h = 0; h < 2; ++h) {
       __m512i q[4];
-      gather16x16([&](int r) { return blk + static_cast<size_t>(r) * st + 2 + 16 * h; }, q);
+      src.words(2 + 16 * static_cast<size_t>(h), q);
       for (int k = 0; k < 4; ++k)
         _mm512_storeu_si512(dst + (4 * h + k) * kSlot, _mm512_xor_si512(q[k], bias));
     }
-    _mm512_storeu_ps(p.dw.data() + b * kRows + g * 16, gather_half(blk, st));
+    _mm512_storeu_ps(p.dw.data() + b * kRows + g * 16, src.half(0));
   }
-  (void)nr;
 }
 
-// GEMV (one token) for Q4_0/Q8_0: the transposed vectors go straight into VPDPBUSD instead of
+// GEMV (one token) for Q4_0/Q8_0: the slot vectors go straight into VPDPBUSD instead of
 // through the panel buffer. Same per-lane operations as kernel<1, 32, false>, so same bits.
-template <bool kQ8>
-void gemv_group(const QMatmulJob& jb, const uint8_t* row0, size_t nr, const q::ActRow& a,
-                float* y) {
-  const size_t st = jb.row_stride, nb = jb.n_in / 32, bb = kQ8 ? 34 : 18;
+template <bool kQ8, class Cursor>
+void gemv_group(const Cursor& cur, size_t nb, size_t nr, const q::ActRow& a, float* y) {
   const __m512i lowmask = _mm512_set1_epi8(0x0F);
   const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
   __m512 acc = _mm512_setzero_ps();
   for (size_t b = 0; b < nb; ++b) {
-    const uint8_t* blk = row0 + b * bb;
+    const auto src = cur.at(b);
     const int8_t* x = a.qa + 32 * b;
-    prefetch_next(row0, st, b, nb);
     __m512i s1 = _mm512_set1_epi32(a.init[b]), s2 = _mm512_setzero_si512();
     __m512i q[4];
-    gather16x16([&](int r) { return blk + static_cast<size_t>(r) * st + 2; }, q);
+    src.words(2, q);
     if constexpr (kQ8) {
       for (int k = 0; k < 4; ++k)
         s1 = _mm512_dpbusd_epi32(s1, _mm512_xor_si512(q[k], bias),
                                  _mm512_set1_epi32(load_i32(x + 4 * k)));
-      gather16x16([&](int r) { return blk + static_cast<size_t>(r) * st + 18; }, q);
+      src.words(18, q);
       for (int k = 0; k < 4; ++k)
         s2 = _mm512_dpbusd_epi32(s2, _mm512_xor_si512(q[k], bias),
                                  _mm512_set1_epi32(load_i32(x + 16 + 4 * k)));
@@ -177,7 +233,7 @@ void gemv_group(const QMatmulJob& jb, const uint8_t* row0, size_t nr, const q::A
                                  _mm512_set1_epi32(load_i32(x + 16 + 4 * k)));
       }
     }
-    const __m512 s = _mm512_mul_ps(gather_half(blk, st), _mm512_set1_ps(a.da[b]));
+    const __m512 s = _mm512_mul_ps(src.half(0), _mm512_set1_ps(a.da[b]));
     acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s1, s2)), s, acc);
   }
   _mm512_mask_storeu_ps(y, static_cast<__mmask16>(nr >= 16 ? 0xFFFF : (1u << nr) - 1), acc);
@@ -204,10 +260,10 @@ inline __m512i bit_to(__m512i v, int bit, int to) {
 
 // Q4_K/Q5_K: bytes 0..15 of the block are d, dmin and the 12 scale bytes: one 16x16 transpose.
 // Q5_K then has qh[32] (5th bit of element 64c + 32i + l: bit 2c + i of qh[l]) before qs.
-template <bool kQ5, class Sink>
-void decode_q45_k(const uint8_t* blk, size_t st, Sink& sink) {
+template <bool kQ5, class Src, class Sink>
+void decode_q45_k(const Src& src, Sink& sink) {
   __m512i h[4];
-  gather16x16([&](int r) { return blk + static_cast<size_t>(r) * st; }, h);
+  src.words(0, h);
   const __m512i m8 = _mm512_set1_epi32(0xFF), m4 = _mm512_set1_epi32(0x0F);
   const __m512 d =
       _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_and_si512(h[0], _mm512_set1_epi32(0xFFFF))));
@@ -239,10 +295,8 @@ void decode_q45_k(const uint8_t* blk, size_t st, Sink& sink) {
   for (int c = 0; c < 4; ++c) {
     for (int half = 0; half < 2; ++half) {
       __m512i q[4], qh[4];
-      gather16x16(
-          [&](int r) { return blk + static_cast<size_t>(r) * st + qs_at + 32 * c + 16 * half; }, q);
-      if constexpr (kQ5)
-        gather16x16([&](int r) { return blk + static_cast<size_t>(r) * st + 16 + 16 * half; }, qh);
+      src.words(qs_at + 32 * static_cast<size_t>(c) + 16 * static_cast<size_t>(half), q);
+      if constexpr (kQ5) src.words(16 + 16 * static_cast<size_t>(half), qh);
       for (int k = 0; k < 4; ++k) {
         __m512i lo = _mm512_and_si512(q[k], low);
         __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q[k], 4), low);
@@ -261,12 +315,11 @@ void decode_q45_k(const uint8_t* blk, size_t st, Sink& sink) {
 
 // Q6_K: ql[128] qh[64] scales[16] d. Element 128h + 32k + l: low nibble of ql[64h + l + 32(k&1)]
 // (high nibble for k >= 2), bits 2k..2k+1 of qh[32h + l]; sub-block (128h + 32k + l) / 16.
-template <class Sink>
-void decode_q6_k(const uint8_t* blk, size_t st, Sink& sink) {
-  auto row = [&](int r) { return blk + static_cast<size_t>(r) * st; };
+template <class Src, class Sink>
+void decode_q6_k(const Src& src, Sink& sink) {
   __m512i sv[4];
-  gather16x16([&](int r) { return row(r) + 192; }, sv);
-  const __m512 d = gather_half(blk + 208, st);
+  src.words(192, sv);
+  const __m512 d = src.half(208);
   __m512 dw[16];                // used as mw too: Q6_K has no min
   for (int j = 0; j < 16; ++j)  // signed byte j % 4 of dword j / 4
     dw[j] = _mm512_mul_ps(
@@ -276,9 +329,10 @@ void decode_q6_k(const uint8_t* blk, size_t st, Sink& sink) {
   for (int h = 0; h < 2; ++h) {
     for (int quad = 0; quad < 2; ++quad) {  // l in [16 quad, 16 quad + 16)
       __m512i l0[4], l1[4], qh[4];
-      gather16x16([&](int r) { return row(r) + 64 * h + 16 * quad; }, l0);
-      gather16x16([&](int r) { return row(r) + 64 * h + 32 + 16 * quad; }, l1);
-      gather16x16([&](int r) { return row(r) + 128 + 32 * h + 16 * quad; }, qh);
+      const size_t hq = 64 * static_cast<size_t>(h) + 16 * static_cast<size_t>(quad);
+      src.words(hq, l0);
+      src.words(hq + 32, l1);
+      src.words(128 + 32 * static_cast<size_t>(h) + 16 * static_cast<size_t>(quad), qh);
       for (int i = 0; i < 4; ++i) {  // l = 16 quad + 4i: slot i of sub-blocks 8h + 2k + quad
         const __m512i v0 = _mm512_or_si512(_mm512_and_si512(l0[i], m4),
                                            _mm512_and_si512(_mm512_slli_epi16(qh[i], 4), m30));
@@ -301,18 +355,17 @@ void decode_q6_k(const uint8_t* blk, size_t st, Sink& sink) {
 // Q2_K/Q3_K low bits: element 128h + 32s + l is bit pair s of qs[32h + l]; sub-block 8h + 2s +
 // l/16. Q2_K: scales[16] (low nibble scale, high nibble min), qs[64], d, dmin. Q3_K: hmask[32] (3rd
 // bit: bit 4h + s of hmask[l]), qs[64], 12 bytes of 6-bit scales, d.
-template <bool kQ3, class Sink>
-void decode_q23_k(const uint8_t* blk, size_t st, Sink& sink) {
-  auto row = [&](int r) { return blk + static_cast<size_t>(r) * st; };
+template <bool kQ3, class Src, class Sink>
+void decode_q23_k(const Src& src, Sink& sink) {
   __m512 dw[16], mw[16];
   if constexpr (kQ3) {
-    __m512i v[4];  // bytes 94..109: qs[62..63], scales[0..11], d
-    gather16x16([&](int r) { return row(r) + 94; }, v);
-    auto byte = [&](int b) {  // scale byte b at position b + 2
-      return _mm512_and_si512(_mm512_srli_epi32(v[(b + 2) / 4], 8 * ((b + 2) % 4)),
+    __m512i v[4];  // bytes 92..107: qs[60..63], scales[0..11]
+    src.words(92, v);
+    auto byte = [&](int b) {  // scale byte b in v[1 + b / 4]
+      return _mm512_and_si512(_mm512_srli_epi32(v[1 + b / 4], 8 * (b % 4)),
                               _mm512_set1_epi32(0xFF));
     };
-    const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(v[3], 16)));
+    const __m512 d = src.half(108);
     for (int j = 0; j < 16; ++j) {
       const __m512i lo4 = j < 8 ? _mm512_and_si512(byte(j), _mm512_set1_epi32(0x0F))
                                 : _mm512_srli_epi32(byte(j - 8), 4);
@@ -324,8 +377,8 @@ void decode_q23_k(const uint8_t* blk, size_t st, Sink& sink) {
     }
   } else {
     __m512i v[4];
-    gather16x16([&](int r) { return row(r); }, v);
-    const __m512 d = gather_half(blk + 80, st), dmin = gather_half(blk + 82, st);
+    src.words(0, v);
+    const __m512 d = src.half(80), dmin = src.half(82);
     for (int j = 0; j < 16; ++j) {
       const __m512i b =
           _mm512_and_si512(_mm512_srli_epi32(v[j / 4], 8 * (j % 4)), _mm512_set1_epi32(0xFF));
@@ -339,8 +392,8 @@ void decode_q23_k(const uint8_t* blk, size_t st, Sink& sink) {
   for (int h = 0; h < 2; ++h) {
     for (int p = 0; p < 2; ++p) {
       __m512i q[4], hm[4];
-      gather16x16([&](int r) { return row(r) + qs_at + 32 * h + 16 * p; }, q);
-      if constexpr (kQ3) gather16x16([&](int r) { return row(r) + 16 * p; }, hm);
+      src.words(qs_at + 32 * static_cast<size_t>(h) + 16 * static_cast<size_t>(p), q);
+      if constexpr (kQ3) src.words(16 * static_cast<size_t>(p), hm);
       for (int i = 0; i < 4; ++i)
         for (int sp = 0; sp < 4; ++sp) {
           __m512i u = _mm512_and_si512(_mm512_srli_epi16(q[i], 2 * sp), _mm512_set1_epi8(3));
@@ -354,22 +407,17 @@ void decode_q23_k(const uint8_t* blk, size_t st, Sink& sink) {
 
 // Q4_1 (d, m, qs), Q5_0 (d, qh, qs), Q5_1 (d, m, qh, qs): one 32-element sub-block per block.
 // Nibbles as Q4_0; 5th bit of element j is bit j of the little-endian qh.
-template <TensorType kT, class Sink>
-void decode_legacy(const uint8_t* blk, size_t st, Sink& sink) {
+template <TensorType kT, class Src, class Sink>
+void decode_legacy(const Src& src, Sink& sink) {
   constexpr bool kMin = kT != TensorType::Q5_0, kQ5 = kT != TensorType::Q4_1;
   constexpr size_t qh_at = kMin ? 4 : 2, qs_at = (kMin ? 4 : 2) + (kQ5 ? 4 : 0);
-  __m512 dw[1] = {gather_half(blk, st)}, mw[1] = {dw[0]};
-  if constexpr (kMin) mw[0] = gather_half(blk + 2, st);
+  __m512 dw[1] = {src.half(0)}, mw[1] = {dw[0]};
+  if constexpr (kMin) mw[0] = src.half(2);
   sink.scales(dw, mw);
   __m512i q[4];
-  gather16x16([&](int r) { return blk + static_cast<size_t>(r) * st + qs_at; }, q);
+  src.words(qs_at, q);
   __m512i qh = _mm512_setzero_si512();
-  if constexpr (kQ5) {
-    const __m512i off =
-        _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                           _mm512_set1_epi32(static_cast<int>(st)));
-    qh = _mm512_i32gather_epi32(off, blk + qh_at, 1);
-  }
+  if constexpr (kQ5) qh = src.word(qh_at);
   const __m512i low = _mm512_set1_epi8(0x0F), five = _mm512_set1_epi8(0x10);
   for (int k = 0; k < 4; ++k) {
     __m512i lo = _mm512_and_si512(q[k], low);
@@ -394,16 +442,16 @@ void decode_legacy(const uint8_t* blk, size_t st, Sink& sink) {
 }
 
 // Decodes 16 rows x one block of type kT into sink.
-template <TensorType kT, class Sink>
-void decode(const uint8_t* blk, size_t st, Sink& sink) {
+template <TensorType kT, class Src, class Sink>
+void decode(const Src& src, Sink& sink) {
   if constexpr (kT == TensorType::Q2_K || kT == TensorType::Q3_K)
-    decode_q23_k<kT == TensorType::Q3_K>(blk, st, sink);
+    decode_q23_k<kT == TensorType::Q3_K>(src, sink);
   else if constexpr (kT == TensorType::Q4_K || kT == TensorType::Q5_K)
-    decode_q45_k<kT == TensorType::Q5_K>(blk, st, sink);
+    decode_q45_k<kT == TensorType::Q5_K>(src, sink);
   else if constexpr (kT == TensorType::Q6_K)
-    decode_q6_k(blk, st, sink);
+    decode_q6_k(src, sink);
   else
-    decode_legacy<kT>(blk, st, sink);
+    decode_legacy<kT>(src, sink);
 }
 
 // Stores a decoded super-block (sub-blocks of L elements) into panel rows group g.
@@ -455,91 +503,91 @@ struct DotSink {
   }
 };
 
-bool has_decoder(TensorType t) {
+// Elements per block.
+size_t block_elems(TensorType t) {
   switch (t) {
     case TensorType::Q2_K:
     case TensorType::Q3_K:
     case TensorType::Q4_K:
     case TensorType::Q5_K:
     case TensorType::Q6_K:
-    case TensorType::Q4_1:
-    case TensorType::Q5_0:
-    case TensorType::Q5_1:
-      return true;
+      return 256;
     default:
-      return false;
+      return 32;
   }
 }
 
-// Elements per block and sub-blocks per block of the decoded types.
-size_t block_elems(TensorType t) {
-  return t == TensorType::Q4_1 || t == TensorType::Q5_0 || t == TensorType::Q5_1 ? 32 : 256;
-}
-
-template <TensorType kT, int L, int kSubs>
-void repack_decoded(const QMatmulJob& jb, const uint8_t* row0, Panel& p, size_t g, bool has_min) {
-  const size_t nb = jb.n_in / block_elems(jb.wtype), bb = jb.row_stride / nb;
+template <TensorType kT, int L, int kSubs, class Cursor>
+void repack_decoded(const Cursor& cur, size_t nb, Panel& p, size_t g, bool has_min) {
   for (size_t b = 0; b < nb; ++b) {
-    prefetch_next(row0, jb.row_stride, b, nb);
     PanelSink<L, kSubs> sink{p, b, g, has_min};
-    decode<kT>(row0 + b * bb, jb.row_stride, sink);
+    decode<kT>(cur.at(b), sink);
   }
 }
 
-template <TensorType kT, int L, int kSubs, bool kMin>
-void gemv_decoded(const QMatmulJob& jb, const uint8_t* row0, size_t nr, const q::ActRow& a,
-                  float* y) {
-  const size_t nb = jb.n_in / block_elems(jb.wtype), bb = jb.row_stride / nb;
+template <TensorType kT, int L, int kSubs, bool kMin, class Cursor>
+void gemv_decoded(const Cursor& cur, size_t nb, size_t nr, const q::ActRow& a, float* y) {
   __m512 acc = _mm512_setzero_ps();
   for (size_t b = 0; b < nb; ++b) {
-    prefetch_next(row0, jb.row_stride, b, nb);
     DotSink<L, kSubs, kMin> sink{a, b, acc, {}, {}, {}};
-    decode<kT>(row0 + b * bb, jb.row_stride, sink);
+    decode<kT>(cur.at(b), sink);
   }
   _mm512_mask_storeu_ps(y, static_cast<__mmask16>(nr >= 16 ? 0xFFFF : (1u << nr) - 1), acc);
 }
 
-void repack_any(const QMatmulJob& jb, const uint8_t* row0, Panel& p, size_t g) {
+// 16 rows (nb blocks each) into panel rows group g.
+template <class Cursor>
+void repack_any(TensorType t, const Cursor& cur, size_t nb, Panel& p, size_t g) {
   using enum TensorType;
-  switch (jb.wtype) {
+  switch (t) {
+    case Q4_0:
+      return repack_q4_0(cur, nb, p, g);
+    case Q8_0:
+      return repack_q8_0(cur, nb, p, g);
     case Q2_K:
-      return repack_decoded<Q2_K, 16, 16>(jb, row0, p, g, true);
+      return repack_decoded<Q2_K, 16, 16>(cur, nb, p, g, true);
     case Q3_K:
-      return repack_decoded<Q3_K, 16, 16>(jb, row0, p, g, false);
+      return repack_decoded<Q3_K, 16, 16>(cur, nb, p, g, false);
     case Q6_K:
-      return repack_decoded<Q6_K, 16, 16>(jb, row0, p, g, false);
+      return repack_decoded<Q6_K, 16, 16>(cur, nb, p, g, false);
     case Q4_K:
-      return repack_decoded<Q4_K, 32, 8>(jb, row0, p, g, true);
+      return repack_decoded<Q4_K, 32, 8>(cur, nb, p, g, true);
     case Q5_K:
-      return repack_decoded<Q5_K, 32, 8>(jb, row0, p, g, true);
+      return repack_decoded<Q5_K, 32, 8>(cur, nb, p, g, true);
     case Q4_1:
-      return repack_decoded<Q4_1, 32, 1>(jb, row0, p, g, true);
+      return repack_decoded<Q4_1, 32, 1>(cur, nb, p, g, true);
     case Q5_0:
-      return repack_decoded<Q5_0, 32, 1>(jb, row0, p, g, false);
+      return repack_decoded<Q5_0, 32, 1>(cur, nb, p, g, false);
     default:
-      return repack_decoded<Q5_1, 32, 1>(jb, row0, p, g, true);
+      return repack_decoded<Q5_1, 32, 1>(cur, nb, p, g, true);
   }
 }
 
-void gemv_any(const QMatmulJob& jb, const uint8_t* row0, const q::ActRow& a, float* y) {
+// 16 rows (nb blocks each) times one token; the first nr results stored.
+template <class Cursor>
+void gemv_any(TensorType t, const Cursor& cur, size_t nb, size_t nr, const q::ActRow& a, float* y) {
   using enum TensorType;
-  switch (jb.wtype) {
+  switch (t) {
+    case Q4_0:
+      return gemv_group<false>(cur, nb, nr, a, y);
+    case Q8_0:
+      return gemv_group<true>(cur, nb, nr, a, y);
     case Q2_K:
-      return gemv_decoded<Q2_K, 16, 16, true>(jb, row0, 16, a, y);
+      return gemv_decoded<Q2_K, 16, 16, true>(cur, nb, nr, a, y);
     case Q3_K:
-      return gemv_decoded<Q3_K, 16, 16, false>(jb, row0, 16, a, y);
+      return gemv_decoded<Q3_K, 16, 16, false>(cur, nb, nr, a, y);
     case Q6_K:
-      return gemv_decoded<Q6_K, 16, 16, false>(jb, row0, 16, a, y);
+      return gemv_decoded<Q6_K, 16, 16, false>(cur, nb, nr, a, y);
     case Q4_K:
-      return gemv_decoded<Q4_K, 32, 8, true>(jb, row0, 16, a, y);
+      return gemv_decoded<Q4_K, 32, 8, true>(cur, nb, nr, a, y);
     case Q5_K:
-      return gemv_decoded<Q5_K, 32, 8, true>(jb, row0, 16, a, y);
+      return gemv_decoded<Q5_K, 32, 8, true>(cur, nb, nr, a, y);
     case Q4_1:
-      return gemv_decoded<Q4_1, 32, 1, true>(jb, row0, 16, a, y);
+      return gemv_decoded<Q4_1, 32, 1, true>(cur, nb, nr, a, y);
     case Q5_0:
-      return gemv_decoded<Q5_0, 32, 1, false>(jb, row0, 16, a, y);
+      return gemv_decoded<Q5_0, 32, 1, false>(cur, nb, nr, a, y);
     default:
-      return gemv_decoded<Q5_1, 32, 1, true>(jb, row0, 16, a, y);
+      return gemv_decoded<Q5_1, 32, 1, true>(cur, nb, nr, a, y);
   }
 }
 
@@ -675,40 +723,39 @@ void quantize_act_avx512(const float* x, size_t n, int8_t* qa, float* da, int32_
 void qmatmul_rows_avx512(const QMatmulJob& jb, size_t row_begin, size_t row_end) {
   const q::Format f = q::format_of(jb.wtype);
   const size_t n_sub = jb.n_in / static_cast<size_t>(f.sub_len);
+  const size_t nb = jb.n_in / block_elems(jb.wtype), bb = jb.row_stride / nb;
+  // The 16 rows from `first` (a multiple of 16): a packed group or rows of the file layout.
+  auto with_cursor = [&](size_t first, auto&& fn) {
+    const uint8_t* at = jb.w + first * jb.row_stride;  // a packed group takes 16 rows' bytes
+    if (jb.packed)
+      fn(PackedCursor{at, bb, jb.pf});
+    else
+      fn(FileCursor{at, jb.row_stride, nb, bb});
+  };
+  if (jb.n_tok == 1) {
+    const q::ActRow a = act_row(jb, 0, n_sub);
+    size_t row0 = row_begin;
+    // A packed group is always whole (zero rows pad the last one); a partial group of the file
+    // layout goes through the panel path below.
+    for (; row0 < row_end && (jb.packed || row0 + 16 <= row_end); row0 += 16) {
+      const size_t nr = std::min<size_t>(16, row_end - row0);
+      with_cursor(row0, [&](const auto& cur) { gemv_any(jb.wtype, cur, nb, nr, a, jb.y + row0); });
+    }
+    row_begin = row0;
+  }
   thread_local Panel p;
   p.u.resize(jb.n_in / 4 * kSlot);
   p.dw.resize(n_sub * kRows);
   p.mw.resize(n_sub * kRows);
-  const bool q4 = jb.wtype == TensorType::Q4_0, q8 = jb.wtype == TensorType::Q8_0;
-  const bool kq = has_decoder(jb.wtype);
-  if (jb.n_tok == 1 && (q4 || q8 || kq)) {
-    const q::ActRow a = act_row(jb, 0, n_sub);
-    size_t row0 = row_begin;
-    for (; row0 + 16 <= row_end; row0 += 16) {
-      const uint8_t* src = jb.w + row0 * jb.row_stride;
-      if (kq)
-        gemv_any(jb, src, a, jb.y + row0);
-      else if (q4)
-        gemv_group<false>(jb, src, 16, a, jb.y + row0);
-      else
-        gemv_group<true>(jb, src, 16, a, jb.y + row0);
-    }
-    row_begin = row0;  // a last partial group goes through the panel path
-  }
   for (size_t row0 = row_begin; row0 < row_end; row0 += kRows) {
     const size_t nr = std::min(kRows, row_end - row0);
     for (size_t g = 0; g < 2; ++g) {
       const size_t first = row0 + 16 * g;
       const size_t rows = first < row_end ? std::min<size_t>(16, row_end - first) : 0;
-      const uint8_t* src = jb.w + first * jb.row_stride;
-      if (rows == 16 && jb.wtype == TensorType::Q4_0)
-        repack_q4_0(jb, src, rows, p, g);
-      else if (rows == 16 && jb.wtype == TensorType::Q8_0)
-        repack_q8_0(jb, src, rows, p, g);
-      else if (rows == 16 && kq)
-        repack_any(jb, src, p, g);
+      if (rows == 16 || (jb.packed && rows > 0))
+        with_cursor(first, [&](const auto& cur) { repack_any(jb.wtype, cur, nb, p, g); });
       else
-        repack_generic(jb, src, rows, p, g, f);
+        repack_generic(jb, jb.w + first * jb.row_stride, rows, p, g, f);
     }
     if (f.sub_len == 16)
       f.has_min ? run_tokens<16, true>(jb, p, row0, nr) : run_tokens<16, false>(jb, p, row0, nr);

@@ -5,6 +5,7 @@
 
 #include "kernels/cpu.h"
 #include "kernels/isa_entry.h"
+#include "kernels/packed_rows.h"
 #include "kernels/qdot.h"
 #include "kernels/thread_pool.h"
 
@@ -32,8 +33,11 @@ void rows_scalar(const isa::QMatmulJob& jb, size_t row_begin, size_t row_end) {
 
 }  // namespace
 
-void qmatmul(TensorType wtype, const void* w, size_t n_out, size_t n_in, const float* x,
-             size_t n_tok, float* y, int n_threads) {
+namespace {
+
+// W is either rows of the file layout (`w`) or a packed matrix (`packed`, then w is unused).
+void qmatmul_any(TensorType wtype, const void* w, const PackedRows* packed, size_t n_out,
+                 size_t n_in, const float* x, size_t n_tok, float* y, int n_threads) {
   const Isa isa = active_isa();
   const q::Format f = q::format_of(wtype);
   const size_t n_sub = n_in / static_cast<size_t>(f.sub_len);
@@ -50,8 +54,10 @@ void qmatmul(TensorType wtype, const void* w, size_t n_out, size_t n_in, const f
   da.resize(n_tok * n_sub);
   asf.resize(f.has_min ? n_tok * n_sub : 0);
 
+  // Packed weights are read directly by the AVX-512 kernels; other paths unpack each group.
+  const bool direct = packed == nullptr || isa == Isa::Avx512;
   const isa::QMatmulJob jb{wtype,
-                           static_cast<const uint8_t*>(w),
+                           packed != nullptr ? packed->group(0) : static_cast<const uint8_t*>(w),
                            row_bytes(wtype, n_in),
                            n_out,
                            n_in,
@@ -60,7 +66,9 @@ void qmatmul(TensorType wtype, const void* w, size_t n_out, size_t n_in, const f
                            init.data(),
                            da.data(),
                            f.has_min ? asf.data() : nullptr,
-                           y};
+                           y,
+                           packed != nullptr,
+                           packed_format(wtype)};
   auto quantize = isa == Isa::Avx512 ? isa::quantize_act_avx512
                   : isa == Isa::Avx2 ? isa::quantize_act_avx2
                                      : q::quantize_act_row;
@@ -92,9 +100,31 @@ void qmatmul(TensorType wtype, const void* w, size_t n_out, size_t n_in, const f
   const size_t n_chunks = std::min(n_panels, static_cast<size_t>(8 * threads));
   auto rows_chunk = [&](size_t c) {
     const size_t p0 = n_panels * c / n_chunks, p1 = n_panels * (c + 1) / n_chunks;
-    rows(jb, p0 * panel, std::min(n_out, p1 * panel));
+    const size_t r0 = p0 * panel, r1 = std::min(n_out, p1 * panel);
+    if (direct) return rows(jb, r0, r1);
+    thread_local std::vector<uint8_t> group;  // one group back in file layout
+    group.resize(kPackRows * jb.row_stride);
+    for (size_t first = r0; first < r1; first += kPackRows) {
+      packed->unpack_group(first / kPackRows, group.data());
+      isa::QMatmulJob sub = jb;
+      sub.w = group.data();
+      sub.y = jb.y + first;  // y keeps its row stride n_out
+      sub.packed = false;
+      rows(sub, 0, std::min(kPackRows, r1 - first));
+    }
   };
   run_chunks(threads, n_chunks, rows_chunk);
+}
+
+}  // namespace
+
+void qmatmul(TensorType wtype, const void* w, size_t n_out, size_t n_in, const float* x,
+             size_t n_tok, float* y, int n_threads) {
+  qmatmul_any(wtype, w, nullptr, n_out, n_in, x, n_tok, y, n_threads);
+}
+
+void qmatmul(const PackedRows& w, const float* x, size_t n_tok, float* y, int n_threads) {
+  qmatmul_any(w.type(), nullptr, &w, w.n_out(), w.n_in(), x, n_tok, y, n_threads);
 }
 
 }  // namespace minillm::kernels

@@ -10,10 +10,12 @@
 #include <random>
 #include <set>
 
+#include "kernels/packed_rows.h"
 #include "minillm/error.h"
 #include "minillm/gguf.h"
 #include "minillm/model.h"
 #include "minillm/session.h"
+#include "model/model_impl.h"
 #include "test_data.h"
 
 namespace minillm {
@@ -279,6 +281,37 @@ TEST(ModelLoad, RopeFrequencyFactorsActAsPerDimensionScaling) {
   TinyModel bad = ones;
   bad.constant["rope_freqs.weight"] = 0.0f;
   expect_rejected(bad, "rope_zero", "rope_freqs.weight holds a non-positive factor");
+}
+
+}  // namespace
+}  // namespace minillm
+
+namespace minillm {
+namespace {
+
+// Packing the quantized matrices at load (the default) changes no logit, for a batch and for
+// single tokens, in both matmul modes. Q4_K_M mixes Q4_K and Q6_K (its output matrix).
+TEST(ModelLoad, PackingAtLoadChangesNoLogit) {
+  for (const char* name : {"gqa-Q4_K_M.gguf", "gqa-Q8_0.gguf", "gqa-Q5_1.gguf"}) {
+    SCOPED_TRACE(name);
+    const auto path = test::shared_file(std::filesystem::path("reference/models") / name);
+    REQUIRE_SHARED_FILE(path);
+    const auto packed = Model::load(path);
+    const auto plain = Model::load(path, {.pack = false});
+    // Packed only where the CPU gains from it (AVX-512); elsewhere this compares two plain loads.
+    EXPECT_EQ(packed->impl().weights.layers[0].w_up.packed != nullptr,
+              kernels::packing_pays(packed->impl().weights.layers[0].w_up.type));
+    ASSERT_EQ(plain->impl().weights.layers[0].w_up.packed, nullptr);
+    const SessionOptions o{.n_ctx = 16, .kv_type = KvCacheType::F32, .n_threads = 2};
+    Session a(packed, o), b(plain, o);
+    const std::vector<int32_t> batch{1, 7, 3, 9, 4, 12}, one{30};
+    for (const auto& ids : {batch, one}) {
+      const auto la = a.eval(ids, true);
+      const auto lb = b.eval(ids, true);
+      ASSERT_EQ(la.size(), lb.size());
+      EXPECT_EQ(std::memcmp(la.data(), lb.data(), la.size() * sizeof(float)), 0);
+    }
+  }
 }
 
 }  // namespace

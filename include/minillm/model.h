@@ -41,6 +41,11 @@ struct LoadOptions {
   // checkpoint), so quantized kernels run without a converted file. Matrices whose row length is
   // not a multiple of the type's block size keep their type. Norms always stay float.
   std::optional<TensorType> quantize;
+  // Regroup quantized matrices 16 rows at a time for the packed kernels where the CPU gains from
+  // it (AVX-512): one extra pass over the weights at load (about 0.1 s per GB on one core) and no
+  // extra memory once loaded, as the file-layout pages are given back. Results are identical
+  // either way.
+  bool pack = true;
 };
 
 class Model {

@@ -11,6 +11,7 @@
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
 #include "kernels/norm.h"
+#include "kernels/packed_rows.h"
 #include "kernels/quant.h"
 #include "kernels/rope.h"
 #include "kernels/thread_pool.h"
@@ -20,8 +21,11 @@ namespace {
 
 // y (n_tok × m.rows) = x (n_tok × m.cols) · mᵀ
 void project(const MatrixView& m, const float* x, uint32_t n_tok, float* y, int n_threads) {
-  kernels::matmul(m.type, m.data, m.rows, m.cols, x, n_tok, y, n_threads,
-                  kernels::model_matmul_mode());
+  if (m.packed)
+    kernels::matmul(*m.packed, x, n_tok, y, n_threads, kernels::model_matmul_mode());
+  else
+    kernels::matmul(m.type, m.data, m.rows, m.cols, x, n_tok, y, n_threads,
+                    kernels::model_matmul_mode());
 }
 
 void grow(std::vector<float>& v, size_t n) {

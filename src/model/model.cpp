@@ -2,10 +2,12 @@
 
 #include "minillm/error.h"
 #include "minillm/gguf.h"
+#include "minillm/session.h"
 #include "minillm/tensor_type.h"
 #include "model/load_gguf.h"
 #include "model/load_hf.h"
 #include "model/model_impl.h"
+#include "model/pack_weights.h"
 #include "model/quantize_weights.h"
 
 namespace minillm {
@@ -52,6 +54,7 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& path,
     impl->storage = file.owner();
   }
   if (options.quantize) quantize_weights(*impl, *options.quantize);
+  if (options.pack) pack_weights(*impl, default_thread_count());
   impl->weight_bytes = count_weight_bytes(impl->weights);
   return std::shared_ptr<const Model>(new Model(std::move(impl)));
 }

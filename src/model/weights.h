@@ -9,6 +9,9 @@
 #include "minillm/tensor_type.h"
 
 namespace minillm {
+namespace kernels {
+class PackedRows;
+}
 
 // A 2-D weight matrix in the file's encoding: `rows` rows of `cols` elements, each row
 // row_bytes(type, cols) bytes, rows contiguous. For a projection y = W x, cols is the input
@@ -18,6 +21,9 @@ struct MatrixView {
   const void* data = nullptr;  // (rows, row_bytes(type, cols)) inside the mapping or an owned copy
   uint32_t rows = 0;           // output features
   uint32_t cols = 0;           // input features
+  // The same matrix regrouped for the packed kernels, if packed at load (pack_weights.h); the
+  // graph then reads only this, and `data` is null when its bytes were an owned copy.
+  std::shared_ptr<const kernels::PackedRows> packed;
 };
 
 struct LayerWeights {

@@ -2,6 +2,7 @@
 // mapping is shared (shared_ptr) by every object holding a view into it.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -24,5 +25,9 @@ class MappedFile {
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
 };
+
+// Tells the OS that the mapped pages inside [p, p + n) will not be read again, so they leave the
+// process's memory (a later read still works: it faults the page in from the file again).
+void release_mapped_pages(const void* p, size_t n);
 
 }  // namespace minillm

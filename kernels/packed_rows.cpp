@@ -1,0 +1,111 @@
+#include "kernels/packed_rows.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "kernels/cpu.h"
+#include "kernels/thread_pool.h"
+#include "minillm/error.h"
+
+namespace minillm::kernels {
+namespace {
+
+PackedFormat make_format(uint32_t block_bytes, int32_t half_at) {
+  return PackedFormat{block_bytes, half_at, half_at >= 0 ? 32u : 0u, half_at == 0 ? 2u : 0u};
+}
+
+// Moves one group between the file layout (16 rows, `rb` bytes apart) and the packed layout.
+// kPack: file -> packed, else packed -> file. Rows at or past n_rows are zero in the packed
+// layout (pack) and come back as zero rows (unpack).
+template <bool kPack>
+void permute_group(const PackedFormat& f, size_t n_blocks, size_t rb, size_t n_rows,
+                   const uint8_t* from, uint8_t* to) {
+  const size_t bb = f.block_bytes, n_words = (bb - (f.half_at >= 0 ? 2 : 0)) / 4;
+  // Copies n bytes from file offset `file` / packed offset `packed` to the other one.
+  auto move = [&](size_t file, size_t packed, size_t n) {
+    std::memcpy(to + (kPack ? packed : file), from + (kPack ? file : packed), n);
+  };
+  if constexpr (kPack) std::memset(to, 0, kPackRows * rb);
+  const size_t rows = std::min(n_rows, kPackRows);
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t b = 0; b < n_blocks; ++b) {
+      const size_t file = r * rb + b * bb, packed = b * kPackRows * bb;
+      if (f.half_at >= 0) move(file + size_t(f.half_at), packed + 2 * r, 2);
+      for (size_t k = 0; k < n_words; ++k)
+        move(file + f.word_base + 4 * k, packed + f.head_bytes + 64 * k + 4 * r, 4);
+    }
+  }
+  if constexpr (!kPack)
+    if (rows < kPackRows) std::memset(to + rows * rb, 0, (kPackRows - rows) * rb);
+}
+
+}  // namespace
+
+PackedFormat packed_format(TensorType t) {
+  switch (t) {
+    case TensorType::Q4_0:
+      return make_format(18, 0);
+    case TensorType::Q4_1:
+      return make_format(20, -1);
+    case TensorType::Q5_0:
+      return make_format(22, 0);
+    case TensorType::Q5_1:
+      return make_format(24, -1);
+    case TensorType::Q8_0:
+      return make_format(34, 0);
+    case TensorType::Q2_K:
+      return make_format(84, -1);
+    case TensorType::Q3_K:
+      return make_format(110, 108);
+    case TensorType::Q4_K:
+      return make_format(144, -1);
+    case TensorType::Q5_K:
+      return make_format(176, -1);
+    case TensorType::Q6_K:
+      return make_format(210, 208);
+    default:
+      return PackedFormat{0, -1, 0, 0};
+  }
+}
+
+bool packing_pays(TensorType t) {
+  return packed_format(t).block_bytes != 0 && active_isa() == Isa::Avx512;
+}
+
+void PackedRows::Free::operator()(uint8_t* p) const {
+  munmap(p, bytes);
+}
+
+PackedRows::PackedRows(TensorType type, const void* rows, size_t n_out, size_t n_in, int n_threads)
+    : type_(type), n_out_(n_out), n_in_(n_in), row_bytes_(0), data_(nullptr, Free{0}) {
+  const PackedFormat f = packed_format(type);
+  if (f.block_bytes == 0)
+    throw Error("no packed layout for weights of type " + std::string(type_name(type)));
+  row_bytes_ = minillm::row_bytes(type, n_in);  // throws if n_in is not whole blocks
+  const size_t bytes = std::max<size_t>(n_groups() * kPackRows * row_bytes_, 1);
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw Error("out of memory packing a weight matrix");
+  // Large pages: a decoding step streams the whole matrix, and 4 KiB pages would cost a TLB miss
+  // every 4 KiB. Only advice; the kernel may ignore it.
+  madvise(p, bytes, MADV_HUGEPAGE);
+  data_ = std::unique_ptr<uint8_t, Free>(static_cast<uint8_t*>(p), Free{bytes});
+  const auto* src = static_cast<const uint8_t*>(rows);
+  const size_t n_blocks = row_bytes_ / f.block_bytes, rb = row_bytes_;
+  uint8_t* dst = data_.get();
+  auto pack = [&](size_t g) {
+    permute_group<true>(f, n_blocks, rb, n_out - g * kPackRows, src + g * kPackRows * rb,
+                        dst + g * kPackRows * rb);
+  };
+  run_chunks(std::max(n_threads, 1), n_groups(), pack);
+}
+
+void PackedRows::unpack_group(size_t g, uint8_t* rows) const {
+  const PackedFormat f = packed_format(type_);
+  permute_group<false>(f, row_bytes_ / f.block_bytes, row_bytes_, n_out_ - g * kPackRows, group(g),
+                       rows);
+}
+
+}  // namespace minillm::kernels

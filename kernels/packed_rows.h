@@ -1,0 +1,60 @@
+// Quantized weight rows regrouped for the AVX-512 integer kernels, 16 rows at a time.
+//
+// Why: a one-token product (decoding) must stream every weight byte once. Read in file order, the
+// 16 rows a kernel works on together are 16 separate streams, and turning them into "rows in
+// lanes" vectors costs a transpose per block; both keep the file layout well below the memory
+// bandwidth. Packed, each group of 16 rows is one sequential stream and the vectors the kernel
+// needs are plain 64-byte loads.
+//
+// The layout is a lossless byte permutation of the file's blocks, so it costs no extra memory
+// beyond the copy (the file pages it came from can be dropped) and any path can get the original
+// rows back. For each group of 16 rows (the last one padded with zero rows) and each block
+// column b, the 16 blocks of column b are stored as:
+//   [the 2-byte scale field of rows 0..15]        only for block sizes of 4k + 2 bytes
+//   [word 0 of rows 0..15][word 1 of rows 0..15]...  64 bytes each
+// where the words are the 4-byte pieces of the block's other bytes, in order. A group therefore
+// takes exactly 16 file rows' bytes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "kernels/packed_format.h"
+#include "minillm/tensor_type.h"
+
+namespace minillm::kernels {
+
+// Whether packing pays on this machine: the type has an integer kernel and the active
+// instruction set reads the packed layout directly (AVX-512). Elsewhere a packed matrix still
+// works, through a slower path that unpacks each group.
+bool packing_pays(TensorType t);
+
+class PackedRows {
+ public:
+  // Packs n_out rows of n_in elements (file layout, row_bytes(type, n_in) bytes each) using up
+  // to n_threads threads. Throws minillm::Error for a type without a packed format or an n_in
+  // that is not whole blocks.
+  PackedRows(TensorType type, const void* rows, size_t n_out, size_t n_in, int n_threads);
+
+  TensorType type() const { return type_; }
+  size_t n_out() const { return n_out_; }
+  size_t n_in() const { return n_in_; }
+  size_t row_bytes() const { return row_bytes_; }
+  size_t n_groups() const { return (n_out_ + kPackRows - 1) / kPackRows; }
+  const uint8_t* group(size_t g) const { return data_.get() + g * kPackRows * row_bytes_; }
+
+  // Writes group g back in file layout: 16 rows of row_bytes() each (rows past n_out all zero).
+  void unpack_group(size_t g, uint8_t* rows) const;
+
+ private:
+  struct Free {
+    size_t bytes;
+    void operator()(uint8_t* p) const;
+  };
+  TensorType type_;
+  size_t n_out_, n_in_, row_bytes_;
+  std::unique_ptr<uint8_t, Free> data_;  // n_groups() * 16 * row_bytes_ bytes, 64-byte aligned
+};
+
+}  // namespace minillm::kernels

@@ -1,0 +1,106 @@
+// Packed weight rows (kernels/packed_rows.h): the packing is a lossless permutation, and a
+// product with packed weights equals the product with the file layout bit for bit, on every
+// code path, for one token and for batches, in both matmul modes.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "kernels/matmul.h"
+#include "kernels/packed_rows.h"
+#include "kernels_test_util.h"
+#include "minillm/error.h"
+
+namespace minillm::kernels {
+namespace {
+
+using testing::make_weights;
+using testing::random_floats;
+using testing::ScopedIsa;
+using testing::supported_isas;
+
+const TensorType kPackedTypes[] = {
+    TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0,
+    TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
+
+size_t width_for(TensorType t) {
+  return traits(t).block_size == 256 ? 512 : 96;  // several blocks per row
+}
+
+TEST(PackedRows, UnpackGivesBackTheFileRowsAndZeroPadding) {
+  std::mt19937 rng(11);
+  for (TensorType t : kPackedTypes) {
+    SCOPED_TRACE(type_name(t));
+    const size_t n_in = width_for(t), n_out = 37;  // two whole groups and a partial one
+    const auto w = make_weights(t, n_out, n_in, rng);
+    const PackedRows p(t, w.data(), n_out, n_in, 2);
+    ASSERT_EQ(p.n_groups(), 3u);
+    const size_t rb = row_bytes(t, n_in);
+    std::vector<uint8_t> back(kPackRows * rb);
+    for (size_t g = 0; g < p.n_groups(); ++g) {
+      p.unpack_group(g, back.data());
+      for (size_t r = 0; r < kPackRows; ++r) {
+        const size_t row = g * kPackRows + r;
+        if (row < n_out) {
+          EXPECT_EQ(std::memcmp(back.data() + r * rb, w.data() + row * rb, rb), 0) << row;
+        } else {
+          for (size_t i = 0; i < rb; ++i) ASSERT_EQ(back[r * rb + i], 0) << row;
+        }
+      }
+    }
+  }
+}
+
+TEST(PackedRows, LayoutPutsTheScaleFieldFirstThenWordsOfSixteenRows) {
+  // Q4_0 (18 bytes: d, qs[16]): per block column, 16 scales then 4 words of 16 rows.
+  std::vector<uint8_t> w(16 * 2 * 18);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<uint8_t>(i * 7 + 1);
+  const PackedRows p(TensorType::Q4_0, w.data(), 16, 64, 1);
+  const uint8_t* g = p.group(0);
+  const size_t rb = 36;
+  for (size_t r = 0; r < 16; ++r) {
+    for (size_t b = 0; b < 2; ++b) {
+      const uint8_t* blk = w.data() + r * rb + b * 18;
+      const uint8_t* col = g + b * 16 * 18;
+      EXPECT_EQ(std::memcmp(col + 2 * r, blk, 2), 0);
+      for (size_t k = 0; k < 4; ++k)
+        EXPECT_EQ(std::memcmp(col + 32 + 64 * k + 4 * r, blk + 2 + 4 * k, 4), 0);
+    }
+  }
+}
+
+TEST(PackedRows, RejectsTypesWithoutAPackedLayoutAndPartialBlocks) {
+  std::vector<uint8_t> w(4096);
+  EXPECT_THROW(PackedRows(TensorType::F16, w.data(), 4, 64, 1), Error);
+  EXPECT_THROW(PackedRows(TensorType::Q4_0, w.data(), 4, 40, 1), Error);
+}
+
+TEST(PackedRows, MatmulEqualsTheFileLayoutBitwiseOnEveryPath) {
+  std::mt19937 rng(5);
+  for (TensorType t : kPackedTypes) {
+    const size_t n_in = width_for(t);
+    for (size_t n_out : {16u, 45u, 70u}) {
+      const auto w = make_weights(t, n_out, n_in, rng);
+      const PackedRows p(t, w.data(), n_out, n_in, 2);
+      for (size_t n_tok : {1u, 3u, 6u}) {
+        const auto x = random_floats(n_tok * n_in, rng);
+        for (Isa isa : supported_isas()) {
+          const ScopedIsa scoped(isa);
+          for (MatmulMode mode : {MatmulMode::Fast, MatmulMode::Exact}) {
+            SCOPED_TRACE(std::string(type_name(t)) + " n_out " + std::to_string(n_out) + " n_tok " +
+                         std::to_string(n_tok) + " " + std::string(isa_name(isa)) +
+                         (mode == MatmulMode::Fast ? " fast" : " exact"));
+            std::vector<float> want(n_tok * n_out, -1.0f), got(n_tok * n_out, -2.0f);
+            matmul(t, w.data(), n_out, n_in, x.data(), n_tok, want.data(), 2, mode);
+            matmul(p, x.data(), n_tok, got.data(), 2, mode);
+            ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)), 0);
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace minillm::kernels
