@@ -1,11 +1,12 @@
 // Matrix-product throughput per weight type, code path, shape, batch size and mode.
-// Names: matmul/<type>/<n_out>x<n_in>/tok<n>/<isa>/<fast|exact>/threads:<t>. Counters: "weights"
-// is bytes of weights streamed per second (one pass over W per call), the figure that bounds GEMV
-// speed; "ops" is 2 * n_out * n_in * n_tok per second. Every call reads a different copy of W
-// (enough copies to exceed the last-level cache), so GEMV figures are DRAM figures, as in a model.
-// Shapes: tinyllama-1.1B (2048x2048, 256x2048, 5632x2048, 2048x5632, 32000x2048) and
-// 7B (4096x4096, 14336x4096). Example: bench_matmul --benchmark_filter='tok1/avx512/fast'
-// Also: the activation quantizer (quantize_act/<isa>/<n>).
+// Names: matmul/<type>/<n_out>x<n_in>/tok<n>/<isa>/<fast|exact|packed>/threads:<t>, where
+// "packed" is the fast mode on weights packed as a model load packs them (kernels/packed_rows.h).
+// Counters: "weights" is bytes of weights streamed per second (one pass over W per call), the
+// figure that bounds GEMV speed; "ops" is 2 * n_out * n_in * n_tok per second. Every call reads a
+// different copy of W (enough copies to exceed the last-level cache), so GEMV figures are DRAM
+// figures, as in a model. Shapes: tinyllama-1.1B (2048x2048, 256x2048, 5632x2048, 2048x5632,
+// 32000x2048) and 7B (4096x4096, 14336x4096). Example: bench_matmul
+// --benchmark_filter='tok1/avx512/fast' Also: the activation quantizer (quantize_act/<isa>/<n>).
 #include <benchmark/benchmark.h>
 
 #include <cstring>
@@ -16,6 +17,7 @@
 #include "kernels/cpu.h"
 #include "kernels/f16.h"
 #include "kernels/matmul.h"
+#include "kernels/packed_rows.h"
 #include "kernels/quant.h"
 
 namespace {
@@ -51,21 +53,25 @@ std::vector<uint8_t> make_weights(TensorType t, size_t n_out, size_t n_in) {
 }
 
 void bench(benchmark::State& state, TensorType t, size_t n_out, size_t n_in, size_t n_tok,
-           mk::Isa isa, mk::MatmulMode mode, int threads, bool hot) {
+           mk::Isa isa, mk::MatmulMode mode, int threads, bool hot, bool packed) {
   mk::set_isa_for_testing(isa);
   const auto w0 = make_weights(t, n_out, n_in);
   constexpr size_t kColdBytes = size_t{160} << 20;  // well past a 32 MiB L3
   const size_t copies = n_tok == 1 && !hot ? (kColdBytes + w0.size() - 1) / w0.size() : 1;
-  std::vector<std::vector<uint8_t>> ws(copies, w0);
+  std::vector<std::vector<uint8_t>> ws(packed ? 0 : copies, w0);
+  std::vector<mk::PackedRows> ps;
+  for (size_t i = 0; packed && i < copies; ++i) ps.emplace_back(t, w0.data(), n_out, n_in, 1);
   std::vector<float> x(n_in * n_tok), y(n_out * n_tok);
   std::mt19937 rng(2);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   for (float& v : x) v = normal(rng);
   size_t next = 0;
   for (auto _ : state) {
-    const auto& w = ws[next];
+    if (packed)
+      mk::matmul(ps[next], x.data(), n_tok, y.data(), threads, mode);
+    else
+      mk::matmul(t, ws[next].data(), n_out, n_in, x.data(), n_tok, y.data(), threads, mode);
     next = (next + 1) % copies;
-    mk::matmul(t, w.data(), n_out, n_in, x.data(), n_tok, y.data(), threads, mode);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
@@ -113,29 +119,43 @@ const int registered = [] {
       benchmark::RegisterBenchmark(name.c_str(), bench_quantize_act, isa, n)->UseRealTime();
     }
     // Cache-resident GEMV (one copy of a 256x2048 matrix): the compute cost of the streaming path.
+    // Variants: fast, exact, and fast on packed weights (for the types that have a packed layout).
+    struct Variant {
+      const char* name;
+      mk::MatmulMode mode;
+      bool packed;
+    };
+    const Variant variants[] = {{"fast", mk::MatmulMode::Fast, false},
+                                {"exact", mk::MatmulMode::Exact, false},
+                                {"packed", mk::MatmulMode::Fast, true}};
+    auto applies = [](TensorType t, const Variant& v) {
+      return !v.packed || mk::packed_format(t).block_bytes != 0;
+    };
     for (TensorType t : types)
-      for (int threads : {1, 2}) {
-        const std::string name = "matmul_hot/" + std::string(minillm::type_name(t)) +
-                                 "/256x2048/tok1/" + std::string(mk::isa_name(isa)) +
-                                 "/fast/threads:" + std::to_string(threads);
-        benchmark::RegisterBenchmark(name.c_str(), bench, t, 256, 2048, 1, isa,
-                                     mk::MatmulMode::Fast, threads, true)
-            ->Unit(benchmark::kMicrosecond)
-            ->UseRealTime();
-      }
+      for (const Variant& v : variants)
+        for (int threads : {1, 2}) {
+          if (v.mode == mk::MatmulMode::Exact || !applies(t, v)) continue;
+          const std::string name = "matmul_hot/" + std::string(minillm::type_name(t)) +
+                                   "/256x2048/tok1/" + std::string(mk::isa_name(isa)) + "/" +
+                                   v.name + "/threads:" + std::to_string(threads);
+          benchmark::RegisterBenchmark(name.c_str(), bench, t, 256, 2048, 1, isa, v.mode, threads,
+                                       true, v.packed)
+              ->Unit(benchmark::kMicrosecond)
+              ->UseRealTime();
+        }
     for (TensorType t : types)
       for (const auto& s : shapes)
         for (size_t n_tok : {size_t{1}, size_t{64}, size_t{512}})
-          for (mk::MatmulMode mode : {mk::MatmulMode::Fast, mk::MatmulMode::Exact})
+          for (const Variant& v : variants)
             for (int threads : {1, 2}) {
+              if (!applies(t, v)) continue;
               const std::string name = "matmul/" + std::string(minillm::type_name(t)) + "/" +
                                        std::to_string(s[0]) + "x" + std::to_string(s[1]) + "/tok" +
                                        std::to_string(n_tok) + "/" +
-                                       std::string(mk::isa_name(isa)) +
-                                       (mode == mk::MatmulMode::Fast ? "/fast" : "/exact") +
+                                       std::string(mk::isa_name(isa)) + "/" + v.name +
                                        "/threads:" + std::to_string(threads);
-              benchmark::RegisterBenchmark(name.c_str(), bench, t, s[0], s[1], n_tok, isa, mode,
-                                           threads, false)
+              benchmark::RegisterBenchmark(name.c_str(), bench, t, s[0], s[1], n_tok, isa, v.mode,
+                                           threads, false, v.packed)
                   ->Unit(benchmark::kMicrosecond)
                   ->UseRealTime();
             }

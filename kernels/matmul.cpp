@@ -108,22 +108,28 @@ void matmul(TensorType wtype, const void* w, size_t n_out, size_t n_in, const fl
     return qmatmul(wtype, w, n_out, n_in, x, n_tok, y, n_threads);
   const TileFn fn = tile_fn(active_isa());
   const size_t rows_per_tile = tile_rows(n_in);
-  const auto n_tiles = static_cast<long>((n_out + rows_per_tile - 1) / rows_per_tile);
+  const size_t n_tiles = (n_out + rows_per_tile - 1) / rows_per_tile;
   const auto* wbytes = static_cast<const uint8_t*>(w);
   // Scratch for dequantized rows, one per thread, kept between calls to avoid page faults.
   const bool needs_scratch = wtype != TensorType::F32;
   const int threads = std::max(n_threads, 1);
 
-  auto run_tile = [&](size_t tile) {
+  // Each chunk is a run of consecutive tiles: a thread then streams one contiguous region
+  // instead of hopping over the tiles other threads took (~10 % of bandwidth when decoding).
+  const size_t n_chunks = std::min(static_cast<size_t>(n_tiles), static_cast<size_t>(8 * threads));
+  auto run_chunk = [&](size_t c) {
     thread_local std::vector<float> scratch;
-    const size_t first = tile * rows_per_tile;
-    const size_t rows = std::min(rows_per_tile, n_out - first);
-    if (needs_scratch && scratch.size() < rows * n_in) scratch.resize(rows * n_in);
-    const isa::MatmulTile t{wtype, wbytes + first * stride, stride, rows, n_in, x, n_tok, y + first,
-                            n_out, scratch.data()};
-    fn(t);
+    for (size_t tile = n_tiles * c / n_chunks; tile < n_tiles * (c + 1) / n_chunks; ++tile) {
+      const size_t first = tile * rows_per_tile;
+      const size_t rows = std::min(rows_per_tile, n_out - first);
+      if (needs_scratch && scratch.size() < rows * n_in) scratch.resize(rows * n_in);
+      const isa::MatmulTile t{
+          wtype, wbytes + first * stride, stride, rows, n_in, x, n_tok, y + first,
+          n_out, scratch.data()};
+      fn(t);
+    }
   };
-  run_chunks(threads, static_cast<size_t>(n_tiles), run_tile);
+  run_chunks(threads, n_chunks, run_chunk);
 }
 
 void matmul(const PackedRows& w, const float* x, size_t n_tok, float* y, int n_threads,

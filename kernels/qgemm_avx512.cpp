@@ -107,8 +107,9 @@ inline void prefetch_next(const uint8_t* row0, size_t stride, size_t b, size_t n
 // FileRows reads the file layout (rows `st` bytes apart); PackedBlock a packed group
 // (packed_rows.h), where all three are plain loads.
 struct FileRows {
-  const uint8_t* blk;  // the block of row 0
-  size_t st;           // bytes per row
+  static constexpr bool kCheapReload = false;  // every words() is a gather and transpose
+  const uint8_t* blk;                          // the block of row 0
+  size_t st;                                   // bytes per row
   void words(size_t off, __m512i out[4]) const {
     gather16x16([&](int r) { return blk + static_cast<size_t>(r) * st + off; }, out);
   }
@@ -122,6 +123,7 @@ struct FileRows {
 };
 
 struct PackedBlock {
+  static constexpr bool kCheapReload = true;
   const uint8_t* p;  // the packed block column: 16 * block_bytes bytes
   const PackedFormat& f;
   const uint8_t* at(size_t off) const { return p + f.head_bytes + 64 * ((off - f.word_base) / 4); }
@@ -241,10 +243,12 @@ void gemv_group(const Cursor& cur, size_t nb, size_t nr, const q::ActRow& a, flo
 
 // ---- K-quants: 16 rows x one super-block decoded in registers, rows in lanes ----
 // A decoder hands each slot vector (4 elements of 16 rows) and the sub-block factors to a Sink:
-//   sink.scales(dw, mw)            float factors of the super-block's sub-blocks (dw/mw[n_sub])
-//   sink.slot(j, k, v)             slot k (4 elements) of sub-block j
-//   sink.done(j)                   sub-block j has received all its slots; called in order of j
-// The GEMV sink accumulates at once, the panel sink stores into the GEMM panel.
+//   sink.slot(j, k, v)        slot k (4 elements) of sub-block j; k = 0 comes first
+//   sink.done(j, dw, mw)      sub-block j has all its slots; its factors (mw only for formats
+//                             with a min); called in order of j
+// The GEMV sink accumulates at once, the panel sink stores into the GEMM panel. Where reloading
+// is cheap (packed rows: plain loads), decoders finish one sub-block before starting the next,
+// so a GEMV keeps one integer sum and one pair of factors live instead of a whole super-block's.
 
 inline __m512 lanes_f(__m512i v) {
   return _mm512_cvtepi32_ps(v);
@@ -258,6 +262,11 @@ inline __m512i bit_to(__m512i v, int bit, int to) {
   return _mm512_and_si512(v, m);
 }
 
+// Bits 2s..2s+1 of every byte (s = 0..3), in bits 0..1.
+inline __m512i pair_at(__m512i v, int s) {
+  return _mm512_and_si512(_mm512_srli_epi16(v, 2 * s), _mm512_set1_epi8(3));
+}
+
 // Q4_K/Q5_K: bytes 0..15 of the block are d, dmin and the 12 scale bytes: one 16x16 transpose.
 // Q5_K then has qh[32] (5th bit of element 64c + 32i + l: bit 2c + i of qh[l]) before qs.
 template <bool kQ5, class Src, class Sink>
@@ -268,8 +277,7 @@ void decode_q45_k(const Src& src, Sink& sink) {
   const __m512 d =
       _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_and_si512(h[0], _mm512_set1_epi32(0xFFFF))));
   const __m512 dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(h[0], 16)));
-  __m512 dw[8], mw[8];
-  for (int j = 0; j < 8; ++j) {
+  auto done = [&](int j) {
     __m512i sc, mn;
     if (j < 4) {  // low 6 bits of scale bytes j and j + 4
       sc = _mm512_and_si512(_mm512_srli_epi32(h[1], 8 * j), _mm512_set1_epi32(63));
@@ -286,69 +294,92 @@ void decode_q45_k(const Src& src, Sink& sink) {
           _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(h[2], b + 6), _mm512_set1_epi32(3)),
                             4));
     }
-    dw[j] = _mm512_mul_ps(d, lanes_f(sc));
-    mw[j] = _mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(dmin, lanes_f(mn)));
-  }
-  sink.scales(dw, mw);
+    sink.done(j, _mm512_mul_ps(d, lanes_f(sc)),
+              _mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(dmin, lanes_f(mn))));
+  };
   const __m512i low = _mm512_set1_epi8(0x0F);
   constexpr size_t qs_at = kQ5 ? 48 : 16;
+#pragma GCC unroll 4
   for (int c = 0; c < 4; ++c) {
-    for (int half = 0; half < 2; ++half) {
-      __m512i q[4], qh[4];
-      src.words(qs_at + 32 * static_cast<size_t>(c) + 16 * static_cast<size_t>(half), q);
-      if constexpr (kQ5) src.words(16 + 16 * static_cast<size_t>(half), qh);
-      for (int k = 0; k < 4; ++k) {
-        __m512i lo = _mm512_and_si512(q[k], low);
-        __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q[k], 4), low);
-        if constexpr (kQ5) {
-          lo = _mm512_or_si512(lo, bit_to(qh[k], 2 * c, 4));
-          hi = _mm512_or_si512(hi, bit_to(qh[k], 2 * c + 1, 4));
+    // Sub-block 2c: low nibbles of qs[32c..32c+31]; 2c + 1: the high nibbles.
+#pragma GCC unroll 2
+    for (int sub = 0; sub < 2; ++sub) {
+      if (!Src::kCheapReload && sub == 1) break;  // file rows: both sub-blocks in one pass
+#pragma GCC unroll 2
+      for (int half = 0; half < 2; ++half) {
+        __m512i q[4], qh[4];
+        src.words(qs_at + 32 * static_cast<size_t>(c) + 16 * static_cast<size_t>(half), q);
+        if constexpr (kQ5) src.words(16 + 16 * static_cast<size_t>(half), qh);
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; ++k) {
+          for (int s = Src::kCheapReload ? sub : 0; s <= (Src::kCheapReload ? sub : 1); ++s) {
+            __m512i u = _mm512_and_si512(s == 0 ? q[k] : _mm512_srli_epi16(q[k], 4), low);
+            if constexpr (kQ5) u = _mm512_or_si512(u, bit_to(qh[k], 2 * c + s, 4));
+            sink.slot(2 * c + s, 4 * half + k, u);
+          }
         }
-        sink.slot(2 * c, 4 * half + k, lo);
-        sink.slot(2 * c + 1, 4 * half + k, hi);
       }
+      if (Src::kCheapReload) done(2 * c + sub);
     }
-    sink.done(2 * c);
-    sink.done(2 * c + 1);
+    if (!Src::kCheapReload) {
+      done(2 * c);
+      done(2 * c + 1);
+    }
   }
 }
 
 // Q6_K: ql[128] qh[64] scales[16] d. Element 128h + 32k + l: low nibble of ql[64h + l + 32(k&1)]
-// (high nibble for k >= 2), bits 2k..2k+1 of qh[32h + l]; sub-block (128h + 32k + l) / 16.
+// (high nibble for k >= 2), bits 2k..2k+1 of qh[32h + l]; sub-block (128h + 32k + l) / 16, i.e.
+// 8h + 2k + quad for l = 16 quad + 4i + (0..3), slot i.
 template <class Src, class Sink>
 void decode_q6_k(const Src& src, Sink& sink) {
   __m512i sv[4];
   src.words(192, sv);
   const __m512 d = src.half(208);
-  __m512 dw[16];                // used as mw too: Q6_K has no min
-  for (int j = 0; j < 16; ++j)  // signed byte j % 4 of dword j / 4
-    dw[j] = _mm512_mul_ps(
+  auto done = [&](int j) {  // scale: signed byte j % 4 of dword j / 4
+    const __m512 dw = _mm512_mul_ps(
         d, lanes_f(_mm512_srai_epi32(_mm512_slli_epi32(sv[j / 4], 24 - 8 * (j % 4)), 24)));
-  sink.scales(dw, dw);
+    sink.done(j, dw, dw);
+  };
   const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+  // Element value of slot i: low bits from ql vector l, high bits from qh vector, for a given k.
+  auto value = [&](__m512i l, __m512i qh, int k) {
+    const __m512i lo = _mm512_and_si512(k >= 2 ? _mm512_srli_epi16(l, 4) : l, m4);
+    const int up = 4 - 2 * k;  // qh bits 2k..2k+1 to bits 4..5
+    const __m512i hi = up > 0   ? _mm512_slli_epi16(qh, up)
+                       : up < 0 ? _mm512_srli_epi16(qh, -up)
+                                : qh;
+    return _mm512_or_si512(lo, _mm512_and_si512(hi, m30));
+  };
+#pragma GCC unroll 2
   for (int h = 0; h < 2; ++h) {
-    for (int quad = 0; quad < 2; ++quad) {  // l in [16 quad, 16 quad + 16)
-      __m512i l0[4], l1[4], qh[4];
-      const size_t hq = 64 * static_cast<size_t>(h) + 16 * static_cast<size_t>(quad);
-      src.words(hq, l0);
-      src.words(hq + 32, l1);
-      src.words(128 + 32 * static_cast<size_t>(h) + 16 * static_cast<size_t>(quad), qh);
-      for (int i = 0; i < 4; ++i) {  // l = 16 quad + 4i: slot i of sub-blocks 8h + 2k + quad
-        const __m512i v0 = _mm512_or_si512(_mm512_and_si512(l0[i], m4),
-                                           _mm512_and_si512(_mm512_slli_epi16(qh[i], 4), m30));
-        const __m512i v1 = _mm512_or_si512(_mm512_and_si512(l1[i], m4),
-                                           _mm512_and_si512(_mm512_slli_epi16(qh[i], 2), m30));
-        const __m512i v2 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l0[i], 4), m4),
-                                           _mm512_and_si512(qh[i], m30));
-        const __m512i v3 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l1[i], 4), m4),
-                                           _mm512_and_si512(_mm512_srli_epi16(qh[i], 2), m30));
-        sink.slot(8 * h + quad, i, v0);
-        sink.slot(8 * h + 2 + quad, i, v1);
-        sink.slot(8 * h + 4 + quad, i, v2);
-        sink.slot(8 * h + 6 + quad, i, v3);
+    if constexpr (Src::kCheapReload) {
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; ++k)
+#pragma GCC unroll 2
+        for (int quad = 0; quad < 2; ++quad) {
+          __m512i l[4], qh[4];
+          src.words(64 * static_cast<size_t>(h) + 32 * static_cast<size_t>(k & 1) +
+                        16 * static_cast<size_t>(quad),
+                    l);
+          src.words(128 + 32 * static_cast<size_t>(h) + 16 * static_cast<size_t>(quad), qh);
+#pragma GCC unroll 4
+          for (int i = 0; i < 4; ++i) sink.slot(8 * h + 2 * k + quad, i, value(l[i], qh[i], k));
+          done(8 * h + 2 * k + quad);
+        }
+    } else {
+      for (int quad = 0; quad < 2; ++quad) {
+        __m512i l0[4], l1[4], qh[4];
+        const size_t hq = 64 * static_cast<size_t>(h) + 16 * static_cast<size_t>(quad);
+        src.words(hq, l0);
+        src.words(hq + 32, l1);
+        src.words(128 + 32 * static_cast<size_t>(h) + 16 * static_cast<size_t>(quad), qh);
+        for (int i = 0; i < 4; ++i)
+          for (int k = 0; k < 4; ++k)
+            sink.slot(8 * h + 2 * k + quad, i, value(k & 1 ? l1[i] : l0[i], qh[i], k));
       }
+      for (int j = 8 * h; j < 8 * h + 8; ++j) done(j);
     }
-    for (int j = 8 * h; j < 8 * h + 8; ++j) sink.done(j);
   }
 }
 
@@ -357,51 +388,62 @@ void decode_q6_k(const Src& src, Sink& sink) {
 // bit: bit 4h + s of hmask[l]), qs[64], 12 bytes of 6-bit scales, d.
 template <bool kQ3, class Src, class Sink>
 void decode_q23_k(const Src& src, Sink& sink) {
-  __m512 dw[16], mw[16];
-  if constexpr (kQ3) {
-    __m512i v[4];  // bytes 92..107: qs[60..63], scales[0..11]
-    src.words(92, v);
-    auto byte = [&](int b) {  // scale byte b in v[1 + b / 4]
-      return _mm512_and_si512(_mm512_srli_epi32(v[1 + b / 4], 8 * (b % 4)),
-                              _mm512_set1_epi32(0xFF));
-    };
-    const __m512 d = src.half(108);
-    for (int j = 0; j < 16; ++j) {
+  __m512i v[4];  // Q3_K: bytes 92..107 = qs[60..63], scales[0..11]; Q2_K: bytes 0..15 = scales
+  src.words(kQ3 ? 92 : 0, v);
+  const __m512 d = src.half(kQ3 ? 108 : 80);
+  const __m512 dmin = kQ3 ? d : src.half(82);
+  auto done = [&](int j) {
+    if constexpr (kQ3) {
+      auto byte = [&](int b) {  // scale byte b in v[1 + b / 4]
+        return _mm512_and_si512(_mm512_srli_epi32(v[1 + b / 4], 8 * (b % 4)),
+                                _mm512_set1_epi32(0xFF));
+      };
       const __m512i lo4 = j < 8 ? _mm512_and_si512(byte(j), _mm512_set1_epi32(0x0F))
                                 : _mm512_srli_epi32(byte(j - 8), 4);
       const __m512i hi2 =
           _mm512_and_si512(_mm512_srli_epi32(byte(8 + j % 4), 2 * (j / 4)), _mm512_set1_epi32(3));
       const __m512i sc =
           _mm512_sub_epi32(_mm512_or_si512(lo4, _mm512_slli_epi32(hi2, 4)), _mm512_set1_epi32(32));
-      dw[j] = _mm512_mul_ps(d, lanes_f(sc));
-    }
-  } else {
-    __m512i v[4];
-    src.words(0, v);
-    const __m512 d = src.half(80), dmin = src.half(82);
-    for (int j = 0; j < 16; ++j) {
+      const __m512 dw = _mm512_mul_ps(d, lanes_f(sc));
+      sink.done(j, dw, dw);
+    } else {
       const __m512i b =
           _mm512_and_si512(_mm512_srli_epi32(v[j / 4], 8 * (j % 4)), _mm512_set1_epi32(0xFF));
-      dw[j] = _mm512_mul_ps(d, lanes_f(_mm512_and_si512(b, _mm512_set1_epi32(0x0F))));
-      mw[j] =
-          _mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(dmin, lanes_f(_mm512_srli_epi32(b, 4))));
+      sink.done(j, _mm512_mul_ps(d, lanes_f(_mm512_and_si512(b, _mm512_set1_epi32(0x0F)))),
+                _mm512_sub_ps(_mm512_setzero_ps(),
+                              _mm512_mul_ps(dmin, lanes_f(_mm512_srli_epi32(b, 4)))));
     }
-  }
-  sink.scales(dw, mw);
+  };
   const size_t qs_at = kQ3 ? 32 : 16;
+  auto value = [&](__m512i q, __m512i hm, int h, int s) {
+    __m512i u = pair_at(q, s);
+    if constexpr (kQ3) u = _mm512_or_si512(u, bit_to(hm, 4 * h + s, 2));
+    return u;
+  };
+#pragma GCC unroll 2
   for (int h = 0; h < 2; ++h) {
-    for (int p = 0; p < 2; ++p) {
-      __m512i q[4], hm[4];
-      src.words(qs_at + 32 * static_cast<size_t>(h) + 16 * static_cast<size_t>(p), q);
-      if constexpr (kQ3) src.words(16 * static_cast<size_t>(p), hm);
-      for (int i = 0; i < 4; ++i)
-        for (int sp = 0; sp < 4; ++sp) {
-          __m512i u = _mm512_and_si512(_mm512_srli_epi16(q[i], 2 * sp), _mm512_set1_epi8(3));
-          if constexpr (kQ3) u = _mm512_or_si512(u, bit_to(hm[i], 4 * h + sp, 2));
-          sink.slot(8 * h + 2 * sp + p, i, u);
+    if constexpr (Src::kCheapReload) {
+#pragma GCC unroll 4
+      for (int s = 0; s < 4; ++s)
+#pragma GCC unroll 2
+        for (int p = 0; p < 2; ++p) {
+          __m512i q[4], hm[4];
+          src.words(qs_at + 32 * static_cast<size_t>(h) + 16 * static_cast<size_t>(p), q);
+          if constexpr (kQ3) src.words(16 * static_cast<size_t>(p), hm);
+#pragma GCC unroll 4
+          for (int i = 0; i < 4; ++i) sink.slot(8 * h + 2 * s + p, i, value(q[i], hm[i], h, s));
+          done(8 * h + 2 * s + p);
         }
+    } else {
+      for (int p = 0; p < 2; ++p) {
+        __m512i q[4], hm[4];
+        src.words(qs_at + 32 * static_cast<size_t>(h) + 16 * static_cast<size_t>(p), q);
+        if constexpr (kQ3) src.words(16 * static_cast<size_t>(p), hm);
+        for (int i = 0; i < 4; ++i)
+          for (int s = 0; s < 4; ++s) sink.slot(8 * h + 2 * s + p, i, value(q[i], hm[i], h, s));
+      }
+      for (int j = 8 * h; j < 8 * h + 8; ++j) done(j);
     }
-    for (int j = 8 * h; j < 8 * h + 8; ++j) sink.done(j);
   }
 }
 
@@ -411,9 +453,6 @@ template <TensorType kT, class Src, class Sink>
 void decode_legacy(const Src& src, Sink& sink) {
   constexpr bool kMin = kT != TensorType::Q5_0, kQ5 = kT != TensorType::Q4_1;
   constexpr size_t qh_at = kMin ? 4 : 2, qs_at = (kMin ? 4 : 2) + (kQ5 ? 4 : 0);
-  __m512 dw[1] = {src.half(0)}, mw[1] = {dw[0]};
-  if constexpr (kMin) mw[0] = src.half(2);
-  sink.scales(dw, mw);
   __m512i q[4];
   src.words(qs_at, q);
   __m512i qh = _mm512_setzero_si512();
@@ -438,7 +477,8 @@ void decode_legacy(const Src& src, Sink& sink) {
     sink.slot(0, k, lo);
     sink.slot(0, 4 + k, hi);
   }
-  sink.done(0);
+  const __m512 dw = src.half(0);
+  sink.done(0, dw, kMin ? src.half(2) : dw);
 }
 
 // Decodes 16 rows x one block of type kT into sink.
@@ -460,21 +500,18 @@ struct PanelSink {
   Panel& p;
   size_t sb, g;
   bool has_min;
-  void scales(const __m512* dw, const __m512* mw) {
-    for (int j = 0; j < kSubs; ++j) {
-      _mm512_storeu_ps(p.dw.data() + (sb * kSubs + j) * kRows + g * 16, dw[j]);
-      if (has_min) _mm512_storeu_ps(p.mw.data() + (sb * kSubs + j) * kRows + g * 16, mw[j]);
-    }
-  }
   void slot(int j, int k, __m512i v) {
     const size_t s =
         sb * (kSubs * L / 4) + static_cast<size_t>(j) * (L / 4) + static_cast<size_t>(k);
     _mm512_storeu_si512(p.u.data() + s * kSlot + g * 64, v);
   }
-  void done(int) {}
+  void done(int j, __m512 dw, __m512 mw) {
+    _mm512_storeu_ps(p.dw.data() + (sb * kSubs + j) * kRows + g * 16, dw);
+    if (has_min) _mm512_storeu_ps(p.mw.data() + (sb * kSubs + j) * kRows + g * 16, mw);
+  }
 };
 
-// Multiplies a decoded super-block with one token as it is decoded (GEMV). S holds the integer
+// Multiplies a decoded super-block with one token as it is decoded (GEMV). s holds the integer
 // sums of the sub-blocks not yet done; done(j) folds sub-block j into acc like kernel<> does.
 template <int L, int kSubs, bool kMin>
 struct DotSink {
@@ -482,24 +519,18 @@ struct DotSink {
   size_t sb;
   __m512& acc;
   __m512i s[kSubs];
-  __m512 dw[kSubs], mw[kSubs];
-  void scales(const __m512* d, const __m512* m) {
-    for (int j = 0; j < kSubs; ++j) {
-      dw[j] = d[j];
-      if (kMin) mw[j] = m[j];
-      s[j] = _mm512_set1_epi32(a.init[sb * kSubs + static_cast<size_t>(j)]);
-    }
-  }
   void slot(int j, int k, __m512i v) {
-    const int8_t* x = a.qa + sb * (kSubs * L) + static_cast<size_t>(j * L + 4 * k);
-    s[j] = _mm512_dpbusd_epi32(s[j], v, _mm512_set1_epi32(load_i32(x)));
+    const size_t js = sb * kSubs + static_cast<size_t>(j);
+    const int8_t* x = a.qa + js * L + static_cast<size_t>(4 * k);
+    const __m512i start = k == 0 ? _mm512_set1_epi32(a.init[js]) : s[j];
+    s[j] = _mm512_dpbusd_epi32(start, v, _mm512_set1_epi32(load_i32(x)));
   }
-  void done(int j) {
+  void done(int j, __m512 dw, __m512 mw) {
     const size_t js = sb * kSubs + static_cast<size_t>(j);
     const __m512 da = _mm512_set1_ps(a.da[js]);
-    acc = _mm512_fmadd_ps(lanes_f(s[j]), _mm512_mul_ps(dw[j], da), acc);
+    acc = _mm512_fmadd_ps(lanes_f(s[j]), _mm512_mul_ps(dw, da), acc);
     if constexpr (kMin)
-      acc = _mm512_fmadd_ps(_mm512_set1_ps(a.asf[js]), _mm512_mul_ps(mw[j], da), acc);
+      acc = _mm512_fmadd_ps(_mm512_set1_ps(a.asf[js]), _mm512_mul_ps(mw, da), acc);
   }
 };
 
@@ -529,7 +560,7 @@ template <TensorType kT, int L, int kSubs, bool kMin, class Cursor>
 void gemv_decoded(const Cursor& cur, size_t nb, size_t nr, const q::ActRow& a, float* y) {
   __m512 acc = _mm512_setzero_ps();
   for (size_t b = 0; b < nb; ++b) {
-    DotSink<L, kSubs, kMin> sink{a, b, acc, {}, {}, {}};
+    DotSink<L, kSubs, kMin> sink{a, b, acc, {}};
     decode<kT>(cur.at(b), sink);
   }
   _mm512_mask_storeu_ps(y, static_cast<__mmask16>(nr >= 16 ? 0xFFFF : (1u << nr) - 1), acc);
