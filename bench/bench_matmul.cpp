@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/aligned.h"
 #include "kernels/cpu.h"
 #include "kernels/f16.h"
 #include "kernels/matmul.h"
@@ -61,7 +62,7 @@ void bench(benchmark::State& state, TensorType t, size_t n_out, size_t n_in, siz
   std::vector<std::vector<uint8_t>> ws(packed ? 0 : copies, w0);
   std::vector<mk::PackedRows> ps;
   for (size_t i = 0; packed && i < copies; ++i) ps.emplace_back(t, w0.data(), n_out, n_in, 1);
-  std::vector<float> x(n_in * n_tok), y(n_out * n_tok);
+  mk::AlignedVector<float> x(n_in * n_tok), y(n_out * n_tok);  // aligned like a model's
   std::mt19937 rng(2);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   for (float& v : x) v = normal(rng);

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "kernels/aligned.h"
 #include "kernels/cpu.h"
 #include "kernels/isa_entry.h"
 #include "kernels/packed_rows.h"
@@ -118,7 +119,7 @@ void matmul(TensorType wtype, const void* w, size_t n_out, size_t n_in, const fl
   // instead of hopping over the tiles other threads took (~10 % of bandwidth when decoding).
   const size_t n_chunks = std::min(static_cast<size_t>(n_tiles), static_cast<size_t>(8 * threads));
   auto run_chunk = [&](size_t c) {
-    thread_local std::vector<float> scratch;
+    thread_local AlignedVector<float> scratch;
     for (size_t tile = n_tiles * c / n_chunks; tile < n_tiles * (c + 1) / n_chunks; ++tile) {
       const size_t first = tile * rows_per_tile;
       const size_t rows = std::min(rows_per_tile, n_out - first);
@@ -141,7 +142,7 @@ void matmul(const PackedRows& w, const float* x, size_t n_tok, float* y, int n_t
   const TileFn fn = tile_fn(active_isa());
   auto run_group = [&](size_t g) {
     thread_local std::vector<uint8_t> rows;
-    thread_local std::vector<float> scratch;
+    thread_local AlignedVector<float> scratch;
     rows.resize(kPackRows * w.row_bytes());
     scratch.resize(kPackRows * n_in);
     w.unpack_group(g, rows.data());

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/aligned.h"
 #include "model/kv_cache.h"
 #include "model/model_impl.h"
 
@@ -11,18 +12,18 @@ namespace minillm {
 
 // Activations of one batch, reused between calls (sized for the largest batch seen).
 struct ForwardScratch {
-  std::vector<float> x;         // (n_tok, n_embd) residual stream
-  std::vector<float> xn;        // (n_tok, n_embd) normalized input of a sub-layer
-  std::vector<float> q;         // (n_tok, n_head * head_dim)
-  std::vector<float> k;         // (n_tok, n_head_kv * head_dim)
-  std::vector<float> v;         // (n_tok, n_head_kv * head_dim)
-  std::vector<float> att;       // (n_tok, n_head * head_dim) attention output before wo
-  std::vector<float> proj;      // (n_tok, n_embd) output of wo / w_down before the residual add
-  std::vector<float> gate;      // (n_tok, n_ff)
-  std::vector<float> up;        // (n_tok, n_ff)
-  std::vector<float> scores;    // (4 n_threads, n_ctx) attention weights, one row per chunk
-  std::vector<float> cos;       // (n_tok, n_rot / 2)
-  std::vector<float> sin;       // (n_tok, n_rot / 2)
+  kernels::AlignedVector<float> x;         // (n_tok, n_embd) residual stream
+  kernels::AlignedVector<float> xn;        // (n_tok, n_embd) normalized input of a sub-layer
+  kernels::AlignedVector<float> q;         // (n_tok, n_head * head_dim)
+  kernels::AlignedVector<float> k;         // (n_tok, n_head_kv * head_dim)
+  kernels::AlignedVector<float> v;         // (n_tok, n_head_kv * head_dim)
+  kernels::AlignedVector<float> att;       // (n_tok, n_head * head_dim) attention output before wo
+  kernels::AlignedVector<float> proj;      // (n_tok, n_embd) output of wo / w_down before the residual add
+  kernels::AlignedVector<float> gate;      // (n_tok, n_ff)
+  kernels::AlignedVector<float> up;        // (n_tok, n_ff)
+  kernels::AlignedVector<float> scores;    // (4 n_threads, n_ctx) attention weights, one row per chunk
+  kernels::AlignedVector<float> cos;       // (n_tok, n_rot / 2)
+  kernels::AlignedVector<float> sin;       // (n_tok, n_rot / 2)
   std::vector<float> inv_freq;  // (n_rot / 2) RoPE frequency of each pair, scaling applied
 };
 
