@@ -49,6 +49,18 @@ void attend_one_head(const float* q, const KvRows& keys, const KvRows& values, s
   attend_one_head_reference(q, keys, values, first, n, head_dim, scale, scores, out);
 }
 
+void attend_head_group(const float* q, size_t g, const KvRows& keys, const KvRows& values,
+                       size_t first, size_t n, size_t head_dim, float scale, float* scores,
+                       float* out) {
+  if (active_isa() == Isa::Avx512 && keys.stride == values.stride &&
+      isa::attention_group_avx512(q, g, keys.base, values.base, keys.type == KvElement::F16,
+                                  keys.stride, first, n, head_dim, scale, scores, out))
+    return;
+  for (size_t h = 0; h < g; ++h)
+    attend_one_head(q + h * head_dim, keys, values, first, n, head_dim, scale, scores + h * n,
+                    out + h * head_dim);
+}
+
 void attend_one_head_reference(const float* q, const KvRows& keys, const KvRows& values,
                                size_t first, size_t n, size_t head_dim, float scale, float* scores,
                                float* out) {

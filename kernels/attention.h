@@ -19,6 +19,12 @@ struct KvRows {
 // type. Uses the active ISA (F16 rows converted in registers); deterministic for a given ISA.
 void attend_one_head(const float* q, const KvRows& keys, const KvRows& values, size_t first,
                      size_t n, size_t head_dim, float scale, float* scores, float* out);
+// The g query heads that share one KV head (grouped-query attention): q and out hold g rows of
+// head_dim floats, scores g * n floats. Each head's result is bit for bit what attend_one_head
+// gives it; the key and value rows are read and converted once for all g where the ISA allows.
+void attend_head_group(const float* q, size_t g, const KvRows& keys, const KvRows& values,
+                       size_t first, size_t n, size_t head_dim, float scale, float* scores,
+                       float* out);
 // The scalar reference (plain sums in element order).
 void attend_one_head_reference(const float* q, const KvRows& keys, const KvRows& values,
                                size_t first, size_t n, size_t head_dim, float scale, float* scores,

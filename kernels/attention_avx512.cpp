@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "kernels/activations.h"
 #include "kernels/isa_entry.h"
 
 namespace minillm::kernels::isa {
@@ -60,7 +61,75 @@ void weighted_sum(const float* p, const void* v, size_t stride, size_t first, si
   }
 }
 
+// The g heads of one KV head, each with exactly the operations of scores() / weighted_sum() (so
+// the same bits), but every key and value row is loaded and converted once for all g. Head dim
+// 16 * kChunks.
+template <bool kF16, int kChunks>
+void scores_group(const float* q, size_t g, const void* k, size_t stride, size_t first, size_t n,
+                  float scale, float* out) {
+  constexpr size_t hd = kChunks * kW;
+  for (size_t j = 0; j < n; ++j) {
+    const size_t row = (first + j) * stride;
+    __m512 kv[kChunks];
+    for (int c = 0; c < kChunks; ++c) kv[c] = load<kF16>(k, row + c * kW, 0xFFFF);
+    for (size_t h = 0; h < g; ++h) {
+      __m512 acc = _mm512_setzero_ps();
+      for (int c = 0; c < kChunks; ++c)
+        acc = _mm512_fmadd_ps(_mm512_loadu_ps(q + h * hd + c * kW), kv[c], acc);
+      out[h * n + j] = _mm512_reduce_add_ps(acc) * scale;
+    }
+  }
+}
+
+template <bool kF16, int kChunks>
+void weighted_sum_group(const float* p, size_t g, const void* v, size_t stride, size_t first,
+                        size_t n, float* out) {
+  constexpr size_t hd = kChunks * kW;
+  constexpr size_t kHeads = 16 / kChunks;  // heads per pass: 16 accumulators
+  for (size_t h0 = 0; h0 < g; h0 += kHeads) {
+    const size_t nh = std::min(kHeads, g - h0);
+    __m512 acc[kHeads][kChunks];
+    for (size_t h = 0; h < kHeads; ++h)
+      for (int c = 0; c < kChunks; ++c) acc[h][c] = _mm512_setzero_ps();
+    for (size_t j = 0; j < n; ++j) {
+      const size_t row = (first + j) * stride;
+      __m512 vv[kChunks];
+      for (int c = 0; c < kChunks; ++c) vv[c] = load<kF16>(v, row + c * kW, 0xFFFF);
+      for (size_t h = 0; h < kHeads; ++h) {
+        if (h >= nh) break;
+        const __m512 pj = _mm512_set1_ps(p[(h0 + h) * n + j]);
+        for (int c = 0; c < kChunks; ++c) acc[h][c] = _mm512_fmadd_ps(pj, vv[c], acc[h][c]);
+      }
+    }
+    for (size_t h = 0; h < nh; ++h)
+      for (int c = 0; c < kChunks; ++c) _mm512_storeu_ps(out + (h0 + h) * hd + c * kW, acc[h][c]);
+  }
+}
+
+template <int kChunks>
+bool group_paths(const float* q, size_t g, const void* k, const void* v, bool f16, size_t stride,
+                 size_t first, size_t n, float scale, float* scores, float* out) {
+  if (f16)
+    scores_group<true, kChunks>(q, g, k, stride, first, n, scale, scores);
+  else
+    scores_group<false, kChunks>(q, g, k, stride, first, n, scale, scores);
+  for (size_t h = 0; h < g; ++h) softmax(scores + h * n, n);
+  if (f16)
+    weighted_sum_group<true, kChunks>(scores, g, v, stride, first, n, out);
+  else
+    weighted_sum_group<false, kChunks>(scores, g, v, stride, first, n, out);
+  return true;
+}
+
 }  // namespace
+
+bool attention_group_avx512(const float* q, size_t g, const void* k, const void* v, bool f16,
+                            size_t stride, size_t first, size_t n, size_t head_dim, float scale,
+                            float* scores, float* out) {
+  if (head_dim == 64) return group_paths<4>(q, g, k, v, f16, stride, first, n, scale, scores, out);
+  if (head_dim == 128) return group_paths<8>(q, g, k, v, f16, stride, first, n, scale, scores, out);
+  return false;
+}
 
 void attention_scores_avx512(const float* q, const void* k, bool f16, size_t stride, size_t first,
                              size_t n, size_t head_dim, float scale, float* out) {

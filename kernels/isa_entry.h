@@ -73,6 +73,12 @@ void attention_scores_avx512(const float* q, const void* k, bool f16, size_t str
                              size_t n, size_t head_dim, float scale, float* out);
 void attention_values_avx512(const float* p, const void* v, bool f16, size_t stride, size_t first,
                              size_t n, size_t head_dim, float* out);
+// The g query heads of one KV head (q and out: g rows of head_dim; scores: g * n), each exactly
+// as the one-head pieces plus softmax compute it. Returns false (nothing done) for a head_dim
+// without a grouped kernel (64 and 128 have one).
+bool attention_group_avx512(const float* q, size_t g, const void* k, const void* v, bool f16,
+                            size_t stride, size_t first, size_t n, size_t head_dim, float scale,
+                            float* scores, float* out);
 void quantize_act_avx512(const float* x, size_t n, int8_t* qa, float* da, int32_t* asum16);
 // Rows [row_begin, row_end) of the product; row_begin a multiple of 32.
 void qmatmul_rows_avx512(const QMatmulJob& job, size_t row_begin, size_t row_end);

@@ -1,5 +1,6 @@
 // Attention of one head on every code path: against a float64 computation and against the
-// scalar reference, for F16 and F32 KV rows, odd head sizes, row strides and offsets.
+// scalar reference, for F16 and F32 KV rows, odd head sizes, row strides and offsets; and a group
+// of query heads sharing a KV head, which must give each head the one-head result bit for bit.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -82,6 +83,43 @@ TEST(Attention, SimdMatchesReferenceAndFloat64) {
         for (size_t i = 0; i < s.head_dim; ++i) {
           ASSERT_NEAR(out[i], want[i], 1e-5) << i;
           ASSERT_NEAR(out[i], ref[i], 2e-6 + 2e-6 * std::fabs(ref[i])) << i;
+        }
+      }
+    }
+  }
+}
+
+TEST(Attention, HeadGroupEqualsOneHeadAtATimeBitwise) {
+  std::mt19937 rng(32);
+  struct Shape {
+    size_t head_dim, g, stride, first, n;
+  };
+  // 64 and 128 have grouped kernels (4 and 2 heads per pass, so 8 and 3 heads take several
+  // passes, 3 a partial one); 80 takes the one-head fallback.
+  const Shape shapes[] = {{64, 8, 256, 0, 1},   {64, 8, 256, 2, 41}, {64, 3, 64, 0, 300},
+                          {128, 4, 512, 5, 90}, {128, 3, 128, 0, 7}, {80, 2, 160, 1, 17}};
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (const Shape& s : shapes) {
+    const size_t rows = s.first + s.n;
+    const Cache keys = make_cache(rows * s.stride + 8, rng),
+                values = make_cache(rows * s.stride + 8, rng);
+    std::vector<float> q(s.g * s.head_dim);
+    for (float& v : q) v = normal(rng);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
+    for (KvElement t : {KvElement::F16, KvElement::F32}) {
+      const KvRows k = keys.rows(t, 3, s.stride), v = values.rows(t, 3, s.stride);
+      for (Isa isa : supported_isas()) {
+        SCOPED_TRACE(std::string(isa_name(isa)) + " head_dim " + std::to_string(s.head_dim) +
+                     " g " + std::to_string(s.g) + (t == KvElement::F16 ? " f16" : " f32"));
+        ScopedIsa scope(isa);
+        std::vector<float> sc(s.g * s.n), out(s.g * s.head_dim, std::nanf("")), one(s.head_dim);
+        attend_head_group(q.data(), s.g, k, v, s.first, s.n, s.head_dim, scale, sc.data(),
+                          out.data());
+        for (size_t h = 0; h < s.g; ++h) {
+          attend_one_head(q.data() + h * s.head_dim, k, v, s.first, s.n, s.head_dim, scale,
+                          sc.data(), one.data());
+          for (size_t i = 0; i < s.head_dim; ++i)
+            ASSERT_EQ(out[h * s.head_dim + i], one[i]) << "head " << h << " dim " << i;
         }
       }
     }

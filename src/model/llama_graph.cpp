@@ -66,7 +66,7 @@ void llama_forward(const Model::Impl& model, KvCache& cache, ForwardScratch& s,
   grow(s.gate, size_t(n_tok) * c.n_ff);
   grow(s.up, size_t(n_tok) * c.n_ff);
   const size_t n_attention_chunks = size_t(std::max(n_threads, 1)) * 4;
-  grow(s.scores, n_attention_chunks * cache.capacity());
+  grow(s.scores, n_attention_chunks * (c.n_head / c.n_head_kv) * cache.capacity());
   grow(s.cos, n_tok * n_pairs);
   grow(s.sin, n_tok * n_pairs);
 
@@ -96,21 +96,22 @@ void llama_forward(const Model::Impl& model, KvCache& cache, ForwardScratch& s,
       cache.store(l, pos0 + t, &s.k[t * kv_w], &s.v[t * kv_w]);
     }
     // Attention runs on the kernels' thread pool (an OpenMP region here would leave OpenMP's
-    // threads spinning against the pool's). Each (token, head) pair is computed whole by one
+    // threads spinning against the pool's). Each (token, KV head) item is computed whole by one
     // thread, so the results do not depend on the thread count.
-    const size_t n_items = size_t(n_tok) * c.n_head;
+    const size_t n_items = size_t(n_tok) * c.n_head_kv;  // (token, KV head): `group` heads
     const size_t n_chunks = std::min(n_items, n_attention_chunks);
     auto attend_chunk = [&](size_t chunk) {
-      float* scores = &s.scores[chunk * cache.capacity()];
+      float* scores = &s.scores[chunk * group * cache.capacity()];
       for (size_t item = chunk; item < n_items; item += n_chunks) {  // interleaved: balances
-        const uint32_t t = uint32_t(item / c.n_head), h = uint32_t(item % c.n_head);  // causal rows
+        const uint32_t t = uint32_t(item / c.n_head_kv), kvh = uint32_t(item % c.n_head_kv);
         const uint32_t pos = pos0 + t;
         // Causal: keys 0..pos; with a sliding window only the last `sliding_window` of them.
         const uint32_t first =
             (c.sliding_window && pos >= c.sliding_window) ? pos - c.sliding_window + 1 : 0;
-        kernels::attend_one_head(&s.q[t * q_w + h * hd], cache.keys(l, h / group, hd),
-                                 cache.values(l, h / group, hd), first, pos - first + 1, hd, scale,
-                                 scores, &s.att[t * q_w + h * hd]);
+        const size_t at = t * q_w + size_t(kvh) * group * hd;  // the group's first query head
+        kernels::attend_head_group(&s.q[at], group, cache.keys(l, kvh, hd),
+                                   cache.values(l, kvh, hd), first, pos - first + 1, hd, scale,
+                                   scores, &s.att[at]);
       }
     };
     kernels::run_chunks(n_threads, n_chunks, attend_chunk);
@@ -122,7 +123,13 @@ void llama_forward(const Model::Impl& model, KvCache& cache, ForwardScratch& s,
       kernels::rms_norm(&s.x[t * d], L.ffn_norm.data(), &s.xn[t * d], d, c.rms_eps);
     project(L.w_gate, s.xn.data(), n_tok, s.gate.data(), n_threads);
     project(L.w_up, s.xn.data(), n_tok, s.up.data(), n_threads);
-    kernels::swiglu(s.gate.data(), s.up.data(), s.gate.data(), size_t(n_tok) * c.n_ff);
+    // Elementwise, so split over the pool in any way without changing a bit.
+    const size_t n_act = size_t(n_tok) * c.n_ff, act_chunk = 16384;
+    auto swiglu_chunk = [&](size_t i) {
+      const size_t b = i * act_chunk, e = std::min(n_act, b + act_chunk);
+      kernels::swiglu(&s.gate[b], &s.up[b], &s.gate[b], e - b);
+    };
+    kernels::run_chunks(n_threads, (n_act + act_chunk - 1) / act_chunk, swiglu_chunk);
     project(L.w_down, s.gate.data(), n_tok, s.proj.data(), n_threads);
     for (size_t i = 0; i < n_tok * d; ++i) s.x[i] += s.proj[i];
   }
