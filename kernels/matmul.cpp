@@ -61,12 +61,13 @@ TileFn tile_fn(Isa isa) {
   return matmul_tile_scalar;
 }
 
-// Rows per tile: enough that the dequantized tile (reused by every token) stays in L2, and a
-// multiple of 4 (the SIMD paths work on 4 rows at a time). The result does not depend on it.
+// Rows per tile: about 256 KiB of dequantized rows (reused by every token, kept in L2), at least
+// 16 so that activations fetched for a tile serve several groups of 4 rows even for long rows,
+// and a multiple of 4 (the SIMD paths work on 4 rows at a time). The result does not depend on it.
 size_t tile_rows(size_t n_in) {
-  constexpr size_t kTileBytes = 128 * 1024;
+  constexpr size_t kTileBytes = 256 * 1024;
   const size_t rows = kTileBytes / (std::max<size_t>(n_in, 1) * sizeof(float));
-  return std::clamp<size_t>(rows / 4 * 4, 4, 64);
+  return std::clamp<size_t>(rows / 4 * 4, 16, 64);
 }
 
 }  // namespace
