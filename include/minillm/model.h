@@ -42,7 +42,7 @@ struct LoadOptions {
   // not a multiple of the type's block size keep their type. Norms always stay float.
   std::optional<TensorType> quantize;
   // Regroup quantized matrices 16 rows at a time for the packed kernels where the CPU gains from
-  // it (AVX-512): one extra pass over the weights at load (about 0.1 s per GB on one core) and no
+  // it (AVX-512): one extra pass over the weights at load (about 1 s per GB on 2 cores) and no
   // extra memory once loaded, as the file-layout pages are given back. Results are identical
   // either way.
   bool pack = true;

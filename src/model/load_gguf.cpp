@@ -54,7 +54,7 @@ class Binder {
       throw Error(f_.source_name() + ": tensor '" + t.name + "' has shape " + shape_text(t.shape) +
                   ", expected [" + std::to_string(cols) + ", " + std::to_string(rows) + "]");
     require_matmul_kernel(f_.source_name(), t.name, t.type);
-    return MatrixView{t.type, t.data.data(), rows, cols};
+    return MatrixView{t.type, t.data.data(), rows, cols, nullptr};
   }
 
   // A vector (norm weights, RoPE factors), dequantized to float: small, read every token.

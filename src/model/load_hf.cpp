@@ -41,7 +41,7 @@ class Binder {
       std::memcpy(buf.data(), t.data.data(), t.data.size());
       data = buf.data();
     }
-    return MatrixView{type, data, rows, cols};
+    return MatrixView{type, data, rows, cols, nullptr};
   }
 
   // A vector (norm weights), as float.

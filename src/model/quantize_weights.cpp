@@ -33,7 +33,7 @@ MatrixView requantize_matrix(const MatrixView& m, TensorType type, std::vector<u
   if (failed)
     throw Error("cannot convert a " + std::string(type_name(m.type)) + " matrix to " +
                 std::string(type_name(type)));
-  return MatrixView{type, buf.data(), m.rows, m.cols};
+  return MatrixView{type, buf.data(), m.rows, m.cols, nullptr};
 }
 
 size_t quantize_weights(Model::Impl& impl, TensorType type) {

@@ -1,6 +1,8 @@
 // mini-llm bench: prompt-processing and generation speed (like llama-bench's pp/tg tests), the
 // weight bytes read per generated token, and a memory-bandwidth probe run in the same process so
-// generation speed is shown as a fraction of the bandwidth roofline.
+// generation speed is shown as a fraction of the bandwidth roofline. The probe runs after every
+// repetition and its median is used: on a shared machine the bandwidth drifts, and a probe taken
+// at one moment would compare generation with another moment's machine.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -23,15 +25,16 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t m = v.size() / 2;
+  return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
 struct Series {
   uint32_t n_tokens = 0;
   std::vector<double> tokens_per_s;  // one per repetition
-  double median() const {
-    std::vector<double> v = tokens_per_s;
-    std::sort(v.begin(), v.end());
-    const size_t m = v.size() / 2;
-    return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
-  }
+  double median() const { return cli::median(tokens_per_s); }
   double min() const { return *std::min_element(tokens_per_s.begin(), tokens_per_s.end()); }
   double max() const { return *std::max_element(tokens_per_s.begin(), tokens_per_s.end()); }
   nlohmann::ordered_json json() const {
@@ -73,7 +76,7 @@ void add_bench_command(CLI::App& app) {
     std::string model;
     uint32_t n_prompt = 512, n_gen = 128;
     int threads = 0, reps = 3;
-    bool json = false;
+    bool json = false, no_pack = false;
     uint32_t probe_mib = 1024;
   };
   auto o = std::make_shared<Options>();
@@ -91,9 +94,13 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--probe-mib", o->probe_mib, "Size of the bandwidth probe buffer in MiB")
       ->check(CLI::Range(16u, 1u << 16))
       ->capture_default_str();
+  cmd->add_flag("--no-pack", o->no_pack,
+                "Keep quantized weights in the file layout (to measure what packing gains)");
   cmd->add_flag("--json", o->json, "Print one JSON object");
   cmd->callback([o] {
-    const auto model = Model::load(o->model);
+    const auto load_start = Clock::now();
+    const auto model = Model::load(o->model, {.quantize = std::nullopt, .pack = !o->no_pack});
+    const double load_s = seconds_since(load_start);
     const ModelConfig& c = model->config();
     const int threads = o->threads > 0 ? o->threads : default_thread_count();
     const uint32_t n_ctx = std::max<uint32_t>(o->n_prompt + o->n_gen, 16);
@@ -106,6 +113,7 @@ void add_bench_command(CLI::App& app) {
         random_tokens(std::min<uint32_t>(std::max<uint32_t>(o->n_prompt, 1), 16), c.n_vocab, 7));
 
     Series pp{o->n_prompt, {}}, tg{o->n_gen, {}};
+    std::vector<double> probes;  // GB/s, one per repetition
     for (int r = 0; r < o->reps; ++r) {
       if (o->n_prompt) {
         const auto ids = random_tokens(o->n_prompt, c.n_vocab, 100 + r);
@@ -121,8 +129,9 @@ void add_bench_command(CLI::App& app) {
         for (int32_t id : ids) session.eval(std::span<const int32_t>(&id, 1));
         tg.tokens_per_s.push_back(o->n_gen / seconds_since(t));
       }
+      probes.push_back(measure_read_bandwidth(size_t(o->probe_mib) << 20, threads, 3));
     }
-    const double probe = measure_read_bandwidth(size_t(o->probe_mib) << 20, threads, 5);
+    const double probe = median(probes);
     const uint64_t bytes = model->weight_bytes();
     const double roofline = probe * 1e9 / double(bytes);  // tokens/s if weights streamed at probe
     const double fraction = o->n_gen ? tg.median() / roofline : 0;
@@ -131,10 +140,14 @@ void add_bench_command(CLI::App& app) {
     j["model"] = o->model;
     j["type"] = main_weight_type(*model);
     j["threads"] = threads;
+    j["load_s"] = load_s;
+    j["packed"] = !o->no_pack;
     if (o->n_prompt) j["pp"] = pp.json();
     if (o->n_gen) j["tg"] = tg.json();
     j["weight_bytes_per_token"] = bytes;
     j["bandwidth_probe_gb_s"] = probe;
+    j["bandwidth_probe_min_gb_s"] = *std::min_element(probes.begin(), probes.end());
+    j["bandwidth_probe_max_gb_s"] = *std::max_element(probes.begin(), probes.end());
     j["tg_roofline_tokens_per_s"] = roofline;
     j["tg_roofline_fraction"] = fraction;
     if (o->json) {
@@ -144,12 +157,16 @@ void add_bench_command(CLI::App& app) {
     std::printf("model: %s (%s, %.1f MB of weights read per token), %d threads, %d repetitions\n",
                 o->model.c_str(), j["type"].get<std::string>().c_str(), double(bytes) / 1e6,
                 threads, o->reps);
+    std::printf("loaded in %.2f s (%s)\n", load_s,
+                o->no_pack ? "file layout" : "quantized weights packed where it pays");
     std::printf("%-8s %12s %12s %12s\n", "test", "t/s median", "min", "max");
     if (o->n_prompt)
       std::printf("pp%-6u %12.2f %12.2f %12.2f\n", o->n_prompt, pp.median(), pp.min(), pp.max());
     if (o->n_gen)
       std::printf("tg%-6u %12.2f %12.2f %12.2f\n", o->n_gen, tg.median(), tg.min(), tg.max());
-    std::printf("bandwidth probe: %.1f GB/s -> generation roofline %.2f t/s", probe, roofline);
+    std::printf("bandwidth probe: %.1f GB/s (median; %.1f-%.1f) -> generation roofline %.2f t/s",
+                probe, *std::min_element(probes.begin(), probes.end()),
+                *std::max_element(probes.begin(), probes.end()), roofline);
     if (o->n_gen) std::printf(", tg at %.0f %% of it", 100 * fraction);
     std::printf("\n");
   });
