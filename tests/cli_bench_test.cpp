@@ -1,0 +1,110 @@
+// `mini-llm bench`: runs the built command on the real stories260K model and checks its JSON: the
+// fields the issue asks for, their consistency with each other, the weight bytes per token
+// against the file's own tensor sizes, and the error behaviour on bad flags.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "cli_runner.h"
+#include "minillm/gguf.h"
+#include "test_data.h"
+
+namespace {
+
+using minillm::test::run_cli;
+using nlohmann::json;
+
+const std::filesystem::path kModel = minillm::test::shared_file("models/stories260K.gguf");
+
+// Bytes a generated token reads, from the file's tensor table: every layer matrix, the output
+// matrix (the embedding when the file has none: tied), and one embedding row.
+uint64_t weight_bytes_from_file(const std::filesystem::path& path) {
+  const auto file = minillm::GGUFFile::open(path);
+  uint64_t total = 0, embd = 0, embd_rows = 1;
+  bool has_output = false;
+  for (const auto& t : file.tensors()) {
+    const std::string& n = t.name;
+    if (n == "token_embd.weight") {
+      embd = t.n_bytes;
+      embd_rows = t.shape.at(1);
+    } else if (n == "output.weight") {
+      has_output = true;
+      total += t.n_bytes;
+    } else if (n.rfind("blk.", 0) == 0 && t.shape.size() == 2) {
+      total += t.n_bytes;  // attn_q/k/v/output, ffn_gate/up/down (norms are 1-D)
+    }
+  }
+  return total + embd / embd_rows + (has_output ? 0 : embd);
+}
+
+TEST(CliBench, JsonHasEveryFieldAndTheFiguresAgree) {
+  REQUIRE_SHARED_FILE(kModel);
+  const auto r = run_cli({"bench", "-m", kModel.string(), "-p", "8", "-n", "4", "-r", "3", "-t",
+                          "2", "--probe-mib", "16", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json j = json::parse(r.out);
+  EXPECT_EQ(j.at("model"), kModel.string());
+  EXPECT_EQ(j.at("type"), "F32");
+  EXPECT_EQ(j.at("threads"), 2);
+  EXPECT_EQ(j.at("packed"), true);
+  EXPECT_GE(j.at("load_s").get<double>(), 0.0);
+  for (const char* test : {"pp", "tg"}) {
+    SCOPED_TRACE(test);
+    const json& t = j.at(test);
+    EXPECT_EQ(t.at("n_tokens"), std::string(test) == "pp" ? 8 : 4);
+    const double med = t.at("tokens_per_s"), lo = t.at("min"), hi = t.at("max");
+    EXPECT_GT(lo, 0.0);
+    EXPECT_LE(lo, med);
+    EXPECT_LE(med, hi);
+  }
+  EXPECT_EQ(j.at("weight_bytes_per_token").get<uint64_t>(), weight_bytes_from_file(kModel));
+  const double probe = j.at("bandwidth_probe_gb_s");
+  EXPECT_GT(probe, 0.1);
+  EXPECT_LE(j.at("bandwidth_probe_min_gb_s").get<double>(), probe);
+  EXPECT_GE(j.at("bandwidth_probe_max_gb_s").get<double>(), probe);
+  const double roofline = j.at("tg_roofline_tokens_per_s");
+  EXPECT_NEAR(roofline, probe * 1e9 / j.at("weight_bytes_per_token").get<double>(),
+              1e-9 * roofline);
+  EXPECT_NEAR(j.at("tg_roofline_fraction").get<double>(),
+              j.at("tg").at("tokens_per_s").get<double>() / roofline, 1e-9);
+}
+
+TEST(CliBench, SkippedTestsAreLeftOutAndTheTextFormShowsTheRoofline) {
+  REQUIRE_SHARED_FILE(kModel);
+  const auto r = run_cli({"bench", "-m", kModel.string(), "-p", "0", "-n", "2", "-r", "1",
+                          "--probe-mib", "16", "--json", "--no-pack"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json j = json::parse(r.out);
+  EXPECT_FALSE(j.contains("pp"));
+  EXPECT_TRUE(j.contains("tg"));
+  EXPECT_EQ(j.at("packed"), false);
+  const auto text = run_cli(
+      {"bench", "-m", kModel.string(), "-p", "4", "-n", "0", "-r", "1", "--probe-mib", "16"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("pp4"), std::string::npos) << text.out;
+  EXPECT_EQ(text.out.find("tg"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("bandwidth probe"), std::string::npos) << text.out;
+}
+
+TEST(CliBench, BadArgumentsGiveOneErrorLine) {
+  REQUIRE_SHARED_FILE(kModel);
+  const std::vector<std::vector<std::string>> cases = {
+      {"bench"},
+      {"bench", "-m", "/nonexistent/model.gguf"},
+      {"bench", "-m", kModel.string(), "-p", "abc"},
+      {"bench", "-m", kModel.string(), "-r", "0"},
+      {"bench", "-m", kModel.string(), "-t", "-3"},
+      {"bench", "-m", kModel.string(), "--probe-mib", "1"},
+  };
+  for (const auto& args : cases) {
+    const auto r = run_cli(args);
+    SCOPED_TRACE(args.back());
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+  }
+}
+
+}  // namespace
