@@ -1,5 +1,6 @@
-// Attention of one query head over n cached rows (tinyllama: head_dim 64, F16 KV cache), per
-// code path. Counter "kv" is bytes of keys and values read per second.
+// Attention over n cached rows (tinyllama: head_dim 64, F16 KV cache), per code path: one query
+// head (attend/...) and the 8 query heads that share a KV head in tinyllama (attend_group:8/...).
+// Counters: "kv" is bytes of keys and values read per second, "heads" query heads per second.
 // Example: bench_attention --benchmark_filter='f16/.*/avx512'
 #include <benchmark/benchmark.h>
 
@@ -16,12 +17,13 @@ namespace {
 
 namespace mk = minillm::kernels;
 
-void bench(benchmark::State& state, mk::KvElement type, size_t n, mk::Isa isa) {
+void bench(benchmark::State& state, mk::KvElement type, size_t n, size_t g, mk::Isa isa) {
   mk::set_isa_for_testing(isa);
   constexpr size_t kHeadDim = 64, kStride = 256;  // 4 KV heads of 64 per cache row
   std::mt19937 rng(1);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> kf(n * kStride), vf(n * kStride), q(kHeadDim), out(kHeadDim), scores(n);
+  std::vector<float> kf(n * kStride), vf(n * kStride), q(g * kHeadDim), out(g * kHeadDim),
+      scores(g * n);
   std::vector<uint16_t> kh(n * kStride), vh(n * kStride);
   for (size_t i = 0; i < kf.size(); ++i) {
     kf[i] = normal(rng), vf[i] = normal(rng);
@@ -32,13 +34,21 @@ void bench(benchmark::State& state, mk::KvElement type, size_t n, mk::Isa isa) {
   const mk::KvRows keys{f16 ? static_cast<const void*>(kh.data()) : kf.data(), kStride, type};
   const mk::KvRows values{f16 ? static_cast<const void*>(vh.data()) : vf.data(), kStride, type};
   for (auto _ : state) {
-    mk::attend_one_head(q.data(), keys, values, 0, n, kHeadDim, 0.125f, scores.data(), out.data());
+    if (g == 1)
+      mk::attend_one_head(q.data(), keys, values, 0, n, kHeadDim, 0.125f, scores.data(),
+                          out.data());
+    else
+      mk::attend_head_group(q.data(), g, keys, values, 0, n, kHeadDim, 0.125f, scores.data(),
+                            out.data());
     benchmark::DoNotOptimize(out.data());
   }
   state.counters["kv"] =
       benchmark::Counter(2.0 * static_cast<double>(n * kHeadDim * (f16 ? 2 : 4)) *
                              static_cast<double>(state.iterations()),
                          benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+  state.counters["heads"] =
+      benchmark::Counter(static_cast<double>(g) * static_cast<double>(state.iterations()),
+                         benchmark::Counter::kIsRate);
   mk::set_isa_for_testing(std::nullopt);
 }
 
@@ -46,12 +56,14 @@ const int registered = [] {
   for (mk::Isa isa : {mk::Isa::Scalar, mk::Isa::Avx2, mk::Isa::Avx512}) {
     if (static_cast<int>(isa) > static_cast<int>(mk::best_isa())) continue;
     for (mk::KvElement t : {mk::KvElement::F16, mk::KvElement::F32})
-      for (size_t n : {size_t{128}, size_t{512}, size_t{2048}}) {
-        const std::string name =
-            std::string(t == mk::KvElement::F16 ? "attend/f16/" : "attend/f32/") +
-            std::to_string(n) + "/" + std::string(mk::isa_name(isa));
-        benchmark::RegisterBenchmark(name.c_str(), bench, t, n, isa)->Unit(benchmark::kMicrosecond);
-      }
+      for (size_t n : {size_t{128}, size_t{512}, size_t{2048}})
+        for (size_t g : {size_t{1}, size_t{8}}) {
+          const std::string name = std::string(g == 1 ? "attend" : "attend_group:8") +
+                                   (t == mk::KvElement::F16 ? "/f16/" : "/f32/") +
+                                   std::to_string(n) + "/" + std::string(mk::isa_name(isa));
+          benchmark::RegisterBenchmark(name.c_str(), bench, t, n, g, isa)
+              ->Unit(benchmark::kMicrosecond);
+        }
   }
   return 0;
 }();
