@@ -79,6 +79,9 @@ void attention_values_avx512(const float* p, const void* v, bool f16, size_t str
 bool attention_group_avx512(const float* q, size_t g, const void* k, const void* v, bool f16,
                             size_t stride, size_t first, size_t n, size_t head_dim, float scale,
                             float* scores, float* out);
+// Softmax and SwiGLU as in activations.h, with a vector e^x.
+void softmax_avx512(float* x, size_t n);
+void swiglu_avx512(const float* gate, const float* up, float* out, size_t n);
 void quantize_act_avx512(const float* x, size_t n, int8_t* qa, float* da, int32_t* asum16);
 // Rows [row_begin, row_end) of the product; row_begin a multiple of 32.
 void qmatmul_rows_avx512(const QMatmulJob& job, size_t row_begin, size_t row_end);
