@@ -6,13 +6,10 @@
 #include <limits>
 
 #include "kernels/isa_entry.h"
+#include "kernels/isa_local.h"
 
 namespace minillm::kernels::isa {
 namespace {
-
-inline __mmask16 tail(size_t left) {
-  return left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1u);
-}
 
 // e^x: x = n ln2 + r with |r| <= ln2 / 2 (ln2 split in two so n ln2 is exact enough), e^r by its
 // Taylor polynomial to degree 7 (truncation below 6e-9 relative), then times 2^n with VSCALEFPS,
@@ -41,18 +38,18 @@ void softmax_avx512(float* x, size_t n) {
   if (n == 0) return;
   __m512 mx = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   for (size_t i = 0; i < n; i += 16)
-    mx = _mm512_mask_max_ps(mx, tail(n - i), mx, _mm512_maskz_loadu_ps(tail(n - i), x + i));
+    mx = _mm512_mask_max_ps(mx, lanes16(n - i), mx, _mm512_maskz_loadu_ps(lanes16(n - i), x + i));
   const __m512 max = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
   __m512 sum = _mm512_setzero_ps();
   for (size_t i = 0; i < n; i += 16) {
-    const __mmask16 m = tail(n - i);
+    const __mmask16 m = lanes16(n - i);
     const __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), max));
     _mm512_mask_storeu_ps(x + i, m, e);
     sum = _mm512_mask_add_ps(sum, m, sum, e);
   }
   const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
   for (size_t i = 0; i < n; i += 16) {
-    const __mmask16 m = tail(n - i);
+    const __mmask16 m = lanes16(n - i);
     _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), inv));
   }
 }
@@ -60,7 +57,7 @@ void softmax_avx512(float* x, size_t n) {
 void swiglu_avx512(const float* gate, const float* up, float* out, size_t n) {
   const __m512 one = _mm512_set1_ps(1.0f);
   for (size_t i = 0; i < n; i += 16) {
-    const __mmask16 m = tail(n - i);
+    const __mmask16 m = lanes16(n - i);
     const __m512 g = _mm512_maskz_loadu_ps(m, gate + i);
     const __m512 silu =
         _mm512_div_ps(g, _mm512_add_ps(one, exp16(_mm512_sub_ps(_mm512_setzero_ps(), g))));

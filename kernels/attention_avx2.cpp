@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "kernels/isa_entry.h"
+#include "kernels/isa_local.h"
 
 namespace minillm::kernels::isa {
 namespace {
@@ -59,7 +60,7 @@ template <bool kF16>
 void weighted_sum(const float* p, const void* v, size_t stride, size_t first, size_t n, size_t hd,
                   float* out) {
   for (size_t d0 = 0; d0 < hd; d0 += kMaxChunks * kW) {
-    const size_t chunks = std::min(kMaxChunks, (hd - d0 + kW - 1) / kW);
+    const size_t chunks = min_size(kMaxChunks, (hd - d0 + kW - 1) / kW);
     __m256 acc[kMaxChunks];
     for (size_t c = 0; c < chunks; ++c) acc[c] = _mm256_setzero_ps();
     for (size_t j = 0; j < n; ++j) {

@@ -9,16 +9,13 @@
 
 #include "kernels/activations.h"
 #include "kernels/isa_entry.h"
+#include "kernels/isa_local.h"
 
 namespace minillm::kernels::isa {
 namespace {
 
 constexpr size_t kW = 16;
 constexpr size_t kMaxChunks = 8;  // output dims held in registers per pass: 128
-
-inline __mmask16 mask_for(size_t left) {
-  return left >= kW ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1u);
-}
 
 template <bool kF16>
 inline __m512 load(const void* base, size_t at, __mmask16 m) {
@@ -35,7 +32,7 @@ void scores(const float* q, const void* k, size_t stride, size_t first, size_t n
     const size_t row = (first + j) * stride;
     __m512 acc = _mm512_setzero_ps();
     for (size_t d = 0; d < hd; d += kW) {
-      const __mmask16 m = mask_for(hd - d);
+      const __mmask16 m = lanes16(hd - d);
       acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + d), load<kF16>(k, row + d, m), acc);
     }
     out[j] = _mm512_reduce_add_ps(acc) * scale;
@@ -46,7 +43,7 @@ template <bool kF16>
 void weighted_sum(const float* p, const void* v, size_t stride, size_t first, size_t n, size_t hd,
                   float* out) {
   for (size_t d0 = 0; d0 < hd; d0 += kMaxChunks * kW) {
-    const size_t chunks = std::min(kMaxChunks, (hd - d0 + kW - 1) / kW);
+    const size_t chunks = min_size(kMaxChunks, (hd - d0 + kW - 1) / kW);
     __m512 acc[kMaxChunks];
     for (size_t c = 0; c < chunks; ++c) acc[c] = _mm512_setzero_ps();
     for (size_t j = 0; j < n; ++j) {
@@ -54,10 +51,10 @@ void weighted_sum(const float* p, const void* v, size_t stride, size_t first, si
       const size_t row = (first + j) * stride + d0;
       for (size_t c = 0; c < chunks; ++c)
         acc[c] =
-            _mm512_fmadd_ps(pj, load<kF16>(v, row + c * kW, mask_for(hd - d0 - c * kW)), acc[c]);
+            _mm512_fmadd_ps(pj, load<kF16>(v, row + c * kW, lanes16(hd - d0 - c * kW)), acc[c]);
     }
     for (size_t c = 0; c < chunks; ++c)
-      _mm512_mask_storeu_ps(out + d0 + c * kW, mask_for(hd - d0 - c * kW), acc[c]);
+      _mm512_mask_storeu_ps(out + d0 + c * kW, lanes16(hd - d0 - c * kW), acc[c]);
   }
 }
 
@@ -87,7 +84,7 @@ void weighted_sum_group(const float* p, size_t g, const void* v, size_t stride, 
   constexpr size_t hd = kChunks * kW;
   constexpr size_t kHeads = 16 / kChunks;  // heads per pass: 16 accumulators
   for (size_t h0 = 0; h0 < g; h0 += kHeads) {
-    const size_t nh = std::min(kHeads, g - h0);
+    const size_t nh = min_size(kHeads, g - h0);
     __m512 acc[kHeads][kChunks];
     for (size_t h = 0; h < kHeads; ++h)
       for (int c = 0; c < kChunks; ++c) acc[h][c] = _mm512_setzero_ps();

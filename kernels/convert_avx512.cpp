@@ -8,15 +8,12 @@
 #include <immintrin.h>
 
 #include "kernels/isa_entry.h"
+#include "kernels/isa_local.h"
 
 namespace minillm::kernels::isa {
 namespace {
 
 constexpr size_t kW = 16;
-
-inline __mmask16 tail_mask(size_t left) {
-  return static_cast<__mmask16>((1u << left) - 1u);
-}
 
 inline __m256i f32_to_bf16_16(__m512 v) {
   const __m512i x = _mm512_castps_si512(v);
@@ -37,7 +34,7 @@ void convert_f16_to_f32_avx512(const uint16_t* src, float* dst, size_t n) {
     _mm512_storeu_ps(
         dst + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i))));
   if (i < n) {
-    const __mmask16 m = tail_mask(n - i);
+    const __mmask16 m = lanes16(n - i);
     _mm512_mask_storeu_ps(dst + i, m, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, src + i)));
   }
 }
@@ -49,7 +46,7 @@ void convert_f32_to_f16_avx512(const float* src, uint16_t* dst, size_t n) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i),
                         _mm512_cvtps_ph(_mm512_loadu_ps(src + i), kRound));
   if (i < n) {
-    const __mmask16 m = tail_mask(n - i);
+    const __mmask16 m = lanes16(n - i);
     _mm256_mask_storeu_epi16(dst + i, m,
                              _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, src + i), kRound));
   }
@@ -63,7 +60,7 @@ void convert_bf16_to_f32_avx512(const uint16_t* src, float* dst, size_t n) {
     _mm512_storeu_ps(dst + i, _mm512_castsi512_ps(_mm512_slli_epi32(h, 16)));
   }
   if (i < n) {
-    const __mmask16 m = tail_mask(n - i);
+    const __mmask16 m = lanes16(n - i);
     const __m512i h = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, src + i));
     _mm512_mask_storeu_ps(dst + i, m, _mm512_castsi512_ps(_mm512_slli_epi32(h, 16)));
   }
@@ -75,7 +72,7 @@ void convert_f32_to_bf16_avx512(const float* src, uint16_t* dst, size_t n) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i),
                         f32_to_bf16_16(_mm512_loadu_ps(src + i)));
   if (i < n) {
-    const __mmask16 m = tail_mask(n - i);
+    const __mmask16 m = lanes16(n - i);
     _mm256_mask_storeu_epi16(dst + i, m, f32_to_bf16_16(_mm512_maskz_loadu_ps(m, src + i)));
   }
 }

@@ -44,6 +44,12 @@ struct QMatmulJob {
   PackedFormat pf;      // its format, when packed
 };
 
+// Scratch memory for the per-ISA files, which must not instantiate std::vector or other library
+// templates themselves (isa_local.h says why): buffer `slot` (0..7) of the calling thread, at
+// least `bytes` long and 64-byte aligned, kept between calls; its contents are unspecified.
+// Defined in a plain-ISA file (qmatmul.cpp).
+void* thread_scratch(int slot, size_t bytes);
+
 // Most rows a tile may have.
 inline constexpr size_t kMaxTileRows = 256;
 

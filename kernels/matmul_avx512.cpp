@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "kernels/isa_entry.h"
+#include "kernels/isa_local.h"
 #include "kernels/quant.h"
 
 namespace minillm::kernels::isa {
@@ -24,10 +25,6 @@ namespace {
 constexpr size_t kW = 16;                // floats per vector
 constexpr size_t kQ = 32;                // elements per Q4_0/Q8_0 block
 constexpr size_t kPrefetchAhead = 1024;  // bytes, for rows streamed from memory
-
-inline __mmask16 tail_mask(size_t left) {
-  return left >= kW ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1u);
-}
 
 inline float hsum(__m512 a0, __m512 a1) {
   const __m512 s = _mm512_add_ps(a0, a1);
@@ -98,7 +95,7 @@ float dot_halves(const uint8_t* row, const float* x, size_t n) {
         _mm512_fmadd_ps(kVec(row + 2 * i + 2 * kW, 0xFFFF), _mm512_loadu_ps(x + i + kW), acc[1]);
   }
   for (; i < n; i += kW) {
-    const __mmask16 m = tail_mask(n - i);
+    const __mmask16 m = lanes16(n - i);
     const size_t k = (i / kW) & 1;
     acc[k] = _mm512_fmadd_ps(kVec(row + 2 * i, m), _mm512_maskz_loadu_ps(m, x + i), acc[k]);
   }
@@ -121,7 +118,7 @@ void dot_rows(const float* const* w, const float* x, size_t n, float* out) {
     }
   }
   for (; i < n; i += kW) {
-    const __mmask16 m = tail_mask(n - i);
+    const __mmask16 m = lanes16(n - i);
     const size_t k = (i / kW) & 1;
     const __m512 xv = _mm512_maskz_loadu_ps(m, x + i);
     for (int r = 0; r < R; ++r)
@@ -163,7 +160,7 @@ void dot_tile(const float* const* w, const float* const* x, size_t i0, size_t i1
     }
   }
   for (; i1 == n && i < n; i += kW) {
-    const __mmask16 m = tail_mask(n - i);
+    const __mmask16 m = lanes16(n - i);
     const size_t k = (i / kW) & 1;
     for (int r = 0; r < R; ++r) {
       const __m512 wv = _mm512_maskz_loadu_ps(m, w[r] + i);
@@ -189,7 +186,7 @@ void dequant_blocks(const uint8_t* row, float* dst, size_t n) {
 template <__m512 (*kVec)(const uint8_t*, __mmask16)>
 void dequant_halves(const uint8_t* row, float* dst, size_t n) {
   for (size_t i = 0; i < n; i += kW) {
-    const __mmask16 m = tail_mask(n - i);
+    const __mmask16 m = lanes16(n - i);
     _mm512_mask_storeu_ps(dst + i, m, kVec(row + 2 * i, m));
   }
 }
@@ -255,12 +252,11 @@ void matmul_tile_avx512(const MatmulTile& t) {
   }
   // Tokens in blocks whose activations stay in L2 (~384 KiB); within a block, 4 rows at a time
   // (in L1 for rows up to ~2048 elements) meet every group of 3 tokens.
-  const size_t token_block =
-      std::clamp<size_t>((384 << 10) / (t.n_in * sizeof(float)) / 3 * 3, 3, 48);
+  const size_t token_block = clamp_size((384 << 10) / (t.n_in * sizeof(float)) / 3 * 3, 3, 48);
   auto x_of = [&](size_t tok) { return t.x + tok * t.n_in; };
   auto y_of = [&](size_t tok) { return t.y + tok * t.y_stride; };
   for (size_t tb = 0; tb < t.n_tok; tb += token_block) {
-    const size_t te = std::min(t.n_tok, tb + token_block);
+    const size_t te = min_size(t.n_tok, tb + token_block);
     size_t r = 0;
     for (; r + 4 <= t.n_rows; r += 4) {
       size_t tok = tb;

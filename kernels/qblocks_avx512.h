@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/isa_local.h"
 #include "kernels/packed_format.h"
 #include "minillm/tensor_type.h"
 
@@ -85,7 +86,7 @@ inline void prefetch_next(const uint8_t* row0, size_t stride, size_t b, size_t n
   const size_t bytes = 16 * stride, lines = (bytes + 63) / 64;
   const size_t per = (lines + nb - 1) / nb;
   const uint8_t* next = row0 + bytes;
-  for (size_t l = b * per; l < std::min(lines, (b + 1) * per); ++l)
+  for (size_t l = b * per; l < min_size(lines, (b + 1) * per); ++l)
     _mm_prefetch(reinterpret_cast<const char*>(next + 64 * l), _MM_HINT_T1);
 }
 

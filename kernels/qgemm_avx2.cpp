@@ -10,9 +10,9 @@
 
 #include <algorithm>
 #include <cstring>
-#include <vector>
 
 #include "kernels/isa_entry.h"
+#include "kernels/isa_local.h"
 #include "kernels/qdot.h"
 
 namespace minillm::kernels::isa {
@@ -33,41 +33,49 @@ q::ActRow act_row(const QMatmulJob& jb, size_t t, size_t n_sub) {
           jb.asf != nullptr ? jb.asf + t * n_sub : nullptr};
 }
 
+// The panel and the generic path's unpacked rows, in this thread's scratch (isa_entry.h).
 struct Panel {
-  std::vector<uint8_t> u;
-  std::vector<float> dw, mw;
-  std::vector<uint8_t> rows;
-  std::vector<float> rdw, rmw;
+  uint8_t* u;     // [n_in / 4][kSlot]: slot vectors
+  float* dw;      // [n_sub][kRows]
+  float* mw;      // [n_sub][kRows]
+  uint8_t* rows;  // [16][n_in]: generic path, rows unpacked by the reference decoder
+  float* rdw;     // [16][n_sub]
+  float* rmw;     // [16][n_sub]
 };
+
+Panel thread_panel(size_t n_in, size_t n_sub) {
+  auto bytes = [](int slot, size_t n) { return static_cast<uint8_t*>(thread_scratch(slot, n)); };
+  auto floats = [](int slot, size_t n) {
+    return static_cast<float*>(thread_scratch(slot, n * sizeof(float)));
+  };
+  return {bytes(0, n_in / 4 * kSlot), floats(1, n_sub * kRows), floats(2, n_sub * kRows),
+          bytes(3, 16 * n_in),        floats(4, 16 * n_sub),    floats(5, 16 * n_sub)};
+}
 
 // Reference decoding of the 16 rows, then a 4x4-dword transpose per 4 rows into the layout.
 void repack(const QMatmulJob& jb, const uint8_t* row0, size_t nr, Panel& p, const q::Format& f) {
   const size_t n = jb.n_in, n_sub = n / static_cast<size_t>(f.sub_len);
-  p.rows.resize(16 * n);
-  p.rdw.resize(16 * n_sub);
-  p.rmw.resize(16 * n_sub);
   for (size_t r = 0; r < 16; ++r) {
     if (r < nr) {
-      q::unpack_row(jb.wtype, row0 + r * jb.row_stride, n, p.rows.data() + r * n,
-                    p.rdw.data() + r * n_sub, f.has_min ? p.rmw.data() + r * n_sub : nullptr);
+      q::unpack_row(jb.wtype, row0 + r * jb.row_stride, n, p.rows + r * n, p.rdw + r * n_sub,
+                    f.has_min ? p.rmw + r * n_sub : nullptr);
     } else {
-      std::fill_n(p.rows.data() + r * n, n, uint8_t{0});
-      std::fill_n(p.rdw.data() + r * n_sub, n_sub, 0.0f);
-      std::fill_n(p.rmw.data() + r * n_sub, n_sub, 0.0f);
+      std::memset(p.rows + r * n, 0, n);
+      std::memset(p.rdw + r * n_sub, 0, n_sub * sizeof(float));  // 0.0f
+      std::memset(p.rmw + r * n_sub, 0, n_sub * sizeof(float));
     }
   }
   for (size_t s = 0; s < n / 4; s += 4)
     for (size_t r4 = 0; r4 < 16; r4 += 4) {
       __m128i in[4];
       for (size_t i = 0; i < 4; ++i)
-        in[i] =
-            _mm_loadu_si128(reinterpret_cast<const __m128i*>(p.rows.data() + (r4 + i) * n + 4 * s));
+        in[i] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p.rows + (r4 + i) * n + 4 * s));
       const __m128i t0 = _mm_unpacklo_epi32(in[0], in[1]), t1 = _mm_unpackhi_epi32(in[0], in[1]);
       const __m128i t2 = _mm_unpacklo_epi32(in[2], in[3]), t3 = _mm_unpackhi_epi32(in[2], in[3]);
       const __m128i out[4] = {_mm_unpacklo_epi64(t0, t2), _mm_unpackhi_epi64(t0, t2),
                               _mm_unpacklo_epi64(t1, t3), _mm_unpackhi_epi64(t1, t3)};
       for (size_t k = 0; k < 4; ++k)
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(p.u.data() + (s + k) * kSlot + 4 * r4), out[k]);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(p.u + (s + k) * kSlot + 4 * r4), out[k]);
     }
   for (size_t j = 0; j < n_sub; ++j)
     for (size_t r = 0; r < 16; ++r) {
@@ -93,7 +101,7 @@ void repack_direct(const QMatmulJob& jb, const uint8_t* row0, Panel& p) {
   const size_t st = jb.row_stride, nb = jb.n_in / 32, bb = kQ8 ? 34 : 18;
   const __m128i low = _mm_set1_epi8(0x0F), bias = _mm_set1_epi8(static_cast<char>(0x80));
   for (size_t b = 0; b < nb; ++b) {
-    uint8_t* dst = p.u.data() + b * 8 * kSlot;
+    uint8_t* dst = p.u + b * 8 * kSlot;
     for (size_t r4 = 0; r4 < 16; r4 += 4) {
       const uint8_t* blk = row0 + r4 * st + b * bb;
       for (int h = 0; h < (kQ8 ? 2 : 1); ++h) {
@@ -139,9 +147,9 @@ void kernel(const Panel& p, size_t n_sub, const q::ActRow* a, float* const* y, s
   const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
   __m256 acc[2][T];
   for (int t = 0; t < T; ++t) acc[0][t] = acc[1][t] = _mm256_setzero_ps();
-  const uint8_t* wu = p.u.data();
-  const float* dw = p.dw.data();
-  const float* mw = p.mw.data();
+  const uint8_t* wu = p.u;
+  const float* dw = p.dw;
+  const float* mw = p.mw;
   for (size_t j = 0; j < n_sub; ++j, wu += (L / 4) * kSlot, dw += kRows, mw += kRows) {
     __m256i s[2][T];
     for (int t = 0; t < T; ++t) s[0][t] = s[1][t] = _mm256_set1_epi32(a[t].init[j]);
@@ -186,7 +194,7 @@ template <int L, bool kMin, bool kSigned>
 void run_tokens(const QMatmulJob& jb, const Panel& p, size_t row0, size_t nr) {
   const size_t n_sub = jb.n_in / L;
   for (size_t t0 = 0; t0 < jb.n_tok; t0 += kTok) {
-    const int nt = static_cast<int>(std::min<size_t>(kTok, jb.n_tok - t0));
+    const int nt = static_cast<int>(min_size(kTok, jb.n_tok - t0));
     q::ActRow a[kTok];
     float* y[kTok];
     for (int t = 0; t < nt; ++t) {
@@ -240,12 +248,9 @@ void qmatmul_rows_avx2(const QMatmulJob& jb, size_t row_begin, size_t row_end) {
   const q::Format f = q::format_of(jb.wtype);
   const size_t n_sub = jb.n_in / static_cast<size_t>(f.sub_len);
   const bool sgn = jb.wtype == TensorType::Q8_0;
-  thread_local Panel p;
-  p.u.resize(jb.n_in / 4 * kSlot);
-  p.dw.resize(n_sub * kRows);
-  p.mw.resize(n_sub * kRows);
+  Panel p = thread_panel(jb.n_in, n_sub);
   for (size_t row0 = row_begin; row0 < row_end; row0 += kRows) {
-    const size_t nr = std::min(kRows, row_end - row0);
+    const size_t nr = min_size(kRows, row_end - row0);
     const uint8_t* src = jb.w + row0 * jb.row_stride;
     if (nr == 16 && jb.wtype == TensorType::Q4_0)
       repack_direct<false>(jb, src, p);

@@ -14,9 +14,9 @@
 
 #include <algorithm>
 #include <cstring>
-#include <vector>
 
 #include "kernels/isa_entry.h"
+#include "kernels/isa_local.h"
 #include "kernels/qblocks_avx512.h"
 #include "kernels/qdot.h"
 
@@ -32,12 +32,24 @@ q::ActRow act_row(const QMatmulJob& jb, size_t t, size_t n_sub) {
           jb.asf != nullptr ? jb.asf + t * n_sub : nullptr};
 }
 
+// The panel and the generic path's unpacked rows, in this thread's scratch (isa_entry.h).
 struct Panel {
-  std::vector<uint8_t> u;  // slots * kSlot bytes
-  std::vector<float> dw, mw;
-  std::vector<uint8_t> rows;  // generic path: 16 unpacked rows
-  std::vector<float> rdw, rmw;
+  uint8_t* u;     // [n_in / 4][kSlot]: slot vectors
+  float* dw;      // [n_sub][kRows]
+  float* mw;      // [n_sub][kRows]
+  uint8_t* rows;  // [16][n_in]: generic path, rows unpacked by the reference decoder
+  float* rdw;     // [16][n_sub]
+  float* rmw;     // [16][n_sub]
 };
+
+Panel thread_panel(size_t n_in, size_t n_sub) {
+  auto bytes = [](int slot, size_t n) { return static_cast<uint8_t*>(thread_scratch(slot, n)); };
+  auto floats = [](int slot, size_t n) {
+    return static_cast<float*>(thread_scratch(slot, n * sizeof(float)));
+  };
+  return {bytes(0, n_in / 4 * kSlot), floats(1, n_sub * kRows), floats(2, n_sub * kRows),
+          bytes(3, 16 * n_in),        floats(4, 16 * n_sub),    floats(5, 16 * n_sub)};
+}
 
 // Q4_0 / Q8_0 straight from the blocks into the panel layout (rows group g of the panel).
 template <class Cursor>
@@ -47,13 +59,13 @@ void repack_q4_0(const Cursor& cur, size_t nb, Panel& p, size_t g) {
     const auto src = cur.at(b);
     __m512i q[4];
     src.words(2, q);
-    uint8_t* dst = p.u.data() + b * 8 * kSlot + g * 64;
+    uint8_t* dst = p.u + b * 8 * kSlot + g * 64;
     for (int k = 0; k < 4; ++k) {
       _mm512_storeu_si512(dst + k * kSlot, _mm512_and_si512(q[k], lowmask));
       _mm512_storeu_si512(dst + (4 + k) * kSlot,
                           _mm512_and_si512(_mm512_srli_epi16(q[k], 4), lowmask));
     }
-    _mm512_storeu_ps(p.dw.data() + b * kRows + g * 16, src.half(0));
+    _mm512_storeu_ps(p.dw + b * kRows + g * 16, src.half(0));
   }
 }
 
@@ -62,14 +74,14 @@ void repack_q8_0(const Cursor& cur, size_t nb, Panel& p, size_t g) {
   const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
   for (size_t b = 0; b < nb; ++b) {
     const auto src = cur.at(b);
-    uint8_t* dst = p.u.data() + b * 8 * kSlot + g * 64;
+    uint8_t* dst = p.u + b * 8 * kSlot + g * 64;
     for (int h = 0; h < 2; ++h) {
       __m512i q[4];
       src.words(2 + 16 * static_cast<size_t>(h), q);
       for (int k = 0; k < 4; ++k)
         _mm512_storeu_si512(dst + (4 * h + k) * kSlot, _mm512_xor_si512(q[k], bias));
     }
-    _mm512_storeu_ps(p.dw.data() + b * kRows + g * 16, src.half(0));
+    _mm512_storeu_ps(p.dw + b * kRows + g * 16, src.half(0));
   }
 }
 
@@ -105,7 +117,7 @@ void gemv_group(const Cursor& cur, size_t nb, size_t nr, const q::ActRow& a, flo
     const __m512 s = _mm512_mul_ps(src.half(0), _mm512_set1_ps(a.da[b]));
     acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s1, s2)), s, acc);
   }
-  _mm512_mask_storeu_ps(y, static_cast<__mmask16>(nr >= 16 ? 0xFFFF : (1u << nr) - 1), acc);
+  _mm512_mask_storeu_ps(y, lanes16(nr), acc);
 }
 
 // Stores a decoded super-block (sub-blocks of L elements) into panel rows group g.
@@ -117,11 +129,11 @@ struct PanelSink {
   void slot(int j, int k, __m512i v) {
     const size_t s =
         sb * (kSubs * L / 4) + static_cast<size_t>(j) * (L / 4) + static_cast<size_t>(k);
-    _mm512_storeu_si512(p.u.data() + s * kSlot + g * 64, v);
+    _mm512_storeu_si512(p.u + s * kSlot + g * 64, v);
   }
   void done(int j, __m512 dw, __m512 mw) {
-    _mm512_storeu_ps(p.dw.data() + (sb * kSubs + j) * kRows + g * 16, dw);
-    if (has_min) _mm512_storeu_ps(p.mw.data() + (sb * kSubs + j) * kRows + g * 16, mw);
+    _mm512_storeu_ps(p.dw + (sb * kSubs + j) * kRows + g * 16, dw);
+    if (has_min) _mm512_storeu_ps(p.mw + (sb * kSubs + j) * kRows + g * 16, mw);
   }
 };
 
@@ -177,7 +189,7 @@ void gemv_decoded(const Cursor& cur, size_t nb, size_t nr, const q::ActRow& a, f
     DotSink<L, kSubs, kMin> sink{a, b, acc, {}};
     decode<kT>(cur.at(b), sink);
   }
-  _mm512_mask_storeu_ps(y, static_cast<__mmask16>(nr >= 16 ? 0xFFFF : (1u << nr) - 1), acc);
+  _mm512_mask_storeu_ps(y, lanes16(nr), acc);
 }
 
 // 16 rows (nb blocks each) into panel rows group g.
@@ -240,24 +252,21 @@ void gemv_any(TensorType t, const Cursor& cur, size_t nb, size_t nr, const q::Ac
 void repack_generic(const QMatmulJob& jb, const uint8_t* row0, size_t nr, Panel& p, size_t g,
                     const q::Format& f) {
   const size_t n = jb.n_in, n_sub = n / static_cast<size_t>(f.sub_len);
-  p.rows.resize(16 * n);
-  p.rdw.resize(16 * n_sub);
-  p.rmw.resize(16 * n_sub);
   for (size_t r = 0; r < 16; ++r) {
     if (r < nr) {
-      q::unpack_row(jb.wtype, row0 + r * jb.row_stride, n, p.rows.data() + r * n,
-                    p.rdw.data() + r * n_sub, f.has_min ? p.rmw.data() + r * n_sub : nullptr);
+      q::unpack_row(jb.wtype, row0 + r * jb.row_stride, n, p.rows + r * n, p.rdw + r * n_sub,
+                    f.has_min ? p.rmw + r * n_sub : nullptr);
     } else {  // rows past the end: zero weights, never stored
-      std::fill_n(p.rows.data() + r * n, n, uint8_t{0});
-      std::fill_n(p.rdw.data() + r * n_sub, n_sub, 0.0f);
-      std::fill_n(p.rmw.data() + r * n_sub, n_sub, 0.0f);
+      std::memset(p.rows + r * n, 0, n);
+      std::memset(p.rdw + r * n_sub, 0, n_sub * sizeof(float));  // 0.0f
+      std::memset(p.rmw + r * n_sub, 0, n_sub * sizeof(float));
     }
   }
-  const uint8_t* rows = p.rows.data();
+  const uint8_t* rows = p.rows;
   for (size_t s = 0; s < n / 4; s += 4) {
     __m512i q[4];
     gather16x16([&](int r) { return rows + static_cast<size_t>(r) * n + 4 * s; }, q);
-    for (int k = 0; k < 4; ++k) _mm512_storeu_si512(p.u.data() + (s + k) * kSlot + g * 64, q[k]);
+    for (int k = 0; k < 4; ++k) _mm512_storeu_si512(p.u + (s + k) * kSlot + g * 64, q[k]);
   }
   for (size_t j = 0; j < n_sub; ++j)
     for (size_t r = 0; r < 16; ++r) {
@@ -272,9 +281,9 @@ void kernel(const Panel& p, size_t n_sub, const q::ActRow* a, float* const* y, _
             __mmask16 m1) {
   __m512 acc[2][T];
   for (int t = 0; t < T; ++t) acc[0][t] = acc[1][t] = _mm512_setzero_ps();
-  const uint8_t* wu = p.u.data();
-  const float* dw = p.dw.data();
-  const float* mw = p.mw.data();
+  const uint8_t* wu = p.u;
+  const float* dw = p.dw;
+  const float* mw = p.mw;
   for (size_t j = 0; j < n_sub; ++j, wu += (L / 4) * kSlot, dw += kRows, mw += kRows) {
     __m512i s[2][T];
     for (int t = 0; t < T; ++t) s[0][t] = s[1][t] = _mm512_set1_epi32(a[t].init[j]);
@@ -313,12 +322,12 @@ void kernel(const Panel& p, size_t n_sub, const q::ActRow* a, float* const* y, _
 template <int L, bool kMin>
 void run_tokens(const QMatmulJob& jb, const Panel& p, size_t row0, size_t nr) {
   const size_t n_sub = jb.n_in / L;
-  const __mmask16 m0 = static_cast<__mmask16>(nr >= 16 ? 0xFFFF : (1u << nr) - 1);
+  const __mmask16 m0 = lanes16(nr);
   const __mmask16 m1 = static_cast<__mmask16>(nr >= 32   ? 0xFFFF
                                               : nr <= 16 ? 0
                                                          : (1u << (nr - 16)) - 1);
   for (size_t t0 = 0; t0 < jb.n_tok; t0 += kTok) {
-    const int nt = static_cast<int>(std::min<size_t>(kTok, jb.n_tok - t0));
+    const int nt = static_cast<int>(min_size(kTok, jb.n_tok - t0));
     q::ActRow a[kTok];
     float* y[kTok];
     for (int t = 0; t < nt; ++t) {
@@ -383,20 +392,17 @@ void qmatmul_rows_avx512(const QMatmulJob& jb, size_t row_begin, size_t row_end)
     // A packed group is always whole (zero rows pad the last one); a partial group of the file
     // layout goes through the panel path below.
     for (; row0 < row_end && (jb.packed || row0 + 16 <= row_end); row0 += 16) {
-      const size_t nr = std::min<size_t>(16, row_end - row0);
+      const size_t nr = min_size(16, row_end - row0);
       with_cursor(row0, [&](const auto& cur) { gemv_any(jb.wtype, cur, nb, nr, a, jb.y + row0); });
     }
     row_begin = row0;
   }
-  thread_local Panel p;
-  p.u.resize(jb.n_in / 4 * kSlot);
-  p.dw.resize(n_sub * kRows);
-  p.mw.resize(n_sub * kRows);
+  Panel p = thread_panel(jb.n_in, n_sub);
   for (size_t row0 = row_begin; row0 < row_end; row0 += kRows) {
-    const size_t nr = std::min(kRows, row_end - row0);
+    const size_t nr = min_size(kRows, row_end - row0);
     for (size_t g = 0; g < 2; ++g) {
       const size_t first = row0 + 16 * g;
-      const size_t rows = first < row_end ? std::min<size_t>(16, row_end - first) : 0;
+      const size_t rows = first < row_end ? min_size(16, row_end - first) : 0;
       if (rows == 16 || (jb.packed && rows > 0))
         with_cursor(first, [&](const auto& cur) { repack_any(jb.wtype, cur, nb, p, g); });
       else

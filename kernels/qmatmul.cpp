@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/aligned.h"
 #include "kernels/cpu.h"
 #include "kernels/isa_entry.h"
 #include "kernels/packed_rows.h"
@@ -117,6 +118,13 @@ void qmatmul_any(TensorType wtype, const void* w, const PackedRows* packed, size
 }
 
 }  // namespace
+
+void* isa::thread_scratch(int slot, size_t bytes) {
+  thread_local AlignedVector<uint8_t> buffers[8];
+  AlignedVector<uint8_t>& b = buffers[slot];
+  if (b.size() < bytes) b.resize(bytes);
+  return b.data();
+}
 
 void qmatmul(TensorType wtype, const void* w, size_t n_out, size_t n_in, const float* x,
              size_t n_tok, float* y, int n_threads) {

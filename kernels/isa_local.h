@@ -1,0 +1,27 @@
+// Small helpers for the per-ISA files (*_avx2.cpp, *_avx512.cpp). They have internal linkage, so
+// each of those files compiles its own copy with its own flags: an inline function or template
+// from elsewhere (std::min, std::vector, ...) instantiated there could be chosen by the linker for
+// the whole program and run wide instructions on a CPU without them (see isa_entry.h).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace minillm::kernels::isa {
+namespace {
+
+inline size_t min_size(size_t a, size_t b) {
+  return a < b ? a : b;
+}
+
+inline size_t clamp_size(size_t v, size_t lo, size_t hi) {
+  return v < lo ? lo : v > hi ? hi : v;
+}
+
+// Lanes of a 16-lane vector that hold one of `left` remaining elements.
+inline uint16_t lanes16(size_t left) {
+  return left >= 16 ? uint16_t{0xFFFF} : static_cast<uint16_t>((1u << left) - 1u);
+}
+
+}  // namespace
+}  // namespace minillm::kernels::isa
