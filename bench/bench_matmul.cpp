@@ -5,8 +5,9 @@
 // figure that bounds GEMV speed; "ops" is 2 * n_out * n_in * n_tok per second. Every call reads a
 // different copy of W (enough copies to exceed the last-level cache), so GEMV figures are DRAM
 // figures, as in a model. Shapes: tinyllama-1.1B (2048x2048, 256x2048, 5632x2048, 2048x5632,
-// 32000x2048) and 7B (4096x4096, 14336x4096). Example: bench_matmul
-// --benchmark_filter='tok1/avx512/fast' Also: the activation quantizer (quantize_act/<isa>/<n>).
+// 32000x2048) and 7B (4096x4096, 14336x4096). Also the activation quantizer
+// (quantize_act/<isa>/<n>) and cache-resident GEMV (matmul_hot/...).
+// Example: bench_matmul --benchmark_filter='tok1/avx512/packed'
 #include <benchmark/benchmark.h>
 
 #include <cstring>

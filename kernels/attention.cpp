@@ -22,7 +22,7 @@ void attend(const float* q, const KvRows& keys, const KvRows& values, size_t fir
     for (size_t d = 0; d < head_dim; ++d) dot += q[d] * load(kr[d]);
     scores[j] = dot * scale;
   }
-  softmax(scores, n);
+  softmax_reference(scores, n);
   std::fill(out, out + head_dim, 0.0f);
   for (size_t j = 0; j < n; ++j) {
     const Element* vr = v + (first + j) * values.stride;

@@ -138,6 +138,10 @@ void matmul(const PackedRows& w, const float* x, size_t n_tok, float* y, int n_t
             MatmulMode mode) {
   const size_t n_out = w.n_out(), n_in = w.n_in();
   if (n_out == 0 || n_tok == 0) return;
+  if (n_in == 0) {
+    std::fill(y, y + n_out * n_tok, 0.0f);
+    return;
+  }
   if (mode == MatmulMode::Fast) return qmatmul(w, x, n_tok, y, n_threads);
   // Exact: each group back in file layout, then the usual tile.
   const TileFn fn = tile_fn(active_isa());

@@ -135,42 +135,37 @@ inline __m512 in_register(__m512 v) {
   return v;
 }
 
-// R rows x T tokens over elements [i0, i1) (the batch path): each (row, token) pair has its own
-// two accumulators, kept in acc[(r * T + t) * 2 + k] between calls, and receives exactly the FMAs
-// dot_rows<1> would give it, in the same order, so results are bit-identical to the one-token
-// path. Weights are loaded once for T tokens and activations once for R rows, which makes the
-// loop FMA-bound instead of load-bound. i0 is a multiple of 32; the zero-filled tail vector is
-// done when i1 == n.
+// R rows x T tokens at once (the batch path): each (row, token) pair keeps its own two
+// accumulators and receives exactly the FMAs dot_rows<1> would give it, in the same order, so the
+// results are bit-identical to the one-token path. Weights are loaded once for T tokens and
+// activations once for R rows, which makes the loop FMA-bound instead of load-bound.
 template <int R, int T>
-void dot_tile(const float* const* w, const float* const* x, size_t i0, size_t i1, size_t n,
-              __m512* acc) {
-  __m512 a[R][T][2];
+void dot_tile(const float* const* w, const float* const* x, size_t n, float* const* out) {
+  __m512 acc[R][T][2];
   for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t)
-      for (int k = 0; k < 2; ++k) a[r][t][k] = acc[(r * T + t) * 2 + k];
-  size_t i = i0;
-  for (; i + 2 * kW <= i1; i += 2 * kW) {
+    for (int t = 0; t < T; ++t) acc[r][t][0] = acc[r][t][1] = _mm512_setzero_ps();
+  size_t i = 0;
+  for (; i + 2 * kW <= n; i += 2 * kW) {
     for (int k = 0; k < 2; ++k) {
       __m512 xv[T];
       for (int t = 0; t < T; ++t) xv[t] = in_register(_mm512_loadu_ps(x[t] + i + k * kW));
       for (int r = 0; r < R; ++r) {
         const __m512 wv = in_register(_mm512_loadu_ps(w[r] + i + k * kW));
-        for (int t = 0; t < T; ++t) a[r][t][k] = _mm512_fmadd_ps(wv, xv[t], a[r][t][k]);
+        for (int t = 0; t < T; ++t) acc[r][t][k] = _mm512_fmadd_ps(wv, xv[t], acc[r][t][k]);
       }
     }
   }
-  for (; i1 == n && i < n; i += kW) {
+  for (; i < n; i += kW) {
     const __mmask16 m = lanes16(n - i);
     const size_t k = (i / kW) & 1;
     for (int r = 0; r < R; ++r) {
       const __m512 wv = _mm512_maskz_loadu_ps(m, w[r] + i);
       for (int t = 0; t < T; ++t)
-        a[r][t][k] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, x[t] + i), a[r][t][k]);
+        acc[r][t][k] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, x[t] + i), acc[r][t][k]);
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t)
-      for (int k = 0; k < 2; ++k) acc[(r * T + t) * 2 + k] = a[r][t][k];
+    for (int t = 0; t < T; ++t) out[t][r] = hsum(acc[r][t][0], acc[r][t][1]);
 }
 
 template <void (*kBlock)(const uint8_t*, __m512&, __m512&), size_t kBlockBytes>
@@ -262,12 +257,8 @@ void matmul_tile_avx512(const MatmulTile& t) {
       size_t tok = tb;
       for (; tok + 3 <= te; tok += 3) {
         const float* x[3] = {x_of(tok), x_of(tok + 1), x_of(tok + 2)};
-        __m512 acc[4 * 3 * 2];
-        for (__m512& v : acc) v = _mm512_setzero_ps();
-        dot_tile<4, 3>(rows + r, x, 0, t.n_in, t.n_in, acc);
-        for (size_t rr = 0; rr < 4; ++rr)
-          for (size_t k = 0; k < 3; ++k)
-            y_of(tok + k)[r + rr] = hsum(acc[(rr * 3 + k) * 2], acc[(rr * 3 + k) * 2 + 1]);
+        float* y[3] = {y_of(tok) + r, y_of(tok + 1) + r, y_of(tok + 2) + r};
+        dot_tile<4, 3>(rows + r, x, t.n_in, y);
       }
       for (; tok < te; ++tok) dot_rows<4>(rows + r, x_of(tok), t.n_in, y_of(tok) + r);
     }

@@ -103,6 +103,7 @@ PackedRows::PackedRows(TensorType type, const void* rows, size_t n_out, size_t n
 }
 
 void PackedRows::unpack_group(size_t g, uint8_t* rows) const {
+  if (g >= n_groups()) throw Error("packed group " + std::to_string(g) + " out of range");
   const PackedFormat f = packed_format(type_);
   permute_group<false>(f, row_bytes_ / f.block_bytes, row_bytes_, n_out_ - g * kPackRows, group(g),
                        rows);

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -59,6 +60,13 @@ class Pool {
     // compare-exchange after the next job's fields are written but before that job is published,
     // and run a chunk of the next job twice (once outside the generation its caller waits for).
     state_.store((((gen + 1) & 0xFFFFFFFFu) << 32) | 0xFFFFFFFFu, std::memory_order_seq_cst);
+    // The first exception of any chunk reaches the caller once the job is over.
+    std::exception_ptr error;
+    {
+      const std::lock_guard<std::mutex> error_lock(error_mu_);
+      std::swap(error, error_);
+    }
+    if (error) std::rethrow_exception(error);
   }
 
  private:
@@ -71,7 +79,12 @@ class Pool {
           (worker != SIZE_MAX && worker >= helpers_.load(std::memory_order_relaxed)))
         return;
       if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) {
-        fn_.load(std::memory_order_relaxed)(ctx_.load(std::memory_order_relaxed), chunk);
+        try {
+          fn_.load(std::memory_order_relaxed)(ctx_.load(std::memory_order_relaxed), chunk);
+        } catch (...) {  // an exception must not end a worker thread (std::terminate)
+          const std::lock_guard<std::mutex> lock(error_mu_);
+          if (!error_) error_ = std::current_exception();
+        }
         done_.fetch_add(1, std::memory_order_release);
         s = state_.load(std::memory_order_acquire);
       }
@@ -123,6 +136,8 @@ class Pool {
   }
 
   std::mutex busy_;  // one job at a time
+  std::mutex error_mu_;
+  std::exception_ptr error_;  // first exception thrown by a chunk of the current job
   std::mutex sleep_mu_;
   std::condition_variable wake_;
   std::vector<std::thread> workers_;

@@ -18,7 +18,9 @@ using ChunkFn = void (*)(void* ctx, size_t chunk);
 
 // Runs fn(ctx, c) for every c < n_chunks, each exactly once, and returns when all are done.
 // Which thread runs a chunk is unspecified, so chunks must not depend on it. If the pool is busy
-// with another caller's job, the chunks run on the calling thread.
+// with another caller's job, the chunks run on the calling thread. A chunk's exception (the first,
+// if several throw) is rethrown to the caller once no chunk of the job is running; other chunks
+// may or may not have run.
 void run_chunks(int n_threads, size_t n_chunks, ChunkFn fn, void* ctx);
 
 template <class F>

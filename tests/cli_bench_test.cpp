@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cli_runner.h"
+#include "kernels/packed_rows.h"
 #include "minillm/gguf.h"
 #include "test_data.h"
 
@@ -48,7 +49,7 @@ TEST(CliBench, JsonHasEveryFieldAndTheFiguresAgree) {
   EXPECT_EQ(j.at("model"), kModel.string());
   EXPECT_EQ(j.at("type"), "F32");
   EXPECT_EQ(j.at("threads"), 2);
-  EXPECT_EQ(j.at("packed"), true);
+  EXPECT_EQ(j.at("packed_matrices"), 0);  // float weights: nothing to pack
   EXPECT_GE(j.at("load_s").get<double>(), 0.0);
   for (const char* test : {"pp", "tg"}) {
     SCOPED_TRACE(test);
@@ -71,15 +72,31 @@ TEST(CliBench, JsonHasEveryFieldAndTheFiguresAgree) {
               j.at("tg").at("tokens_per_s").get<double>() / roofline, 1e-9);
 }
 
-TEST(CliBench, SkippedTestsAreLeftOutAndTheTextFormShowsTheRoofline) {
+// A quantized model: every projection and the output are packed where packing pays (AVX-512),
+// none with --no-pack; skipped tests are left out of the JSON.
+TEST(CliBench, PackedMatricesAndSkippedTests) {
+  const auto q8 = minillm::test::shared_file("reference/models/gqa-Q8_0.gguf");
+  REQUIRE_SHARED_FILE(q8);
+  size_t matrices = 1;  // output (or the tied embedding used as output)
+  const auto file = minillm::GGUFFile::open(q8);
+  for (const auto& t : file.tensors())
+    matrices += t.name.rfind("blk.", 0) == 0 && t.shape.size() == 2 ? 1 : 0;
+  const bool pays = minillm::kernels::packing_pays(minillm::TensorType::Q8_0);
+  for (bool no_pack : {false, true}) {
+    std::vector<std::string> args = {"bench", "-m", q8.string(), "-p",          "0",  "-n",
+                                     "2",     "-r", "1",         "--probe-mib", "16", "--json"};
+    if (no_pack) args.push_back("--no-pack");
+    const auto r = run_cli(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const json j = json::parse(r.out);
+    EXPECT_FALSE(j.contains("pp"));
+    EXPECT_TRUE(j.contains("tg"));
+    EXPECT_EQ(j.at("packed_matrices").get<size_t>(), pays && !no_pack ? matrices : 0) << no_pack;
+  }
+}
+
+TEST(CliBench, TextFormShowsTheTestsAndTheRoofline) {
   REQUIRE_SHARED_FILE(kModel);
-  const auto r = run_cli({"bench", "-m", kModel.string(), "-p", "0", "-n", "2", "-r", "1",
-                          "--probe-mib", "16", "--json", "--no-pack"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  const json j = json::parse(r.out);
-  EXPECT_FALSE(j.contains("pp"));
-  EXPECT_TRUE(j.contains("tg"));
-  EXPECT_EQ(j.at("packed"), false);
   const auto text = run_cli(
       {"bench", "-m", kModel.string(), "-p", "4", "-n", "0", "-r", "1", "--probe-mib", "16"});
   ASSERT_EQ(text.exit_code, 0) << text.err;

@@ -1,6 +1,6 @@
 // Packed weight rows (kernels/packed_rows.h): the packing is a lossless permutation, and a
 // product with packed weights equals the product with the file layout bit for bit, on every
-// code path, for one token and for batches, in both matmul modes.
+// code path, for one token and for batches, in both matmul modes and for any thread count.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -76,6 +76,17 @@ TEST(PackedRows, RejectsTypesWithoutAPackedLayoutAndPartialBlocks) {
   EXPECT_THROW(PackedRows(TensorType::Q4_0, w.data(), 4, 40, 1), Error);
 }
 
+TEST(PackedRows, EmptyRowsGiveZeros) {
+  const PackedRows p(TensorType::Q4_0, nullptr, 5, 0, 1);
+  std::vector<float> x(2), y(10, 7.0f);
+  for (MatmulMode mode : {MatmulMode::Fast, MatmulMode::Exact}) {
+    matmul(p, x.data(), 2, y.data(), 2, mode);
+    for (float v : y) EXPECT_EQ(v, 0.0f);
+  }
+  std::vector<uint8_t> rows(1);
+  EXPECT_THROW(p.unpack_group(1, rows.data()), Error);  // one group only
+}
+
 TEST(PackedRows, MatmulEqualsTheFileLayoutBitwiseOnEveryPath) {
   std::mt19937 rng(5);
   for (TensorType t : kPackedTypes) {
@@ -92,7 +103,8 @@ TEST(PackedRows, MatmulEqualsTheFileLayoutBitwiseOnEveryPath) {
                          std::to_string(n_tok) + " " + std::string(isa_name(isa)) +
                          (mode == MatmulMode::Fast ? " fast" : " exact"));
             std::vector<float> want(n_tok * n_out, -1.0f), got(n_tok * n_out, -2.0f);
-            matmul(t, w.data(), n_out, n_in, x.data(), n_tok, want.data(), 2, mode);
+            // Also across thread counts: file layout on 1 thread, packed on 2.
+            matmul(t, w.data(), n_out, n_in, x.data(), n_tok, want.data(), 1, mode);
             matmul(p, x.data(), n_tok, got.data(), 2, mode);
             ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)), 0);
           }

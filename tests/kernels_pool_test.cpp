@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -68,6 +70,21 @@ TEST(ThreadPool, ConcurrentCallers) {
   t2.join();
   EXPECT_EQ(a.load(), 300L * (49 * 50 / 2));
   EXPECT_EQ(b.load(), 300L * (49 * 50 / 2));
+}
+
+// An exception in a chunk (on whichever thread) reaches the caller instead of ending the
+// program, and the pool keeps working afterwards.
+TEST(ThreadPool, AChunksExceptionReachesTheCaller) {
+  for (int rep = 0; rep < 50; ++rep) {
+    auto throwing = [](size_t c) {
+      if (c % 7 == 5) throw std::runtime_error("chunk " + std::to_string(c));
+    };
+    EXPECT_THROW(run_chunks(2, 64, throwing), std::runtime_error);
+    std::vector<std::atomic<int>> runs(64);
+    auto count = [&](size_t c) { runs[c].fetch_add(1); };
+    run_chunks(2, 64, count);
+    for (const auto& r : runs) ASSERT_EQ(r.load(), 1);
+  }
 }
 
 }  // namespace

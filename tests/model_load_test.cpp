@@ -10,6 +10,7 @@
 #include <random>
 #include <set>
 
+#include "kernels/matmul.h"
 #include "kernels/packed_rows.h"
 #include "minillm/error.h"
 #include "minillm/gguf.h"
@@ -303,14 +304,18 @@ TEST(ModelLoad, PackingAtLoadChangesNoLogit) {
               kernels::packing_pays(packed->impl().weights.layers[0].w_up.type));
     ASSERT_EQ(plain->impl().weights.layers[0].w_up.packed, nullptr);
     const SessionOptions o{.n_ctx = 16, .kv_type = KvCacheType::F32, .n_threads = 2};
-    Session a(packed, o), b(plain, o);
-    const std::vector<int32_t> batch{1, 7, 3, 9, 4, 12}, one{30};
-    for (const auto& ids : {batch, one}) {
-      const auto la = a.eval(ids, true);
-      const auto lb = b.eval(ids, true);
-      ASSERT_EQ(la.size(), lb.size());
-      EXPECT_EQ(std::memcmp(la.data(), lb.data(), la.size() * sizeof(float)), 0);
+    for (auto mode : {kernels::MatmulMode::Fast, kernels::MatmulMode::Exact}) {
+      kernels::set_matmul_mode_for_testing(mode);
+      Session a(packed, o), b(plain, o);
+      const std::vector<int32_t> batch{1, 7, 3, 9, 4, 12}, one{30};
+      for (const auto& ids : {batch, one}) {
+        const auto la = a.eval(ids, true);
+        const auto lb = b.eval(ids, true);
+        ASSERT_EQ(la.size(), lb.size());
+        EXPECT_EQ(std::memcmp(la.data(), lb.data(), la.size() * sizeof(float)), 0);
+      }
     }
+    kernels::set_matmul_mode_for_testing(std::nullopt);
   }
 }
 

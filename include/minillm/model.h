@@ -43,8 +43,8 @@ struct LoadOptions {
   std::optional<TensorType> quantize;
   // Regroup quantized matrices 16 rows at a time for the packed kernels where the CPU gains from
   // it (AVX-512): one extra pass over the weights at load (about 1 s per GB on 2 cores) and no
-  // extra memory once loaded, as the file-layout pages are given back. Results are identical
-  // either way.
+  // extra memory once loaded, as the file-layout pages are given back (a tied output matrix is
+  // packed as a copy: the embedding rows stay in file layout). Results are identical either way.
   bool pack = true;
 };
 

@@ -28,7 +28,7 @@ void project(const MatrixView& m, const float* x, uint32_t n_tok, float* y, int 
                     kernels::model_matmul_mode());
 }
 
-void grow(kernels::AlignedVector<float>& v, size_t n) {
+void grow(ForwardScratch::Floats& v, size_t n) {
   if (v.size() < n) v.resize(n);
 }
 

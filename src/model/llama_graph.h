@@ -12,18 +12,21 @@ namespace minillm {
 
 // Activations of one batch, reused between calls (sized for the largest batch seen).
 struct ForwardScratch {
-  kernels::AlignedVector<float> x;         // (n_tok, n_embd) residual stream
-  kernels::AlignedVector<float> xn;        // (n_tok, n_embd) normalized input of a sub-layer
-  kernels::AlignedVector<float> q;         // (n_tok, n_head * head_dim)
-  kernels::AlignedVector<float> k;         // (n_tok, n_head_kv * head_dim)
-  kernels::AlignedVector<float> v;         // (n_tok, n_head_kv * head_dim)
-  kernels::AlignedVector<float> att;       // (n_tok, n_head * head_dim) attention output before wo
-  kernels::AlignedVector<float> proj;      // (n_tok, n_embd) output of wo / w_down before the residual add
-  kernels::AlignedVector<float> gate;      // (n_tok, n_ff)
-  kernels::AlignedVector<float> up;        // (n_tok, n_ff)
-  kernels::AlignedVector<float> scores;    // (4 n_threads, n_ctx) attention weights, one row per chunk
-  kernels::AlignedVector<float> cos;       // (n_tok, n_rot / 2)
-  kernels::AlignedVector<float> sin;       // (n_tok, n_rot / 2)
+  // 64-byte aligned rows for the vector loads.
+  using Floats = kernels::AlignedVector<float>;
+
+  Floats x;                     // (n_tok, n_embd) residual stream
+  Floats xn;                    // (n_tok, n_embd) normalized input of a sub-layer
+  Floats q;                     // (n_tok, n_head * head_dim)
+  Floats k;                     // (n_tok, n_head_kv * head_dim)
+  Floats v;                     // (n_tok, n_head_kv * head_dim)
+  Floats att;                   // (n_tok, n_head * head_dim) attention output before wo
+  Floats proj;                  // (n_tok, n_embd) output of wo / w_down before the residual add
+  Floats gate;                  // (n_tok, n_ff)
+  Floats up;                    // (n_tok, n_ff)
+  Floats scores;                // (4 n_threads, n_head / n_head_kv, n_ctx) attention weights
+  Floats cos;                   // (n_tok, n_rot / 2)
+  Floats sin;                   // (n_tok, n_rot / 2)
   std::vector<float> inv_freq;  // (n_rot / 2) RoPE frequency of each pair, scaling applied
 };
 
