@@ -14,6 +14,7 @@
 #include "kernels/isa_entry.h"
 #include "kernels/isa_local.h"
 #include "kernels/qdot.h"
+#include "kernels/qpanel_local.h"
 
 namespace minillm::kernels::isa {
 namespace {
@@ -31,25 +32,6 @@ inline int32_t load_i32(const void* p) {
 q::ActRow act_row(const QMatmulJob& jb, size_t t, size_t n_sub) {
   return {jb.qa + t * jb.n_in, jb.init + t * n_sub, jb.da + t * n_sub,
           jb.asf != nullptr ? jb.asf + t * n_sub : nullptr};
-}
-
-// The panel and the generic path's unpacked rows, in this thread's scratch (isa_entry.h).
-struct Panel {
-  uint8_t* u;     // [n_in / 4][kSlot]: slot vectors
-  float* dw;      // [n_sub][kRows]
-  float* mw;      // [n_sub][kRows]
-  uint8_t* rows;  // [16][n_in]: generic path, rows unpacked by the reference decoder
-  float* rdw;     // [16][n_sub]
-  float* rmw;     // [16][n_sub]
-};
-
-Panel thread_panel(size_t n_in, size_t n_sub) {
-  auto bytes = [](int slot, size_t n) { return static_cast<uint8_t*>(thread_scratch(slot, n)); };
-  auto floats = [](int slot, size_t n) {
-    return static_cast<float*>(thread_scratch(slot, n * sizeof(float)));
-  };
-  return {bytes(0, n_in / 4 * kSlot), floats(1, n_sub * kRows), floats(2, n_sub * kRows),
-          bytes(3, 16 * n_in),        floats(4, 16 * n_sub),    floats(5, 16 * n_sub)};
 }
 
 // Reference decoding of the 16 rows, then a 4x4-dword transpose per 4 rows into the layout.
@@ -248,7 +230,7 @@ void qmatmul_rows_avx2(const QMatmulJob& jb, size_t row_begin, size_t row_end) {
   const q::Format f = q::format_of(jb.wtype);
   const size_t n_sub = jb.n_in / static_cast<size_t>(f.sub_len);
   const bool sgn = jb.wtype == TensorType::Q8_0;
-  Panel p = thread_panel(jb.n_in, n_sub);
+  Panel p = thread_panel(jb.n_in, n_sub, kSlot, kRows);
   for (size_t row0 = row_begin; row0 < row_end; row0 += kRows) {
     const size_t nr = min_size(kRows, row_end - row0);
     const uint8_t* src = jb.w + row0 * jb.row_stride;

@@ -19,6 +19,7 @@
 #include "kernels/isa_local.h"
 #include "kernels/qblocks_avx512.h"
 #include "kernels/qdot.h"
+#include "kernels/qpanel_local.h"
 
 namespace minillm::kernels::isa {
 namespace {
@@ -30,25 +31,6 @@ constexpr int kTok = 4;           // tokens per micro-kernel call
 q::ActRow act_row(const QMatmulJob& jb, size_t t, size_t n_sub) {
   return {jb.qa + t * jb.n_in, jb.init + t * n_sub, jb.da + t * n_sub,
           jb.asf != nullptr ? jb.asf + t * n_sub : nullptr};
-}
-
-// The panel and the generic path's unpacked rows, in this thread's scratch (isa_entry.h).
-struct Panel {
-  uint8_t* u;     // [n_in / 4][kSlot]: slot vectors
-  float* dw;      // [n_sub][kRows]
-  float* mw;      // [n_sub][kRows]
-  uint8_t* rows;  // [16][n_in]: generic path, rows unpacked by the reference decoder
-  float* rdw;     // [16][n_sub]
-  float* rmw;     // [16][n_sub]
-};
-
-Panel thread_panel(size_t n_in, size_t n_sub) {
-  auto bytes = [](int slot, size_t n) { return static_cast<uint8_t*>(thread_scratch(slot, n)); };
-  auto floats = [](int slot, size_t n) {
-    return static_cast<float*>(thread_scratch(slot, n * sizeof(float)));
-  };
-  return {bytes(0, n_in / 4 * kSlot), floats(1, n_sub * kRows), floats(2, n_sub * kRows),
-          bytes(3, 16 * n_in),        floats(4, 16 * n_sub),    floats(5, 16 * n_sub)};
 }
 
 // Q4_0 / Q8_0 straight from the blocks into the panel layout (rows group g of the panel).
@@ -397,7 +379,7 @@ void qmatmul_rows_avx512(const QMatmulJob& jb, size_t row_begin, size_t row_end)
     }
     row_begin = row0;
   }
-  Panel p = thread_panel(jb.n_in, n_sub);
+  Panel p = thread_panel(jb.n_in, n_sub, kSlot, kRows);
   for (size_t row0 = row_begin; row0 < row_end; row0 += kRows) {
     const size_t nr = min_size(kRows, row_end - row0);
     for (size_t g = 0; g < 2; ++g) {

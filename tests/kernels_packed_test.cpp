@@ -20,17 +20,13 @@ using testing::random_floats;
 using testing::ScopedIsa;
 using testing::supported_isas;
 
-const TensorType kPackedTypes[] = {
-    TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0,
-    TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
-
 size_t width_for(TensorType t) {
   return traits(t).block_size == 256 ? 512 : 96;  // several blocks per row
 }
 
 TEST(PackedRows, UnpackGivesBackTheFileRowsAndZeroPadding) {
   std::mt19937 rng(11);
-  for (TensorType t : kPackedTypes) {
+  for (TensorType t : testing::kQuantizedTypes) {
     SCOPED_TRACE(type_name(t));
     const size_t n_in = width_for(t), n_out = 37;  // two whole groups and a partial one
     const auto w = make_weights(t, n_out, n_in, rng);
@@ -89,7 +85,7 @@ TEST(PackedRows, EmptyRowsGiveZeros) {
 
 TEST(PackedRows, MatmulEqualsTheFileLayoutBitwiseOnEveryPath) {
   std::mt19937 rng(5);
-  for (TensorType t : kPackedTypes) {
+  for (TensorType t : testing::kQuantizedTypes) {
     const size_t n_in = width_for(t);
     for (size_t n_out : {16u, 45u, 70u}) {
       const auto w = make_weights(t, n_out, n_in, rng);

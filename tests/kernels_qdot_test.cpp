@@ -27,10 +27,6 @@ using testing::random_floats;
 using testing::ScopedIsa;
 using testing::supported_isas;
 
-const TensorType kQuantTypes[] = {
-    TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0,
-    TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
-
 std::vector<float> fast(TensorType t, const std::vector<uint8_t>& w, size_t n_out, size_t n_in,
                         const std::vector<float>& x, size_t n_tok, int threads) {
   std::vector<float> y(n_out * n_tok, std::nanf(""));
@@ -78,7 +74,7 @@ TEST(QuantizeAct, SimdMatchesScalarBitwise) {
 TEST(Unpack, ReproducesDequantizeRow) {
   std::mt19937 rng(7);
   const size_t n = 512;
-  for (TensorType t : kQuantTypes) {
+  for (TensorType t : testing::kQuantizedTypes) {
     SCOPED_TRACE(type_name(t));
     const q::Format f = q::format_of(t);
     ASSERT_NE(f.sub_len, 0);
@@ -166,7 +162,7 @@ TEST(FastMatmul, AllTypesAllPathsBitwiseAndBounded) {
   // and partial token groups of every kernel.
   const size_t n_out = 150, n_in = 1024, n_tok = 7;
   const auto x = random_floats(n_in * n_tok, rng);
-  for (TensorType t : kQuantTypes) {
+  for (TensorType t : testing::kQuantizedTypes) {
     SCOPED_TRACE(type_name(t));
     const auto w = make_weights(t, n_out, n_in, rng);
     const Bound ref = exact_with_bound(t, w, n_out, n_in, x, n_tok);

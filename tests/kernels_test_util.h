@@ -17,6 +17,11 @@
 
 namespace minillm::kernels::testing {
 
+// The quantized weight types with an integer kernel (and a packed layout).
+inline constexpr TensorType kQuantizedTypes[] = {
+    TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0,
+    TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
+
 // Every ISA up to best_isa(): on an AVX-512 machine, scalar, avx2 and avx512.
 inline std::vector<Isa> supported_isas() {
   std::vector<Isa> out;
