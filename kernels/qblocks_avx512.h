@@ -143,7 +143,7 @@ struct FileCursor {
 };
 
 struct PackedCursor {
-  static constexpr size_t kAhead = 2048;
+  static constexpr size_t kAhead = 4096;
   const uint8_t* group;
   size_t bb;  // bytes per block
   const PackedFormat& f;
