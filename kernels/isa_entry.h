@@ -50,6 +50,10 @@ struct QMatmulJob {
 // Defined in a plain-ISA file (qmatmul.cpp).
 void* thread_scratch(int slot, size_t bytes);
 
+// Memory streaming for the bandwidth probe (stream.h).
+uint64_t stream_read_avx2(const void* p, size_t n);
+uint64_t stream_read_avx512(const void* p, size_t n);
+
 // Most rows a tile may have.
 inline constexpr size_t kMaxTileRows = 256;
 

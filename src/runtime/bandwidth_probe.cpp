@@ -1,52 +1,40 @@
 #include "runtime/bandwidth_probe.h"
 
-#include <omp.h>
-
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 
+#include "kernels/stream.h"
+#include "kernels/thread_pool.h"
+
 namespace minillm {
-namespace {
-
-// Eight independent accumulators so the loads, not the adds, set the pace.
-uint64_t sum_words(const uint64_t* p, size_t n) {
-  uint64_t a[8] = {};
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; ++k) a[k] += p[i + k];
-  for (; i < n; ++i) a[0] += p[i];
-  uint64_t s = 0;
-  for (uint64_t v : a) s += v;
-  return s;
-}
-
-}  // namespace
 
 double measure_read_bandwidth(size_t bytes, int n_threads, int reps) {
-  const size_t n = bytes / sizeof(uint64_t);
-  std::unique_ptr<uint64_t[], decltype(&std::free)> buf(
-      static_cast<uint64_t*>(std::aligned_alloc(64, n * sizeof(uint64_t))), &std::free);
+  const size_t threads = static_cast<size_t>(std::max(n_threads, 1));
+  // One slice per thread, each a multiple of 256 bytes (what stream_read takes).
+  const size_t slice = std::max<size_t>(bytes / threads / 256, 1) * 256, total = slice * threads;
+  std::unique_ptr<uint8_t[], decltype(&std::free)> buf(
+      static_cast<uint8_t*>(std::aligned_alloc(64, total)), &std::free);
   if (!buf) return 0;
-#pragma omp parallel for num_threads(n_threads) schedule(static)
-  for (int64_t i = 0; i < int64_t(n); ++i) buf[size_t(i)] = uint64_t(i);  // first touch per thread
+  uint8_t* const base = buf.get();
+  // The same threads (the matrix products' pool) touch the slices first and then read them.
+  auto touch = [&](size_t t) { std::memset(base + t * slice, int(t + 1), slice); };
+  kernels::run_chunks(n_threads, threads, touch);
+  std::atomic<uint64_t> sink{0};  // the checksums' only use: the reads cannot be optimized away
+  auto read = [&](size_t t) {
+    sink.fetch_add(kernels::stream_read(base + t * slice, slice), std::memory_order_relaxed);
+  };
   double best = 0;
-  volatile uint64_t sink = 0;
   for (int r = 0; r < reps; ++r) {
-    uint64_t total = 0;
     const auto start = std::chrono::steady_clock::now();
-#pragma omp parallel num_threads(n_threads) reduction(+ : total)
-    {
-      const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-      const size_t begin = n * size_t(t) / size_t(nt), end = n * size_t(t + 1) / size_t(nt);
-      total += sum_words(buf.get() + begin, end - begin);
-    }
+    kernels::run_chunks(n_threads, threads, read);
     const double s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    sink = sink + total;
-    best = std::max(best, double(n * sizeof(uint64_t)) / s / 1e9);
+    best = std::max(best, double(total) / s / 1e9);
   }
   return best;
 }

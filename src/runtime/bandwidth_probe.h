@@ -6,8 +6,9 @@
 
 namespace minillm {
 
-// Reads a buffer of `bytes` (touched first) with `n_threads` threads, `reps` times; returns the
-// best rate in GB/s (10^9 bytes per second).
+// Reads a buffer of `bytes` (touched first) with `n_threads` threads of the kernels' pool, each
+// its own slice, with the widest vector loads of the active ISA (kernels/stream.h), `reps`
+// times; returns the best rate in GB/s (10^9 bytes per second).
 double measure_read_bandwidth(size_t bytes, int n_threads, int reps);
 
 }  // namespace minillm
