@@ -14,16 +14,14 @@ namespace {
 
 constexpr size_t kHalf = kQK / 2;
 
-// The element of largest magnitude, with its sign (so that it maps exactly to the end of the range
-// that has one more step: -8 for Q4_0).
+}  // namespace
+
 float signed_absmax(const float* x, size_t n) {
   float best = 0.0f;
   for (size_t i = 0; i < n; ++i)
     if (std::fabs(x[i]) > std::fabs(best)) best = x[i];
   return best;
 }
-
-}  // namespace
 
 void dequantize_row_q4_0(const void* src, float* dst, size_t n) {
   const auto* b = static_cast<const BlockQ4_0*>(src);

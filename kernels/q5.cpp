@@ -40,13 +40,6 @@ void pack5(const int* q, uint8_t* qs, uint8_t* qh_bytes) {
   store_u32le(qh_bytes, qh);
 }
 
-float signed_absmax(const float* x, size_t n) {
-  float best = 0.0f;
-  for (size_t i = 0; i < n; ++i)
-    if (std::fabs(x[i]) > std::fabs(best)) best = x[i];
-  return best;
-}
-
 }  // namespace
 
 void dequantize_row_q5_0(const void* src, float* dst, size_t n) {

@@ -8,6 +8,9 @@
 namespace minillm::kernels::detail {
 
 // q4.cpp
+// The element of largest magnitude, with its sign (so that it maps exactly to the end of the range
+// that has one more step: -8 for Q4_0, -16 for Q5_0).
+float signed_absmax(const float* x, size_t n);
 void dequantize_row_q4_0(const void* src, float* dst, size_t n);
 void dequantize_row_q4_1(const void* src, float* dst, size_t n);
 void quantize_row_q4_0(const float* src, void* dst, size_t n);

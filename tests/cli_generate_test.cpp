@@ -69,13 +69,7 @@ TEST(CliGenerate, BadInputGivesOneErrorLineAndExitCode1) {
       {"logits", "-m", kModel, "--ids", "1 2 x", "-o", "/tmp/x.f32"},
       {"logits", "-m", kModel, "--ids", "1 600", "-o", "/tmp/x.f32"},  // id outside vocabulary
   };
-  for (const auto& args : cases) {
-    const auto r = run_cli(args);
-    std::string joined;
-    for (const auto& a : args) joined += a + " ";
-    EXPECT_EQ(r.exit_code, 1) << joined;
-    EXPECT_EQ(test::count_lines(r.err), 1) << joined << "\n" << r.err;
-  }
+  test::expect_each_fails_in_one_line(cases);
 }
 
 TEST(CliLogits, AllPositionsMatchTheTruth) {

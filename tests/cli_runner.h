@@ -7,8 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
+#include <gtest/gtest.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -71,5 +72,23 @@ inline int count_lines(const std::string& s) {
   if (!s.empty() && s.back() != '\n') ++n;
   return n;
 }
+
+#ifdef MINILLM_CLI
+// Runs every argument list; each must fail as the command promises bad input does: exit code 1
+// and one line on stderr. Returns the results, in order, for further checks.
+inline std::vector<CliResult> expect_each_fails_in_one_line(
+    const std::vector<std::vector<std::string>>& cases) {
+  std::vector<CliResult> results;
+  for (const auto& args : cases) {
+    std::string joined;
+    for (const auto& a : args) joined += a + " ";
+    CliResult r = run_cli(args);
+    EXPECT_EQ(r.exit_code, 1) << joined;
+    EXPECT_EQ(count_lines(r.err), 1) << joined << "\n" << r.err;
+    results.push_back(std::move(r));
+  }
+  return results;
+}
+#endif
 
 }  // namespace minillm::test

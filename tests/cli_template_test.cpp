@@ -129,13 +129,7 @@ TEST(CliTemplate, BadInputGivesOneErrorLineAndExitCode1) {
   };
   if (std::filesystem::exists(stories))  // a model without a chat template
     cases.push_back({"template", "-m", stories, "--messages", messages});
-  for (const auto& args : cases) {
-    const auto r = run_cli(args);
-    std::string joined;
-    for (const auto& a : args) joined += a + " ";
-    EXPECT_EQ(r.exit_code, 1) << joined;
-    EXPECT_EQ(test::count_lines(r.err), 1) << joined << "\n" << r.err;
-  }
+  test::expect_each_fails_in_one_line(cases);
   const auto r = run_cli({"template", "--chat-template", bad_tpl, "--messages", messages});
   EXPECT_NE(r.err.find("line 2"), std::string::npos) << r.err;
   for (const auto& f : {messages, bad_json, bad_tpl}) std::filesystem::remove(f);

@@ -69,12 +69,8 @@ TEST(CliTokenize, ErrorsGiveOneLineAndExitCode1) {
       {"tokenize", "-p", "hi"},                                 // no model
       {"tokenize", "-m", path.string(), "-p", "hi", "--bogus"},
   };
-  for (const auto& args : bad) {
-    const CliResult r = run_cli(args);
-    EXPECT_EQ(r.exit_code, 1) << args.back();
-    EXPECT_EQ(count_lines(r.err), 1) << r.err;
-    EXPECT_EQ(r.out, "") << args.back();
-  }
+  for (const CliResult& r : minillm::test::expect_each_fails_in_one_line(bad))
+    EXPECT_EQ(r.out, "") << r.err;
 }
 
 TEST(CliTokenize, UnsupportedTokenizerKindNamed) {

@@ -21,8 +21,7 @@ uint64_t count_weight_bytes(const ModelWeights& w) {
   // Per generated token the graph reads one embedding row, every layer matrix and the output.
   uint64_t total = row_bytes(w.token_embd.type, w.token_embd.cols) + matrix_bytes(w.output);
   for (const LayerWeights& l : w.layers)
-    for (const MatrixView* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
-      total += matrix_bytes(*m);
+    for (const MatrixView* m : l.matrices()) total += matrix_bytes(*m);
   return total;
 }
 

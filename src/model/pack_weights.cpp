@@ -12,8 +12,7 @@ size_t pack_weights(Model::Impl& impl, int n_threads) {
   ModelWeights& w = impl.weights;
   std::vector<MatrixView*> matrices = {&w.output};
   for (LayerWeights& l : w.layers)
-    for (MatrixView* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
-      matrices.push_back(m);
+    for (MatrixView* m : l.matrices()) matrices.push_back(m);
   size_t packed = 0;
   for (MatrixView* m : matrices) {
     if (m->packed || !kernels::packing_pays(m->type)) continue;

@@ -50,8 +50,7 @@ size_t requantize_weights(Model::Impl& impl, TensorType type) {
   std::vector<MatrixView*> matrices = {&w.token_embd};
   if (!tied) matrices.push_back(&w.output);
   for (LayerWeights& l : w.layers)
-    for (MatrixView* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
-      matrices.push_back(m);
+    for (MatrixView* m : l.matrices()) matrices.push_back(m);
   size_t kept = 0;
   for (MatrixView* m : matrices) {
     if (m->type == type) continue;

@@ -2,6 +2,7 @@
 // tensors to these views; the graph reads only these, never file names or formats.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -36,6 +37,12 @@ struct LayerWeights {
   MatrixView w_gate;             // (n_ff, n_embd)
   MatrixView w_up;               // (n_ff, n_embd)
   MatrixView w_down;             // (n_embd, n_ff)
+
+  // The seven projection matrices, in graph order.
+  std::array<MatrixView*, 7> matrices() { return {&wq, &wk, &wv, &wo, &w_gate, &w_up, &w_down}; }
+  std::array<const MatrixView*, 7> matrices() const {
+    return {&wq, &wk, &wv, &wo, &w_gate, &w_up, &w_down};
+  }
 };
 
 struct ModelWeights {
