@@ -10,6 +10,11 @@
 namespace minillm::kernels::isa {
 namespace {
 
+// Bytes ahead of the read point that weights streamed from memory are prefetched. One core
+// reading at ~45 GB/s needs ~8 KiB in flight: 4 KiB ahead left a Q4_0 GEMV at ~87 % of a plain
+// read of the same bytes, 8 and 16 KiB at ~100 % (and 1 KiB left F16 decoding at 77 %).
+inline constexpr size_t kStreamAhead = 8192;
+
 inline size_t min_size(size_t a, size_t b) {
   return a < b ? a : b;
 }

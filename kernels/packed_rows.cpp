@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -75,23 +76,43 @@ bool packing_pays(TensorType t) {
   return packed_format(t).block_bytes != 0 && active_isa() == Isa::Avx512;
 }
 
-void PackedRows::Free::operator()(uint8_t* p) const {
-  munmap(p, bytes);
+size_t packed_bytes(TensorType type, size_t n_out, size_t n_in) {
+  if (packed_format(type).block_bytes == 0)
+    throw Error("no packed layout for weights of type " + std::string(type_name(type)));
+  const size_t rb = minillm::row_bytes(type, n_in);  // throws if n_in is not whole blocks
+  return (n_out + kPackRows - 1) / kPackRows * kPackRows * rb;
+}
+
+std::shared_ptr<uint8_t> allocate_packed(size_t bytes) {
+  constexpr size_t kLarge = size_t(2) << 20;
+  if (bytes > SIZE_MAX / 2) throw Error("out of memory packing weights");
+  // Mapped with room to start on a large-page boundary; the unused head and tail stay untouched
+  // address space and go back with the whole mapping.
+  const size_t mapped = std::max<size_t>(bytes, 1) + kLarge;
+  void* base = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (base == MAP_FAILED) throw Error("out of memory packing weights");
+  auto* start = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(base) + kLarge - 1) &
+                                           ~uintptr_t(kLarge - 1));
+  madvise(start, std::max<size_t>(bytes, 1), MADV_HUGEPAGE);  // only advice; may be ignored
+  return std::shared_ptr<uint8_t>(start, [base, mapped](uint8_t*) { munmap(base, mapped); });
 }
 
 PackedRows::PackedRows(TensorType type, const void* rows, size_t n_out, size_t n_in, int n_threads)
-    : type_(type), n_out_(n_out), n_in_(n_in), row_bytes_(0), data_(nullptr, Free{0}) {
+    : PackedRows(type, rows, n_out, n_in, n_threads,
+                 allocate_packed(packed_bytes(type, n_out, n_in))) {}
+
+PackedRows::PackedRows(TensorType type, const void* rows, size_t n_out, size_t n_in, int n_threads,
+                       std::shared_ptr<uint8_t> dest)
+    : type_(type),
+      n_out_(n_out),
+      n_in_(n_in),
+      row_bytes_(minillm::row_bytes(type, n_in)),
+      data_(std::move(dest)) {
   const PackedFormat f = packed_format(type);
   if (f.block_bytes == 0)
     throw Error("no packed layout for weights of type " + std::string(type_name(type)));
-  row_bytes_ = minillm::row_bytes(type, n_in);  // throws if n_in is not whole blocks
-  const size_t bytes = std::max<size_t>(n_groups() * kPackRows * row_bytes_, 1);
-  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) throw Error("out of memory packing a weight matrix");
-  // Large pages: a decoding step streams the whole matrix, and 4 KiB pages would cost a TLB miss
-  // every 4 KiB. Only advice; the kernel may ignore it.
-  madvise(p, bytes, MADV_HUGEPAGE);
-  data_ = std::unique_ptr<uint8_t, Free>(static_cast<uint8_t*>(p), Free{bytes});
+  if (!data_ || reinterpret_cast<uintptr_t>(data_.get()) % 64 != 0)
+    throw Error("packed weights need 64-byte aligned memory");
   const auto* src = static_cast<const uint8_t*>(rows);
   const size_t n_blocks = row_bytes_ / f.block_bytes, rb = row_bytes_;
   uint8_t* dst = data_.get();

@@ -72,6 +72,49 @@ TEST(PackedRows, RejectsTypesWithoutAPackedLayoutAndPartialBlocks) {
   EXPECT_THROW(PackedRows(TensorType::Q4_0, w.data(), 4, 40, 1), Error);
 }
 
+TEST(PackedRows, AllocatesZeroedMemoryOnALargePageBoundary) {
+  const auto region = allocate_packed(3 << 20);
+  ASSERT_NE(region, nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(region.get()) % (2 << 20), 0u);
+  for (size_t i = 0; i < (size_t(3) << 20); i += 4093) ASSERT_EQ(region.get()[i], 0) << i;
+  region.get()[(3 << 20) - 1] = 1;  // writable to its last byte
+}
+
+// Two matrices packed into slices of one region hold the same bytes as packed on their own, and
+// keep the region alive after its last other owner lets go.
+TEST(PackedRows, PacksIntoSlicesOfASharedRegion) {
+  std::mt19937 rng(5);
+  const size_t n_in = 96, rows_a = 37, rows_b = 16;
+  const auto wa = make_weights(TensorType::Q4_0, rows_a, n_in, rng);
+  const auto wb = make_weights(TensorType::Q8_0, rows_b, n_in, rng);
+  const size_t bytes_a = packed_bytes(TensorType::Q4_0, rows_a, n_in);
+  ASSERT_EQ(bytes_a, 48 * row_bytes(TensorType::Q4_0, n_in));  // three whole groups
+  const size_t offset_b = (bytes_a + 63) / 64 * 64;
+  auto region = allocate_packed(offset_b + packed_bytes(TensorType::Q8_0, rows_b, n_in));
+  const PackedRows a(TensorType::Q4_0, wa.data(), rows_a, n_in, 2, region);
+  const PackedRows b(TensorType::Q8_0, wb.data(), rows_b, n_in, 1,
+                     std::shared_ptr<uint8_t>(region, region.get() + offset_b));
+  EXPECT_EQ(a.group(0), region.get());
+  EXPECT_EQ(b.group(0), region.get() + offset_b);
+  region.reset();
+  const PackedRows own_a(TensorType::Q4_0, wa.data(), rows_a, n_in, 1);
+  const PackedRows own_b(TensorType::Q8_0, wb.data(), rows_b, n_in, 1);
+  EXPECT_EQ(std::memcmp(a.group(0), own_a.group(0), bytes_a), 0);
+  EXPECT_EQ(std::memcmp(b.group(0), own_b.group(0), packed_bytes(TensorType::Q8_0, rows_b, n_in)),
+            0);
+}
+
+TEST(PackedRows, RejectsMisalignedOrMissingMemory) {
+  std::vector<uint8_t> w(16 * 36);
+  const auto region = allocate_packed(4096);
+  EXPECT_THROW(PackedRows(TensorType::Q4_0, w.data(), 16, 64, 1,
+                          std::shared_ptr<uint8_t>(region, region.get() + 32)),
+               Error);
+  EXPECT_THROW(PackedRows(TensorType::Q4_0, w.data(), 16, 64, 1, nullptr), Error);
+  EXPECT_THROW(packed_bytes(TensorType::BF16, 16, 64), Error);
+  EXPECT_THROW(packed_bytes(TensorType::Q4_K, 16, 64), Error);  // not whole blocks
+}
+
 TEST(PackedRows, EmptyRowsGiveZeros) {
   const PackedRows p(TensorType::Q4_0, nullptr, 5, 0, 1);
   std::vector<float> x(2), y(10, 7.0f);

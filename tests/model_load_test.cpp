@@ -290,10 +290,10 @@ TEST(ModelLoad, RopeFrequencyFactorsActAsPerDimensionScaling) {
 namespace minillm {
 namespace {
 
-// Packing the quantized matrices at load (the default) changes no logit, for a batch and for
-// single tokens, in both matmul modes. Q4_K_M mixes Q4_K and Q6_K (its output matrix).
+// Packing at load (the default) changes no logit, for a batch and for single tokens, in both
+// matmul modes. Q4_K_M mixes Q4_K and Q6_K (its output matrix); F16 matrices are copied.
 TEST(ModelLoad, PackingAtLoadChangesNoLogit) {
-  for (const char* name : {"gqa-Q4_K_M.gguf", "gqa-Q8_0.gguf", "gqa-Q5_1.gguf"}) {
+  for (const char* name : {"gqa-Q4_K_M.gguf", "gqa-Q8_0.gguf", "gqa-Q5_1.gguf", "gqa-F16.gguf"}) {
     SCOPED_TRACE(name);
     const auto path = test::shared_file(std::filesystem::path("reference/models") / name);
     REQUIRE_SHARED_FILE(path);
@@ -316,6 +316,37 @@ TEST(ModelLoad, PackingAtLoadChangesNoLogit) {
       }
     }
     kernels::set_matmul_mode_for_testing(std::nullopt);
+  }
+}
+
+// Every projection matrix and the output matrix move into one region, in the order a forward
+// pass reads them (packed where packing pays, copied otherwise); without packing they stay where
+// the loader put them.
+TEST(ModelLoad, PackingPlacesTheMatricesInOneRegionInForwardOrder) {
+  for (const char* name : {"gqa-Q4_K_M.gguf", "gqa-F32.gguf"}) {
+    SCOPED_TRACE(name);
+    const auto path = test::shared_file(std::filesystem::path("reference/models") / name);
+    REQUIRE_SHARED_FILE(path);
+    const auto packed = Model::load(path);
+    const Model::Impl& impl = packed->impl();
+    ASSERT_NE(impl.region, nullptr);
+    std::vector<const MatrixView*> order;
+    for (const LayerWeights& l : impl.weights.layers)
+      for (const MatrixView* m : l.matrices()) order.push_back(m);
+    order.push_back(&impl.weights.output);
+    const uint8_t* last = impl.region.get();
+    for (size_t i = 0; i < order.size(); ++i) {
+      const MatrixView& m = *order[i];
+      const auto* at = static_cast<const uint8_t*>(m.packed ? m.packed->group(0) : m.data);
+      const size_t bytes = row_bytes(m.type, m.cols) * ((m.rows + 15) / 16 * 16);
+      EXPECT_EQ(m.packed != nullptr, kernels::packing_pays(m.type)) << i;
+      EXPECT_GE(at, last) << i;  // after the previous matrix, within 63 bytes of padding
+      EXPECT_LT(at, last + 64) << i;
+      last = at + (m.packed ? bytes : row_bytes(m.type, m.cols) * m.rows);
+    }
+    const auto plain = Model::load(path, {.quantize = std::nullopt, .pack = false});
+    EXPECT_EQ(plain->impl().region, nullptr);
+    EXPECT_EQ(plain->impl().weights.layers[0].wq.packed, nullptr);
   }
 }
 

@@ -41,10 +41,12 @@ struct LoadOptions {
   // checkpoint), so quantized kernels run without a converted file. Matrices whose row length is
   // not a multiple of the type's block size keep their type. Norms always stay float.
   std::optional<TensorType> quantize;
-  // Regroup quantized matrices 16 rows at a time for the packed kernels where the CPU gains from
-  // it (AVX-512): one extra pass over the weights at load (about 1 s per GB on 2 cores) and no
-  // extra memory once loaded, as the file-layout pages are given back (a tied output matrix is
-  // packed as a copy: the embedding rows stay in file layout). Results are identical either way.
+  // Move the weight matrices into one region on large pages, in the order decoding reads them,
+  // regrouping quantized ones 16 rows at a time for the packed kernels where the CPU gains from
+  // it (AVX-512). One core then streams them ~7-9 % faster. Costs one extra pass over the
+  // weights at load (about 0.5 s per GB on 2 cores) and no extra memory once loaded, as the
+  // file's pages are given back (a tied output matrix is moved as a copy: the embedding rows
+  // stay in the file). Results are identical either way.
   bool pack = true;
 };
 

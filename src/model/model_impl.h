@@ -18,6 +18,9 @@ struct Model::Impl {
   // Weights made at load time (reordered Q/K rows, quantized or realigned copies) that views in
   // `weights` point into. An inner vector keeps its buffer when the outer one grows.
   std::vector<std::vector<uint8_t>> owned;
+  // The projection matrices moved at load into one large-page region, in forward-pass order
+  // (pack_weights.h); packed matrices and the views of copied ones point into it.
+  std::shared_ptr<uint8_t> region;
 };
 
 }  // namespace minillm

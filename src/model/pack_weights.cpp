@@ -1,32 +1,78 @@
 #include "model/pack_weights.h"
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "kernels/packed_rows.h"
+#include "kernels/thread_pool.h"
 #include "runtime/mapped_file.h"
 
 namespace minillm {
+namespace {
+
+// Lets go of a matrix's previous bytes once they are no longer read: an owned copy is freed
+// (returns true), mapped file pages are given back to the OS (they read back from the file).
+bool release_source(Model::Impl& impl, const MatrixView& m, const void* source) {
+  if (source == impl.weights.token_embd.data) return false;  // still read, row by row
+  auto owned = std::find_if(impl.owned.begin(), impl.owned.end(),
+                            [&](const std::vector<uint8_t>& b) { return b.data() == source; });
+  if (owned == impl.owned.end()) {
+    release_mapped_pages(source, row_bytes(m.type, m.cols) * m.rows);
+    return false;
+  }
+  *owned = std::vector<uint8_t>();
+  return true;
+}
+
+// Copies n bytes with up to n_threads threads (one core alone does not reach the bandwidth).
+void parallel_copy(uint8_t* to, const uint8_t* from, size_t n, int n_threads) {
+  constexpr size_t kChunk = size_t(1) << 20;
+  auto copy = [&](size_t c) {
+    const size_t begin = c * kChunk;
+    std::memcpy(to + begin, from + begin, std::min(kChunk, n - begin));
+  };
+  kernels::run_chunks(n_threads, (n + kChunk - 1) / kChunk, copy);
+}
+
+}  // namespace
 
 size_t pack_weights(Model::Impl& impl, int n_threads) {
   ModelWeights& w = impl.weights;
-  std::vector<MatrixView*> matrices = {&w.output};
+  // In the order a forward pass reads them, so that decoding streams one run of memory.
+  std::vector<MatrixView*> matrices;
   for (LayerWeights& l : w.layers)
-    for (MatrixView* m : l.matrices()) matrices.push_back(m);
+    for (MatrixView* m : l.matrices())
+      if (!m->packed) matrices.push_back(m);
+  if (!w.output.packed) matrices.push_back(&w.output);
+
+  std::vector<size_t> offsets;  // of each matrix in the region, 64-byte aligned
+  size_t total = 0;
+  for (const MatrixView* m : matrices) {
+    offsets.push_back(total);
+    const size_t bytes = kernels::packing_pays(m->type)
+                             ? kernels::packed_bytes(m->type, m->rows, m->cols)
+                             : row_bytes(m->type, m->cols) * m->rows;
+    total += (bytes + 63) / 64 * 64;
+  }
+  if (matrices.empty()) return 0;
+  impl.region = kernels::allocate_packed(total);
+
   size_t packed = 0;
-  for (MatrixView* m : matrices) {
-    if (m->packed || !kernels::packing_pays(m->type)) continue;
-    m->packed =
-        std::make_shared<const kernels::PackedRows>(m->type, m->data, m->rows, m->cols, n_threads);
-    ++packed;
-    if (m->data == w.token_embd.data) continue;  // still read, row by row
-    auto owned = std::find_if(impl.owned.begin(), impl.owned.end(),
-                              [&](const std::vector<uint8_t>& b) { return b.data() == m->data; });
-    if (owned != impl.owned.end()) {
-      *owned = std::vector<uint8_t>();
-      m->data = nullptr;
+  for (size_t i = 0; i < matrices.size(); ++i) {
+    MatrixView* m = matrices[i];
+    const void* source = m->data;
+    uint8_t* at = impl.region.get() + offsets[i];
+    if (kernels::packing_pays(m->type)) {
+      m->packed = std::make_shared<const kernels::PackedRows>(
+          m->type, source, m->rows, m->cols, n_threads, std::shared_ptr<uint8_t>(impl.region, at));
+      if (release_source(impl, *m, source)) m->data = nullptr;
+      ++packed;
     } else {
-      release_mapped_pages(m->data, row_bytes(m->type, m->cols) * m->rows);
+      parallel_copy(at, static_cast<const uint8_t*>(source), row_bytes(m->type, m->cols) * m->rows,
+                    n_threads);
+      m->data = at;
+      release_source(impl, *m, source);
     }
   }
   return packed;

@@ -19,7 +19,8 @@ class PackedRows;
 // width and rows the output width.
 struct MatrixView {
   TensorType type = TensorType::F32;
-  const void* data = nullptr;  // (rows, row_bytes(type, cols)) inside the mapping or an owned copy
+  const void* data = nullptr;  // (rows, row_bytes(type, cols)) in the mapping, an owned copy or
+                               // the load-time region (Model::Impl::region)
   uint32_t rows = 0;           // output features
   uint32_t cols = 0;           // input features
   // The same matrix regrouped for the packed kernels, if packed at load (pack_weights.h); the
