@@ -142,7 +142,10 @@ void matmul(const PackedRows& w, const float* x, size_t n_tok, float* y, int n_t
     std::fill(y, y + n_out * n_tok, 0.0f);
     return;
   }
-  if (mode == MatmulMode::Fast) return qmatmul(w, x, n_tok, y, n_threads);
+  if (mode == MatmulMode::Fast) {
+    const PackedProduct product{&w, y};
+    return qmatmul(std::span<const PackedProduct>(&product, 1), x, n_tok, n_threads);
+  }
   // Exact: each group back in file layout, then the usual tile.
   const TileFn fn = tile_fn(active_isa());
   auto run_group = [&](size_t g) {
@@ -158,6 +161,19 @@ void matmul(const PackedRows& w, const float* x, size_t n_tok, float* y, int n_t
     fn(t);
   };
   run_chunks(std::max(n_threads, 1), w.n_groups(), run_group);
+}
+
+void matmul(std::span<const PackedProduct> products, const float* x, size_t n_tok, int n_threads,
+            MatmulMode mode) {
+  if (products.empty()) return;
+  const PackedRows& first = *products[0].w;
+  const bool shared =
+      mode == MatmulMode::Fast && n_tok > 0 && first.n_in() > 0 &&
+      std::all_of(products.begin(), products.end(), [&](const PackedProduct& p) {
+        return p.w->type() == first.type() && p.w->n_in() == first.n_in() && p.w->n_out() > 0;
+      });
+  if (shared) return qmatmul(products, x, n_tok, n_threads);
+  for (const PackedProduct& p : products) matmul(*p.w, x, n_tok, p.y, n_threads, mode);
 }
 
 namespace {

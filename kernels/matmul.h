@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <optional>
+#include <span>
 
 #include "minillm/tensor_type.h"
 
@@ -38,6 +39,19 @@ void matmul(TensorType wtype, const void* w, size_t n_out, size_t n_in, const fl
 // The same product with W packed (packed_rows.h): the same results, bit for bit, as with W in
 // the file layout.
 void matmul(const PackedRows& w, const float* x, size_t n_tok, float* y, int n_threads,
+            MatmulMode mode = MatmulMode::Fast);
+
+// One product of a shared-input call below: y (n_tok x w->n_out()) = x . W^T.
+struct PackedProduct {
+  const PackedRows* w;
+  float* y;
+};
+
+// Several packed matrices applied to the same activations x (n_tok rows of n_in floats, the
+// n_in of every w), e.g. a layer's Q, K and V projections: the same results, bit for bit, as one
+// matmul per matrix. Where their types agree (Fast mode), the activations are quantized once
+// and the threads share one pass over all the matrices, waiting for each other once.
+void matmul(std::span<const PackedProduct> products, const float* x, size_t n_tok, int n_threads,
             MatmulMode mode = MatmulMode::Fast);
 
 // sum_i a[i] * b[i] in float32 with the active ISA's reduction order (the one matmul uses).

@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "minillm/tensor_type.h"
 
@@ -59,12 +60,13 @@ float dot_ref(const Format& f, const uint8_t* u, const float* dw, const float* m
 }  // namespace minillm::kernels::q
 
 namespace minillm::kernels {
-class PackedRows;
+struct PackedProduct;
 
 // The integer matrix product (matmul's Fast mode for quantized weights): activations quantized
 // once per call by all threads, then rows split over the threads. Arguments already checked.
 void qmatmul(TensorType wtype, const void* w, size_t n_out, size_t n_in, const float* x,
              size_t n_tok, float* y, int n_threads);
-// The same product with W packed (packed_rows.h): bitwise the same results.
-void qmatmul(const PackedRows& w, const float* x, size_t n_tok, float* y, int n_threads);
+// Products of packed matrices (packed_rows.h) of one type and input width with the same
+// activations, quantized once, in one pool job: bitwise the results of separate products.
+void qmatmul(std::span<const PackedProduct> products, const float* x, size_t n_tok, int n_threads);
 }  // namespace minillm::kernels

@@ -6,6 +6,7 @@
 #include "kernels/aligned.h"
 #include "kernels/cpu.h"
 #include "kernels/isa_entry.h"
+#include "kernels/matmul.h"
 #include "kernels/packed_rows.h"
 #include "kernels/qdot.h"
 #include "kernels/thread_pool.h"
@@ -36,9 +37,20 @@ void rows_scalar(const isa::QMatmulJob& jb, size_t row_begin, size_t row_end) {
 
 namespace {
 
-// W is either rows of the file layout (`w`) or a packed matrix (`packed`, then w is unused).
-void qmatmul_any(TensorType wtype, const void* w, const PackedRows* packed, size_t n_out,
-                 size_t n_in, const float* x, size_t n_tok, float* y, int n_threads) {
+// One product of a call: W is either rows of the file layout (`w`) or a packed matrix (`packed`,
+// then w is unused); y has n_out values per token.
+struct Target {
+  const void* w;
+  const PackedRows* packed;
+  size_t n_out;
+  float* y;
+};
+
+// The products of `targets` (all of type wtype and input width n_in) with the same activations,
+// which are quantized once. One pool job runs them all: each chunk takes its share of every
+// matrix in turn, so the threads wait for each other once per call, not once per matrix.
+void qmatmul_many(TensorType wtype, size_t n_in, const Target* targets, size_t n_targets,
+                  const float* x, size_t n_tok, int n_threads) {
   const Isa isa = active_isa();
   const q::Format f = q::format_of(wtype);
   const size_t n_sub = n_in / static_cast<size_t>(f.sub_len);
@@ -55,21 +67,6 @@ void qmatmul_any(TensorType wtype, const void* w, const PackedRows* packed, size
   da.resize(n_tok * n_sub);
   asf.resize(f.has_min ? n_tok * n_sub : 0);
 
-  // Packed weights are read directly by the AVX-512 kernels; other paths unpack each group.
-  const bool direct = packed == nullptr || isa == Isa::Avx512;
-  const isa::QMatmulJob jb{wtype,
-                           packed != nullptr ? packed->group(0) : static_cast<const uint8_t*>(w),
-                           row_bytes(wtype, n_in),
-                           n_out,
-                           n_in,
-                           n_tok,
-                           qa.data(),
-                           init.data(),
-                           da.data(),
-                           f.has_min ? asf.data() : nullptr,
-                           y,
-                           packed != nullptr,
-                           packed_format(wtype)};
   auto quantize = isa == Isa::Avx512 ? isa::quantize_act_avx512
                   : isa == Isa::Avx2 ? isa::quantize_act_avx2
                                      : q::quantize_act_row;
@@ -77,9 +74,12 @@ void qmatmul_any(TensorType wtype, const void* w, const PackedRows* packed, size
               : isa == Isa::Avx2 ? isa::qmatmul_rows_avx2
                                  : rows_scalar;
   const size_t panel = isa == Isa::Avx512 ? 32 : 16;  // rows the SIMD paths repack together
-  const size_t n_panels = (n_out + panel - 1) / panel;
+  // The matrices' panels are numbered one after the other and each chunk takes a run of them:
+  // matrices laid out one after another in memory (as the model's are) are then one stream.
+  size_t all_panels = 0;
+  for (size_t i = 0; i < n_targets; ++i) all_panels += (targets[i].n_out + panel - 1) / panel;
   const int threads = static_cast<int>(
-      std::clamp<size_t>(static_cast<size_t>(std::max(n_threads, 1)), 1, n_panels));
+      std::clamp<size_t>(static_cast<size_t>(std::max(n_threads, 1)), 1, all_panels));
 
   // Raw pointers: on the pool's threads the thread_local names would mean their own vectors.
   int8_t* const qa_p = qa.data();
@@ -102,20 +102,46 @@ void qmatmul_any(TensorType wtype, const void* w, const PackedRows* packed, size
   // ~50 us, so waiting for the last of several chunks costs more than it balances (1.1B Q4_0 on
   // 2 threads: 2 chunks per thread ~3 % faster than 8, 1 another ~3 % faster than 2).
   const size_t per_thread = n_tok == 1 ? 1 : 8;
-  const size_t n_chunks = std::min(n_panels, per_thread * static_cast<size_t>(threads));
+  const size_t n_chunks = std::min(all_panels, per_thread * static_cast<size_t>(threads));
   auto rows_chunk = [&](size_t c) {
-    const size_t p0 = n_panels * c / n_chunks, p1 = n_panels * (c + 1) / n_chunks;
-    const size_t r0 = p0 * panel, r1 = std::min(n_out, p1 * panel);
-    if (direct) return rows(jb, r0, r1);
-    thread_local std::vector<uint8_t> group;  // one group back in file layout
-    group.resize(kPackRows * jb.row_stride);
-    for (size_t first = r0; first < r1; first += kPackRows) {
-      packed->unpack_group(first / kPackRows, group.data());
-      isa::QMatmulJob sub = jb;
-      sub.w = group.data();
-      sub.y = jb.y + first;  // y keeps its row stride n_out
-      sub.packed = false;
-      rows(sub, 0, std::min(kPackRows, r1 - first));
+    const size_t begin = all_panels * c / n_chunks, end = all_panels * (c + 1) / n_chunks;
+    size_t first_panel = 0;  // of target i in the numbering
+    for (size_t i = 0; i < n_targets; first_panel += (targets[i].n_out + panel - 1) / panel, ++i) {
+      const Target& tg = targets[i];
+      const size_t n_panels = (tg.n_out + panel - 1) / panel;
+      const size_t p0 = std::clamp(begin, first_panel, first_panel + n_panels) - first_panel;
+      const size_t p1 = std::clamp(end, first_panel, first_panel + n_panels) - first_panel;
+      const size_t r0 = p0 * panel, r1 = std::min(tg.n_out, p1 * panel);
+      if (r0 >= r1) continue;
+      const isa::QMatmulJob jb{
+          wtype,
+          tg.packed != nullptr ? tg.packed->group(0) : static_cast<const uint8_t*>(tg.w),
+          row_bytes(wtype, n_in),
+          tg.n_out,
+          n_in,
+          n_tok,
+          qa_p,
+          init_p,
+          da_p,
+          asf_p,
+          tg.y,
+          tg.packed != nullptr,
+          packed_format(wtype)};
+      // Packed weights are read directly by the AVX-512 kernels; other paths unpack each group.
+      if (tg.packed == nullptr || isa == Isa::Avx512) {
+        rows(jb, r0, r1);
+        continue;
+      }
+      thread_local std::vector<uint8_t> group;  // one group back in file layout
+      group.resize(kPackRows * jb.row_stride);
+      for (size_t first = r0; first < r1; first += kPackRows) {
+        tg.packed->unpack_group(first / kPackRows, group.data());
+        isa::QMatmulJob sub = jb;
+        sub.w = group.data();
+        sub.y = jb.y + first;  // y keeps its row stride n_out
+        sub.packed = false;
+        rows(sub, 0, std::min(kPackRows, r1 - first));
+      }
     }
   };
   run_chunks(threads, n_chunks, rows_chunk);
@@ -132,11 +158,16 @@ void* isa::thread_scratch(int slot, size_t bytes) {
 
 void qmatmul(TensorType wtype, const void* w, size_t n_out, size_t n_in, const float* x,
              size_t n_tok, float* y, int n_threads) {
-  qmatmul_any(wtype, w, nullptr, n_out, n_in, x, n_tok, y, n_threads);
+  const Target t{w, nullptr, n_out, y};
+  qmatmul_many(wtype, n_in, &t, 1, x, n_tok, n_threads);
 }
 
-void qmatmul(const PackedRows& w, const float* x, size_t n_tok, float* y, int n_threads) {
-  qmatmul_any(w.type(), nullptr, &w, w.n_out(), w.n_in(), x, n_tok, y, n_threads);
+void qmatmul(std::span<const PackedProduct> products, const float* x, size_t n_tok, int n_threads) {
+  thread_local std::vector<Target> targets;  // kept: no allocation per token
+  targets.clear();
+  for (const PackedProduct& p : products) targets.push_back({nullptr, p.w, p.w->n_out(), p.y});
+  qmatmul_many(products[0].w->type(), products[0].w->n_in(), targets.data(), targets.size(), x,
+               n_tok, n_threads);
 }
 
 }  // namespace minillm::kernels

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <memory>
 #include <random>
 #include <vector>
 
@@ -146,6 +147,56 @@ TEST(PackedRows, MatmulEqualsTheFileLayoutBitwiseOnEveryPath) {
             matmul(t, w.data(), n_out, n_in, x.data(), n_tok, want.data(), 1, mode);
             matmul(p, x.data(), n_tok, got.data(), 2, mode);
             ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)), 0);
+          }
+        }
+      }
+    }
+  }
+}
+
+// Packed matrices sharing an input in one call (kernels::matmul over PackedProducts) give each
+// matrix's own product bit for bit: same types (one pool job whose chunks run across matrix
+// boundaries) and mixed types (one product each), for any thread count, ISA and mode.
+TEST(PackedRows, SharedInputProductsEqualSeparateProducts) {
+  std::mt19937 rng(9);
+  const std::vector<std::vector<TensorType>> sets = {
+      {TensorType::Q4_0, TensorType::Q4_0, TensorType::Q4_0},
+      {TensorType::Q4_K, TensorType::Q4_K},
+      {TensorType::Q8_0, TensorType::Q5_1},
+      {TensorType::Q6_K, TensorType::Q6_K, TensorType::Q6_K}};
+  const size_t rows[] = {70, 16, 45};
+  for (const auto& types : sets) {
+    const size_t n_in = width_for(types[0]) == width_for(types.back()) ? width_for(types[0]) : 512;
+    std::vector<std::vector<uint8_t>> w;
+    std::vector<std::unique_ptr<PackedRows>> p;
+    for (size_t i = 0; i < types.size(); ++i) {
+      w.push_back(make_weights(types[i], rows[i], n_in, rng));
+      p.push_back(std::make_unique<PackedRows>(types[i], w[i].data(), rows[i], n_in, 1));
+    }
+    for (size_t n_tok : {1u, 3u}) {
+      const auto x = random_floats(n_tok * n_in, rng);
+      for (Isa isa : supported_isas()) {
+        const ScopedIsa scoped(isa);
+        for (MatmulMode mode : {MatmulMode::Fast, MatmulMode::Exact}) {
+          for (int threads : {1, 2, 3}) {
+            SCOPED_TRACE(std::string(type_name(types[0])) + "/" + std::string(type_name(types[1])) +
+                         " n_tok " + std::to_string(n_tok) + " " + std::string(isa_name(isa)) +
+                         (mode == MatmulMode::Fast ? " fast " : " exact ") +
+                         std::to_string(threads) + " threads");
+            std::vector<std::vector<float>> want, got;
+            std::vector<PackedProduct> products;
+            for (size_t i = 0; i < types.size(); ++i) {
+              want.emplace_back(n_tok * rows[i], -1.0f);
+              got.emplace_back(n_tok * rows[i], -2.0f);
+              matmul(*p[i], x.data(), n_tok, want[i].data(), 1, mode);
+            }
+            for (size_t i = 0; i < types.size(); ++i)
+              products.push_back({p[i].get(), got[i].data()});
+            matmul(products, x.data(), n_tok, threads, mode);
+            for (size_t i = 0; i < types.size(); ++i)
+              ASSERT_EQ(std::memcmp(want[i].data(), got[i].data(), want[i].size() * sizeof(float)),
+                        0)
+                  << "matrix " << i;
           }
         }
       }

@@ -5,7 +5,9 @@
 #include "model/llama_graph.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <utility>
 
 #include "kernels/activations.h"
 #include "kernels/attention.h"
@@ -26,6 +28,22 @@ void project(const MatrixView& m, const float* x, uint32_t n_tok, float* y, int 
   else
     kernels::matmul(m.type, m.data, m.rows, m.cols, x, n_tok, y, n_threads,
                     kernels::model_matmul_mode());
+}
+
+// Projections of the same input x, each into its own y: packed matrices share one pass of the
+// thread pool (kernels::matmul over PackedProducts), with the same bits as one by one.
+template <size_t N>
+void project_all(const std::array<std::pair<const MatrixView*, float*>, N>& products,
+                 const float* x, uint32_t n_tok, int n_threads) {
+  std::array<kernels::PackedProduct, N> packed;
+  for (size_t i = 0; i < N; ++i) {
+    if (!products[i].first->packed) {
+      for (const auto& [m, y] : products) project(*m, x, n_tok, y, n_threads);
+      return;
+    }
+    packed[i] = {products[i].first->packed.get(), products[i].second};
+  }
+  kernels::matmul(packed, x, n_tok, n_threads, kernels::model_matmul_mode());
 }
 
 void grow(ForwardScratch::Floats& v, size_t n) {
@@ -85,9 +103,8 @@ void llama_forward(const Model::Impl& model, KvCache& cache, ForwardScratch& s,
     // Attention block.
     for (uint32_t t = 0; t < n_tok; ++t)
       kernels::rms_norm(&s.x[t * d], L.attn_norm.data(), &s.xn[t * d], d, c.rms_eps);
-    project(L.wq, s.xn.data(), n_tok, s.q.data(), n_threads);
-    project(L.wk, s.xn.data(), n_tok, s.k.data(), n_threads);
-    project(L.wv, s.xn.data(), n_tok, s.v.data(), n_threads);
+    project_all<3>({{{&L.wq, s.q.data()}, {&L.wk, s.k.data()}, {&L.wv, s.v.data()}}}, s.xn.data(),
+                   n_tok, n_threads);
     for (uint32_t t = 0; t < n_tok; ++t) {
       kernels::rope_rotate_pairs(&s.q[t * q_w], c.n_head, hd, &s.cos[t * n_pairs],
                                  &s.sin[t * n_pairs], n_pairs);
@@ -121,8 +138,8 @@ void llama_forward(const Model::Impl& model, KvCache& cache, ForwardScratch& s,
     // Feed-forward block (SwiGLU).
     for (uint32_t t = 0; t < n_tok; ++t)
       kernels::rms_norm(&s.x[t * d], L.ffn_norm.data(), &s.xn[t * d], d, c.rms_eps);
-    project(L.w_gate, s.xn.data(), n_tok, s.gate.data(), n_threads);
-    project(L.w_up, s.xn.data(), n_tok, s.up.data(), n_threads);
+    project_all<2>({{{&L.w_gate, s.gate.data()}, {&L.w_up, s.up.data()}}}, s.xn.data(), n_tok,
+                   n_threads);
     // Elementwise, so split over the pool in any way without changing a bit.
     const size_t n_act = size_t(n_tok) * c.n_ff, act_chunk = 16384;
     auto swiglu_chunk = [&](size_t i) {
