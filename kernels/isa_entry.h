@@ -40,7 +40,7 @@ struct QMatmulJob {
   const float* da;      // [n_tok][n_sub]
   const float* asf;     // [n_tok][n_sub], or null for formats without a min
   float* y;             // [n_tok][n_out]
-  bool packed;          // W in the packed layout of packed_rows.h (AVX-512 kernels only)
+  bool packed;          // W in the packed layout of packed_rows.h (see kernel_reads_packed)
   PackedFormat pf;      // its format, when packed
 };
 

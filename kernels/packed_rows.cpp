@@ -72,8 +72,14 @@ PackedFormat packed_format(TensorType t) {
   }
 }
 
+bool kernel_reads_packed(Isa isa, TensorType t, size_t n_tok) {
+  if (packed_format(t).block_bytes == 0) return false;
+  if (isa == Isa::Avx512) return true;
+  return isa == Isa::Avx2 && n_tok == 1 && (t == TensorType::Q4_0 || t == TensorType::Q8_0);
+}
+
 bool packing_pays(TensorType t) {
-  return packed_format(t).block_bytes != 0 && active_isa() == Isa::Avx512;
+  return kernel_reads_packed(active_isa(), t, 1);
 }
 
 size_t packed_bytes(TensorType type, size_t n_out, size_t n_in) {

@@ -20,14 +20,19 @@
 #include <cstdint>
 #include <memory>
 
+#include "kernels/cpu.h"
 #include "kernels/packed_format.h"
 #include "minillm/tensor_type.h"
 
 namespace minillm::kernels {
 
-// Whether packing pays on this machine: the type has an integer kernel and the active
-// instruction set reads the packed layout directly (AVX-512). Elsewhere a packed matrix still
-// works, through a slower path that unpacks each group.
+// Whether the integer kernel of `isa` reads packed rows of type t directly in a product with
+// n_tok tokens: AVX-512 for every packed type, AVX2 for one token of Q4_0 or Q8_0. Elsewhere a
+// packed matrix still works, through a slower path that unpacks each group.
+bool kernel_reads_packed(Isa isa, TensorType t, size_t n_tok);
+
+// Whether packing pays on this machine: the active instruction set's kernel reads the packed
+// layout of type t directly when decoding (kernel_reads_packed for one token).
 bool packing_pays(TensorType t);
 
 // Bytes that n_out packed rows of n_in elements take: whole groups of 16 rows. Throws

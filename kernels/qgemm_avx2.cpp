@@ -172,6 +172,56 @@ void kernel(const Panel& p, size_t n_sub, const q::ActRow* a, float* const* y, s
   }
 }
 
+// One token with Q4_0 / Q8_0 weights packed (packed_rows.h): a word of the group is 16 rows'
+// dwords, its two halves rows 0-7 and 8-15, so the slot vectors of the panel are plain loads
+// (Q4_0 nibbles still split) multiplied as they are read, one sequential stream per group
+// instead of 16 row streams and a panel. Per lane the operations of kernel<1, 32, false,
+// kSigned> on the same values, so the same bits.
+template <bool kQ8>
+void gemv_packed(const QMatmulJob& jb, size_t row0, size_t nr) {
+  const size_t nb = jb.n_in / 32, bb = kQ8 ? 34 : 18;
+  const uint8_t* group = jb.w + row0 * jb.row_stride;  // groups take 16 rows' bytes each
+  const q::ActRow a = act_row(jb, 0, nb);
+  const __m256i ones = _mm256_set1_epi16(1), low = _mm256_set1_epi8(0x0F);
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  for (size_t b = 0; b < nb; ++b) {
+    const uint8_t* p = group + b * 16 * bb;
+    for (size_t l = 0; l < 16 * bb; l += 64)
+      _mm_prefetch(reinterpret_cast<const char*>(p + kStreamAhead + l), _MM_HINT_T0);
+    const int8_t* x = a.qa + 32 * b;
+    __m256i s0 = _mm256_set1_epi32(a.init[b]), s1 = s0;
+    auto word = [&](size_t k, int half) {
+      return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 + 64 * k + 32 * half));
+    };
+    if constexpr (kQ8) {
+      for (size_t k = 0; k < 8; ++k) {
+        const __m256i xk = _mm256_set1_epi32(load_i32(x + 4 * k));
+        s0 = dot4<true>(s0, word(k, 0), xk, ones);
+        s1 = dot4<true>(s1, word(k, 1), xk, ones);
+      }
+    } else {
+      for (size_t k = 0; k < 4; ++k) {
+        const __m256i xl = _mm256_set1_epi32(load_i32(x + 4 * k));
+        const __m256i xh = _mm256_set1_epi32(load_i32(x + 16 + 4 * k));
+        const __m256i w0 = word(k, 0), w1 = word(k, 1);
+        s0 = dot4<false>(s0, _mm256_and_si256(w0, low), xl, ones);
+        s1 = dot4<false>(s1, _mm256_and_si256(w1, low), xl, ones);
+        s0 = dot4<false>(s0, _mm256_and_si256(_mm256_srli_epi16(w0, 4), low), xh, ones);
+        s1 = dot4<false>(s1, _mm256_and_si256(_mm256_srli_epi16(w1, 4), low), xh, ones);
+      }
+    }
+    const __m256 d0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    const __m256 d1 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16)));
+    const __m256 da = _mm256_set1_ps(a.da[b]);
+    acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s0), _mm256_mul_ps(d0, da), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s1), _mm256_mul_ps(d1, da), acc1);
+  }
+  alignas(32) float out[16];
+  _mm256_store_ps(out, acc0);
+  _mm256_store_ps(out + 8, acc1);
+  std::memcpy(jb.y + row0, out, nr * sizeof(float));
+}
+
 template <int L, bool kMin, bool kSigned>
 void run_tokens(const QMatmulJob& jb, const Panel& p, size_t row0, size_t nr) {
   const size_t n_sub = jb.n_in / L;
@@ -230,6 +280,12 @@ void qmatmul_rows_avx2(const QMatmulJob& jb, size_t row_begin, size_t row_end) {
   const q::Format f = q::format_of(jb.wtype);
   const size_t n_sub = jb.n_in / static_cast<size_t>(f.sub_len);
   const bool sgn = jb.wtype == TensorType::Q8_0;
+  if (jb.packed) {  // only one token of Q4_0 / Q8_0 (packed_gemv_avx2)
+    for (size_t row0 = row_begin; row0 < row_end; row0 += kRows)
+      sgn ? gemv_packed<true>(jb, row0, min_size(kRows, row_end - row0))
+          : gemv_packed<false>(jb, row0, min_size(kRows, row_end - row0));
+    return;
+  }
   Panel p = thread_panel(jb.n_in, n_sub, kSlot, kRows);
   for (size_t row0 = row_begin; row0 < row_end; row0 += kRows) {
     const size_t nr = min_size(kRows, row_end - row0);

@@ -127,8 +127,8 @@ void qmatmul_many(TensorType wtype, size_t n_in, const Target* targets, size_t n
           tg.y,
           tg.packed != nullptr,
           packed_format(wtype)};
-      // Packed weights are read directly by the AVX-512 kernels; other paths unpack each group.
-      if (tg.packed == nullptr || isa == Isa::Avx512) {
+      // Packed weights are read directly where the kernel can; other paths unpack each group.
+      if (tg.packed == nullptr || kernel_reads_packed(isa, wtype, n_tok)) {
         rows(jb, r0, r1);
         continue;
       }
