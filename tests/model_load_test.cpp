@@ -16,7 +16,9 @@
 #include "minillm/gguf.h"
 #include "minillm/model.h"
 #include "minillm/session.h"
+#include "model/load_hf.h"
 #include "model/model_impl.h"
+#include "model/pack_weights.h"
 #include "test_data.h"
 
 namespace minillm {
@@ -348,6 +350,27 @@ TEST(ModelLoad, PackingPlacesTheMatricesInOneRegionInForwardOrder) {
     EXPECT_EQ(plain->impl().region, nullptr);
     EXPECT_EQ(plain->impl().weights.layers[0].wq.packed, nullptr);
   }
+}
+
+// A model whose matrices would not fit under the limit stays in place (anonymous memory cannot
+// be dropped and re-read like a file's pages); under it, every matrix moves.
+TEST(ModelLoad, PackingLeavesAModelAboveTheMemoryLimitInPlace) {
+  const auto folder = test::shared_file("hf/stories260K-f16");
+  REQUIRE_SHARED_FILE(folder);
+  const auto big = load_hf_folder(folder);
+  const void* before = big->weights.layers[0].wq.data;
+  size_t bytes = 0;  // of the matrices that would move
+  for (const LayerWeights& l : big->weights.layers)
+    for (const MatrixView* m : l.matrices()) bytes += row_bytes(m->type, m->cols) * m->rows;
+  bytes += row_bytes(big->weights.output.type, big->weights.output.cols) * big->weights.output.rows;
+  EXPECT_EQ(pack_weights(*big, 1, bytes / 2), 0u);
+  EXPECT_EQ(big->region, nullptr);
+  EXPECT_EQ(big->weights.layers[0].wq.data, before);
+
+  const auto fits = load_hf_folder(folder);
+  pack_weights(*fits, 1, 2 * bytes + (size_t(1) << 20));
+  ASSERT_NE(fits->region, nullptr);
+  EXPECT_EQ(fits->weights.layers[0].wq.data, fits->region.get());  // the first matrix read
 }
 
 }  // namespace

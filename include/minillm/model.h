@@ -46,7 +46,8 @@ struct LoadOptions {
   // it (AVX-512: every quantized type; AVX2: Q4_0 and Q8_0). One core then streams them ~7-9 %
   // faster. Costs one extra pass over the weights at load (about 0.5 s per GB on 2 cores) and no
   // extra memory once loaded, as the file's pages are given back (a tied output matrix is moved as
-  // a copy: the embedding rows stay in the file). Results are identical either way.
+  // a copy: the embedding rows stay in the file). Skipped when the matrices would take more than
+  // 3/4 of physical memory. Results are identical either way.
   bool pack = true;
 };
 

@@ -1,6 +1,9 @@
 #include "model/pack_weights.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -38,6 +41,12 @@ void parallel_copy(uint8_t* to, const uint8_t* from, size_t n, int n_threads) {
 }  // namespace
 
 size_t pack_weights(Model::Impl& impl, int n_threads) {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  const size_t physical = pages > 0 && page > 0 ? size_t(pages) * size_t(page) : 0;
+  return pack_weights(impl, n_threads, physical == 0 ? SIZE_MAX : physical / 4 * 3);
+}
+
+size_t pack_weights(Model::Impl& impl, int n_threads, size_t max_region_bytes) {
   ModelWeights& w = impl.weights;
   // In the order a forward pass reads them, so that decoding streams one run of memory.
   std::vector<MatrixView*> matrices;
@@ -55,7 +64,7 @@ size_t pack_weights(Model::Impl& impl, int n_threads) {
                              : row_bytes(m->type, m->cols) * m->rows;
     total += (bytes + 63) / 64 * 64;
   }
-  if (matrices.empty()) return 0;
+  if (matrices.empty() || total > max_region_bytes) return 0;
   impl.region = kernels::allocate_packed(total);
 
   size_t packed = 0;

@@ -13,6 +13,11 @@ namespace minillm {
 // released to the OS, owned copies freed. The token embedding keeps its place (rows are looked
 // up one at a time); a tied output matrix is moved as a copy. Returns the number of matrices
 // packed.
+//
+// The region is anonymous memory, which the OS cannot drop and re-read the way it can a file's
+// pages, so a model whose matrices would take more than max_region_bytes stays where it is
+// (default: 3/4 of the machine's physical memory).
+size_t pack_weights(Model::Impl& impl, int n_threads, size_t max_region_bytes);
 size_t pack_weights(Model::Impl& impl, int n_threads);
 
 }  // namespace minillm
