@@ -82,9 +82,17 @@ bool packing_pays(TensorType t) {
   return kernel_reads_packed(active_isa(), t, 1);
 }
 
-size_t packed_bytes(TensorType type, size_t n_out, size_t n_in) {
-  if (packed_format(type).block_bytes == 0)
+namespace {
+PackedFormat packed_format_or_throw(TensorType type) {
+  const PackedFormat f = packed_format(type);
+  if (f.block_bytes == 0)
     throw Error("no packed layout for weights of type " + std::string(type_name(type)));
+  return f;
+}
+}  // namespace
+
+size_t packed_bytes(TensorType type, size_t n_out, size_t n_in) {
+  packed_format_or_throw(type);
   const size_t rb = minillm::row_bytes(type, n_in);  // throws if n_in is not whole blocks
   return (n_out + kPackRows - 1) / kPackRows * kPackRows * rb;
 }
@@ -114,9 +122,7 @@ PackedRows::PackedRows(TensorType type, const void* rows, size_t n_out, size_t n
       n_in_(n_in),
       row_bytes_(minillm::row_bytes(type, n_in)),
       data_(std::move(dest)) {
-  const PackedFormat f = packed_format(type);
-  if (f.block_bytes == 0)
-    throw Error("no packed layout for weights of type " + std::string(type_name(type)));
+  const PackedFormat f = packed_format_or_throw(type);
   if (!data_ || reinterpret_cast<uintptr_t>(data_.get()) % 64 != 0)
     throw Error("packed weights need 64-byte aligned memory");
   const auto* src = static_cast<const uint8_t*>(rows);

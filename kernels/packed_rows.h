@@ -1,4 +1,4 @@
-// Quantized weight rows regrouped for the AVX-512 integer kernels, 16 rows at a time.
+// Quantized weight rows regrouped for the integer kernels, 16 rows at a time.
 //
 // Why: a one-token product (decoding) must stream every weight byte once. Read in file order, the
 // 16 rows a kernel works on together are 16 separate streams, and turning them into "rows in

@@ -76,8 +76,9 @@ void qmatmul_many(TensorType wtype, size_t n_in, const Target* targets, size_t n
   const size_t panel = isa == Isa::Avx512 ? 32 : 16;  // rows the SIMD paths repack together
   // The matrices' panels are numbered one after the other and each chunk takes a run of them:
   // matrices laid out one after another in memory (as the model's are) are then one stream.
+  auto panels_of = [&](const Target& tg) { return (tg.n_out + panel - 1) / panel; };
   size_t all_panels = 0;
-  for (size_t i = 0; i < n_targets; ++i) all_panels += (targets[i].n_out + panel - 1) / panel;
+  for (size_t i = 0; i < n_targets; ++i) all_panels += panels_of(targets[i]);
   const int threads = static_cast<int>(
       std::clamp<size_t>(static_cast<size_t>(std::max(n_threads, 1)), 1, all_panels));
 
@@ -105,12 +106,13 @@ void qmatmul_many(TensorType wtype, size_t n_in, const Target* targets, size_t n
   const size_t n_chunks = std::min(all_panels, per_thread * static_cast<size_t>(threads));
   auto rows_chunk = [&](size_t c) {
     const size_t begin = all_panels * c / n_chunks, end = all_panels * (c + 1) / n_chunks;
-    size_t first_panel = 0;  // of target i in the numbering
-    for (size_t i = 0; i < n_targets; first_panel += (targets[i].n_out + panel - 1) / panel, ++i) {
+    size_t next_panel = 0;  // number of the first panel of the next target
+    for (size_t i = 0; i < n_targets; ++i) {
       const Target& tg = targets[i];
-      const size_t n_panels = (tg.n_out + panel - 1) / panel;
-      const size_t p0 = std::clamp(begin, first_panel, first_panel + n_panels) - first_panel;
-      const size_t p1 = std::clamp(end, first_panel, first_panel + n_panels) - first_panel;
+      const size_t first = next_panel, last = first + panels_of(tg);
+      next_panel = last;
+      const size_t p0 = std::clamp(begin, first, last) - first;
+      const size_t p1 = std::clamp(end, first, last) - first;
       const size_t r0 = p0 * panel, r1 = std::min(tg.n_out, p1 * panel);
       if (r0 >= r1) continue;
       const isa::QMatmulJob jb{

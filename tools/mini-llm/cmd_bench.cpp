@@ -104,7 +104,7 @@ void add_bench_command(CLI::App& app) {
       ->check(CLI::Range(16u, 1u << 16))
       ->capture_default_str();
   cmd->add_flag("--no-pack", o->no_pack,
-                "Keep quantized weights in the file layout (to measure what packing gains)");
+                "Leave the weights in the file mapping, unpacked (to measure what packing gains)");
   cmd->add_flag("--json", o->json, "Print one JSON object");
   cmd->callback([o] {
     const auto load_start = Clock::now();
