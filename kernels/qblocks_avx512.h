@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "kernels/isa_local.h"
+#include "kernels/kquant_decode.h"
 #include "kernels/packed_format.h"
 #include "minillm/tensor_type.h"
 
@@ -154,210 +155,34 @@ struct PackedCursor {
   }
 };
 
-// ---- K-quants: 16 rows x one super-block decoded in registers, rows in lanes ----
-// A decoder hands each slot vector (4 elements of 16 rows) and the sub-block factors to a Sink:
-//   sink.slot(j, k, v)        slot k (4 elements) of sub-block j; k = 0 comes first
-//   sink.done(j, dw, mw)      sub-block j has all its slots; its factors (mw only for formats
-//                             with a min); called in order of j
-// The GEMV sink accumulates at once, the panel sink stores into the GEMM panel. Where reloading
-// is cheap (packed rows: plain loads), decoders finish one sub-block before starting the next,
-// so a GEMV keeps one integer sum and one pair of factors live instead of a whole super-block's.
+// ---- Block decoders: 16 rows x one block decoded in registers, rows in lanes ----
+// A decoder hands each slot vector (4 elements of 16 rows) and the sub-block factors to a sink
+// (the protocol is in kquant_decode.h, which has the K-quant decoders). The GEMV sink accumulates
+// at once, the panel sink stores into the GEMM panel.
+
+// The 16-lane vector of the shared K-quant decoders (kquant_decode.h).
+struct V512 {
+  using I = __m512i;
+  using F = __m512;
+  static I and_(I a, I b) { return _mm512_and_si512(a, b); }
+  static I or_(I a, I b) { return _mm512_or_si512(a, b); }
+  static I sub32(I a, I b) { return _mm512_sub_epi32(a, b); }
+  static I srl16(I v, int n) { return _mm512_srli_epi16(v, n); }
+  static I sll16(I v, int n) { return _mm512_slli_epi16(v, n); }
+  static I srl32(I v, int n) { return _mm512_srli_epi32(v, n); }
+  static I sll32(I v, int n) { return _mm512_slli_epi32(v, n); }
+  static I sra32(I v, int n) { return _mm512_srai_epi32(v, n); }
+  static I set8(char c) { return _mm512_set1_epi8(c); }
+  static I set32(int v) { return _mm512_set1_epi32(v); }
+  static F to_f(I v) { return _mm512_cvtepi32_ps(v); }
+  static F half_lo(I v) { return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v)); }
+  static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
+  static F sub(F a, F b) { return _mm512_sub_ps(a, b); }
+  static F zero_f() { return _mm512_setzero_ps(); }
+};
 
 inline __m512 lanes_f(__m512i v) {
-  return _mm512_cvtepi32_ps(v);
-}
-
-// Bit `bit` of every byte moved to bit `to` (other bits cleared).
-inline __m512i bit_to(__m512i v, int bit, int to) {
-  const __m512i m = _mm512_set1_epi8(static_cast<char>(1 << to));
-  if (bit < to) return _mm512_and_si512(_mm512_slli_epi16(v, to - bit), m);
-  if (bit > to) return _mm512_and_si512(_mm512_srli_epi16(v, bit - to), m);
-  return _mm512_and_si512(v, m);
-}
-
-// Bits 2s..2s+1 of every byte (s = 0..3), in bits 0..1.
-inline __m512i pair_at(__m512i v, int s) {
-  return _mm512_and_si512(_mm512_srli_epi16(v, 2 * s), _mm512_set1_epi8(3));
-}
-
-// Q4_K/Q5_K: bytes 0..15 of the block are d, dmin and the 12 scale bytes: one 16x16 transpose.
-// Q5_K then has qh[32] (5th bit of element 64c + 32i + l: bit 2c + i of qh[l]) before qs.
-template <bool kQ5, class Src, class Sink>
-void decode_q45_k(const Src& src, Sink& sink) {
-  __m512i h[4];
-  src.words(0, h);
-  const __m512i m8 = _mm512_set1_epi32(0xFF), m4 = _mm512_set1_epi32(0x0F);
-  const __m512 d =
-      _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_and_si512(h[0], _mm512_set1_epi32(0xFFFF))));
-  const __m512 dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(h[0], 16)));
-  auto done = [&](int j) {
-    __m512i sc, mn;
-    if (j < 4) {  // low 6 bits of scale bytes j and j + 4
-      sc = _mm512_and_si512(_mm512_srli_epi32(h[1], 8 * j), _mm512_set1_epi32(63));
-      mn = _mm512_and_si512(_mm512_srli_epi32(h[2], 8 * j), _mm512_set1_epi32(63));
-    } else {  // nibbles of byte j + 4, top 2 bits of bytes j - 4 (scale) and j (min)
-      const int b = 8 * (j - 4);
-      const __m512i lo = _mm512_and_si512(_mm512_srli_epi32(h[3], b), m8);
-      sc = _mm512_or_si512(
-          _mm512_and_si512(lo, m4),
-          _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(h[1], b + 6), _mm512_set1_epi32(3)),
-                            4));
-      mn = _mm512_or_si512(
-          _mm512_srli_epi32(lo, 4),
-          _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(h[2], b + 6), _mm512_set1_epi32(3)),
-                            4));
-    }
-    sink.done(j, _mm512_mul_ps(d, lanes_f(sc)),
-              _mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(dmin, lanes_f(mn))));
-  };
-  const __m512i low = _mm512_set1_epi8(0x0F);
-  constexpr size_t qs_at = kQ5 ? 48 : 16;
-#pragma GCC unroll 4
-  for (int c = 0; c < 4; ++c) {
-    // Sub-block 2c: low nibbles of qs[32c..32c+31]; 2c + 1: the high nibbles.
-#pragma GCC unroll 2
-    for (int sub = 0; sub < 2; ++sub) {
-      if (!Src::kCheapReload && sub == 1) break;  // file rows: both sub-blocks in one pass
-#pragma GCC unroll 2
-      for (int half = 0; half < 2; ++half) {
-        __m512i q[4], qh[4];
-        src.words(qs_at + 32 * static_cast<size_t>(c) + 16 * static_cast<size_t>(half), q);
-        if constexpr (kQ5) src.words(16 + 16 * static_cast<size_t>(half), qh);
-#pragma GCC unroll 4
-        for (int k = 0; k < 4; ++k) {
-          for (int s = Src::kCheapReload ? sub : 0; s <= (Src::kCheapReload ? sub : 1); ++s) {
-            __m512i u = _mm512_and_si512(s == 0 ? q[k] : _mm512_srli_epi16(q[k], 4), low);
-            if constexpr (kQ5) u = _mm512_or_si512(u, bit_to(qh[k], 2 * c + s, 4));
-            sink.slot(2 * c + s, 4 * half + k, u);
-          }
-        }
-      }
-      if (Src::kCheapReload) done(2 * c + sub);
-    }
-    if (!Src::kCheapReload) {
-      done(2 * c);
-      done(2 * c + 1);
-    }
-  }
-}
-
-// Q6_K: ql[128] qh[64] scales[16] d. Element 128h + 32k + l: low nibble of ql[64h + l + 32(k&1)]
-// (high nibble for k >= 2), bits 2k..2k+1 of qh[32h + l]; sub-block (128h + 32k + l) / 16, i.e.
-// 8h + 2k + quad for l = 16 quad + 4i + (0..3), slot i.
-template <class Src, class Sink>
-void decode_q6_k(const Src& src, Sink& sink) {
-  __m512i sv[4];
-  src.words(192, sv);
-  const __m512 d = src.half(208);
-  auto done = [&](int j) {  // scale: signed byte j % 4 of dword j / 4
-    const __m512 dw = _mm512_mul_ps(
-        d, lanes_f(_mm512_srai_epi32(_mm512_slli_epi32(sv[j / 4], 24 - 8 * (j % 4)), 24)));
-    sink.done(j, dw, dw);
-  };
-  const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
-  // Element value of slot i: low bits from ql vector l, high bits from qh vector, for a given k.
-  auto value = [&](__m512i l, __m512i qh, int k) {
-    const __m512i lo = _mm512_and_si512(k >= 2 ? _mm512_srli_epi16(l, 4) : l, m4);
-    const int up = 4 - 2 * k;  // qh bits 2k..2k+1 to bits 4..5
-    const __m512i hi = up > 0   ? _mm512_slli_epi16(qh, up)
-                       : up < 0 ? _mm512_srli_epi16(qh, -up)
-                                : qh;
-    return _mm512_or_si512(lo, _mm512_and_si512(hi, m30));
-  };
-#pragma GCC unroll 2
-  for (int h = 0; h < 2; ++h) {
-    if constexpr (Src::kCheapReload) {
-#pragma GCC unroll 4
-      for (int k = 0; k < 4; ++k)
-#pragma GCC unroll 2
-        for (int quad = 0; quad < 2; ++quad) {
-          __m512i l[4], qh[4];
-          src.words(64 * static_cast<size_t>(h) + 32 * static_cast<size_t>(k & 1) +
-                        16 * static_cast<size_t>(quad),
-                    l);
-          src.words(128 + 32 * static_cast<size_t>(h) + 16 * static_cast<size_t>(quad), qh);
-#pragma GCC unroll 4
-          for (int i = 0; i < 4; ++i) sink.slot(8 * h + 2 * k + quad, i, value(l[i], qh[i], k));
-          done(8 * h + 2 * k + quad);
-        }
-    } else {
-      for (int quad = 0; quad < 2; ++quad) {
-        __m512i l0[4], l1[4], qh[4];
-        const size_t hq = 64 * static_cast<size_t>(h) + 16 * static_cast<size_t>(quad);
-        src.words(hq, l0);
-        src.words(hq + 32, l1);
-        src.words(128 + 32 * static_cast<size_t>(h) + 16 * static_cast<size_t>(quad), qh);
-        for (int i = 0; i < 4; ++i)
-          for (int k = 0; k < 4; ++k)
-            sink.slot(8 * h + 2 * k + quad, i, value(k & 1 ? l1[i] : l0[i], qh[i], k));
-      }
-      for (int j = 8 * h; j < 8 * h + 8; ++j) done(j);
-    }
-  }
-}
-
-// Q2_K/Q3_K low bits: element 128h + 32s + l is bit pair s of qs[32h + l]; sub-block 8h + 2s +
-// l/16. Q2_K: scales[16] (low nibble scale, high nibble min), qs[64], d, dmin. Q3_K: hmask[32] (3rd
-// bit: bit 4h + s of hmask[l]), qs[64], 12 bytes of 6-bit scales, d.
-template <bool kQ3, class Src, class Sink>
-void decode_q23_k(const Src& src, Sink& sink) {
-  __m512i v[4];  // Q3_K: bytes 92..107 = qs[60..63], scales[0..11]; Q2_K: bytes 0..15 = scales
-  src.words(kQ3 ? 92 : 0, v);
-  const __m512 d = src.half(kQ3 ? 108 : 80);
-  const __m512 dmin = kQ3 ? d : src.half(82);
-  auto done = [&](int j) {
-    if constexpr (kQ3) {
-      auto byte = [&](int b) {  // scale byte b in v[1 + b / 4]
-        return _mm512_and_si512(_mm512_srli_epi32(v[1 + b / 4], 8 * (b % 4)),
-                                _mm512_set1_epi32(0xFF));
-      };
-      const __m512i lo4 = j < 8 ? _mm512_and_si512(byte(j), _mm512_set1_epi32(0x0F))
-                                : _mm512_srli_epi32(byte(j - 8), 4);
-      const __m512i hi2 =
-          _mm512_and_si512(_mm512_srli_epi32(byte(8 + j % 4), 2 * (j / 4)), _mm512_set1_epi32(3));
-      const __m512i sc =
-          _mm512_sub_epi32(_mm512_or_si512(lo4, _mm512_slli_epi32(hi2, 4)), _mm512_set1_epi32(32));
-      const __m512 dw = _mm512_mul_ps(d, lanes_f(sc));
-      sink.done(j, dw, dw);
-    } else {
-      const __m512i b =
-          _mm512_and_si512(_mm512_srli_epi32(v[j / 4], 8 * (j % 4)), _mm512_set1_epi32(0xFF));
-      sink.done(j, _mm512_mul_ps(d, lanes_f(_mm512_and_si512(b, _mm512_set1_epi32(0x0F)))),
-                _mm512_sub_ps(_mm512_setzero_ps(),
-                              _mm512_mul_ps(dmin, lanes_f(_mm512_srli_epi32(b, 4)))));
-    }
-  };
-  const size_t qs_at = kQ3 ? 32 : 16;
-  auto value = [&](__m512i q, __m512i hm, int h, int s) {
-    __m512i u = pair_at(q, s);
-    if constexpr (kQ3) u = _mm512_or_si512(u, bit_to(hm, 4 * h + s, 2));
-    return u;
-  };
-#pragma GCC unroll 2
-  for (int h = 0; h < 2; ++h) {
-    if constexpr (Src::kCheapReload) {
-#pragma GCC unroll 4
-      for (int s = 0; s < 4; ++s)
-#pragma GCC unroll 2
-        for (int p = 0; p < 2; ++p) {
-          __m512i q[4], hm[4];
-          src.words(qs_at + 32 * static_cast<size_t>(h) + 16 * static_cast<size_t>(p), q);
-          if constexpr (kQ3) src.words(16 * static_cast<size_t>(p), hm);
-#pragma GCC unroll 4
-          for (int i = 0; i < 4; ++i) sink.slot(8 * h + 2 * s + p, i, value(q[i], hm[i], h, s));
-          done(8 * h + 2 * s + p);
-        }
-    } else {
-      for (int p = 0; p < 2; ++p) {
-        __m512i q[4], hm[4];
-        src.words(qs_at + 32 * static_cast<size_t>(h) + 16 * static_cast<size_t>(p), q);
-        if constexpr (kQ3) src.words(16 * static_cast<size_t>(p), hm);
-        for (int i = 0; i < 4; ++i)
-          for (int s = 0; s < 4; ++s) sink.slot(8 * h + 2 * s + p, i, value(q[i], hm[i], h, s));
-      }
-      for (int j = 8 * h; j < 8 * h + 8; ++j) done(j);
-    }
-  }
+  return V512::to_f(v);
 }
 
 // Q4_1 (d, m, qs), Q5_0 (d, qh, qs), Q5_1 (d, m, qh, qs): one 32-element sub-block per block.
@@ -398,11 +223,11 @@ void decode_legacy(const Src& src, Sink& sink) {
 template <TensorType kT, class Src, class Sink>
 void decode(const Src& src, Sink& sink) {
   if constexpr (kT == TensorType::Q2_K || kT == TensorType::Q3_K)
-    decode_q23_k<kT == TensorType::Q3_K>(src, sink);
+    decode_q23_k<V512, kT == TensorType::Q3_K>(src, sink);
   else if constexpr (kT == TensorType::Q4_K || kT == TensorType::Q5_K)
-    decode_q45_k<kT == TensorType::Q5_K>(src, sink);
+    decode_q45_k<V512, kT == TensorType::Q5_K>(src, sink);
   else if constexpr (kT == TensorType::Q6_K)
-    decode_q6_k(src, sink);
+    decode_q6_k<V512>(src, sink);
   else
     decode_legacy<kT>(src, sink);
 }

@@ -13,6 +13,7 @@
 
 #include "kernels/isa_entry.h"
 #include "kernels/isa_local.h"
+#include "kernels/kquant_decode.h"
 #include "kernels/qdot.h"
 #include "kernels/qpanel_local.h"
 
@@ -222,6 +223,106 @@ void gemv_packed(const QMatmulJob& jb, size_t row0, size_t nr) {
   std::memcpy(jb.y + row0, out, nr * sizeof(float));
 }
 
+// The 8-lane vector of the shared K-quant decoders (kquant_decode.h): rows 0-7 or 8-15 of a
+// packed group, one half of each 64-byte word.
+struct V256 {
+  using I = __m256i;
+  using F = __m256;
+  static I and_(I a, I b) { return _mm256_and_si256(a, b); }
+  static I or_(I a, I b) { return _mm256_or_si256(a, b); }
+  static I sub32(I a, I b) { return _mm256_sub_epi32(a, b); }
+  static I srl16(I v, int n) { return _mm256_srli_epi16(v, n); }
+  static I sll16(I v, int n) { return _mm256_slli_epi16(v, n); }
+  static I srl32(I v, int n) { return _mm256_srli_epi32(v, n); }
+  static I sll32(I v, int n) { return _mm256_slli_epi32(v, n); }
+  static I sra32(I v, int n) { return _mm256_srai_epi32(v, n); }
+  static I set8(char c) { return _mm256_set1_epi8(c); }
+  static I set32(int v) { return _mm256_set1_epi32(v); }
+  static F to_f(I v) { return _mm256_cvtepi32_ps(v); }
+  static F half_lo(I v) {  // low 16 bits of the 8 lanes, packed in order, then widened
+    const __m256i lo = _mm256_and_si256(v, _mm256_set1_epi32(0xFFFF));
+    const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(lo, lo), 0x08);
+    return _mm256_cvtph_ps(_mm256_castsi256_si128(packed));
+  }
+  static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
+  static F sub(F a, F b) { return _mm256_sub_ps(a, b); }
+  static F zero_f() { return _mm256_setzero_ps(); }
+};
+
+// Rows 8h .. 8h + 7 of a packed block column (packed_rows.h): the h-th 32-byte half of each word.
+struct PackedHalf {
+  static constexpr bool kCheapReload = true;
+  const uint8_t* p;  // the packed block column: 16 * block_bytes bytes
+  const PackedFormat& f;
+  size_t h;
+  const uint8_t* at(size_t off) const {
+    return p + f.head_bytes + 64 * ((off - f.word_base) / 4) + 32 * h;
+  }
+  void words(size_t off, __m256i out[4]) const {
+    for (int k = 0; k < 4; ++k)
+      out[k] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at(off) + 64 * k));
+  }
+  __m256 half(size_t off) const {
+    if (static_cast<int32_t>(off) == f.half_at)
+      return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * h)));
+    __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at(off)));
+    if ((off - f.word_base) % 4 != 0) w = _mm256_srli_epi32(w, 16);  // the high 16 bits
+    return V256::half_lo(w);
+  }
+};
+
+// Multiplies decoded slot vectors with one token as they come (GEMV): per lane the operations of
+// kernel<1, L, kMin, false> in the same order, so the same bits as the panel path.
+template <int L, int kSubs, bool kMin>
+struct DotSink {
+  const q::ActRow& a;
+  size_t sb;  // super-block (block column) number
+  __m256& acc;
+  __m256i s[kSubs];
+  void slot(int j, int k, __m256i v) {
+    const size_t js = sb * kSubs + static_cast<size_t>(j);
+    const __m256i start = k == 0 ? _mm256_set1_epi32(a.init[js]) : s[j];
+    const __m256i x = _mm256_set1_epi32(load_i32(a.qa + js * L + static_cast<size_t>(4 * k)));
+    s[j] = dot4<false>(start, v, x, _mm256_set1_epi16(1));
+  }
+  void done(int j, __m256 dw, __m256 mw) {
+    const size_t js = sb * kSubs + static_cast<size_t>(j);
+    const __m256 da = _mm256_set1_ps(a.da[js]);
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[j]), _mm256_mul_ps(dw, da), acc);
+    if constexpr (kMin)
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(a.asf[js]), _mm256_mul_ps(mw, da), acc);
+  }
+};
+
+// One token with K-quant weights packed: each block column decoded in registers, rows 0-7 and
+// then 8-15, one sequential stream per group.
+template <TensorType kT, int L, int kSubs, bool kMin>
+void gemv_packed_k(const QMatmulJob& jb, size_t row0, size_t nr) {
+  const size_t nb = jb.n_in / 256, bb = jb.row_stride / nb;
+  const uint8_t* group = jb.w + row0 * jb.row_stride;
+  const q::ActRow a = act_row(jb, 0, jb.n_in / L);
+  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (size_t b = 0; b < nb; ++b) {
+    const uint8_t* p = group + b * 16 * bb;
+    for (size_t l = 0; l < 16 * bb; l += 64)
+      _mm_prefetch(reinterpret_cast<const char*>(p + kStreamAhead + l), _MM_HINT_T0);
+    for (size_t h = 0; h < 2; ++h) {
+      DotSink<L, kSubs, kMin> sink{a, b, acc[h], {}};
+      const PackedHalf src{p, jb.pf, h};
+      if constexpr (kT == TensorType::Q2_K || kT == TensorType::Q3_K)
+        decode_q23_k<V256, kT == TensorType::Q3_K>(src, sink);
+      else if constexpr (kT == TensorType::Q4_K || kT == TensorType::Q5_K)
+        decode_q45_k<V256, kT == TensorType::Q5_K>(src, sink);
+      else
+        decode_q6_k<V256>(src, sink);
+    }
+  }
+  alignas(32) float out[16];
+  _mm256_store_ps(out, acc[0]);
+  _mm256_store_ps(out + 8, acc[1]);
+  std::memcpy(jb.y + row0, out, nr * sizeof(float));
+}
+
 template <int L, bool kMin, bool kSigned>
 void run_tokens(const QMatmulJob& jb, const Panel& p, size_t row0, size_t nr) {
   const size_t n_sub = jb.n_in / L;
@@ -280,10 +381,33 @@ void qmatmul_rows_avx2(const QMatmulJob& jb, size_t row_begin, size_t row_end) {
   const q::Format f = q::format_of(jb.wtype);
   const size_t n_sub = jb.n_in / static_cast<size_t>(f.sub_len);
   const bool sgn = jb.wtype == TensorType::Q8_0;
-  if (jb.packed) {  // only one token of Q4_0 / Q8_0 (packed_gemv_avx2)
-    for (size_t row0 = row_begin; row0 < row_end; row0 += kRows)
-      sgn ? gemv_packed<true>(jb, row0, min_size(kRows, row_end - row0))
-          : gemv_packed<false>(jb, row0, min_size(kRows, row_end - row0));
+  if (jb.packed) {  // only one token (kernel_reads_packed)
+    for (size_t row0 = row_begin; row0 < row_end; row0 += kRows) {
+      const size_t nr = min_size(kRows, row_end - row0);
+      using enum TensorType;
+      switch (jb.wtype) {
+        case Q4_0:
+          gemv_packed<false>(jb, row0, nr);
+          break;
+        case Q8_0:
+          gemv_packed<true>(jb, row0, nr);
+          break;
+        case Q2_K:
+          gemv_packed_k<Q2_K, 16, 16, true>(jb, row0, nr);
+          break;
+        case Q3_K:
+          gemv_packed_k<Q3_K, 16, 16, false>(jb, row0, nr);
+          break;
+        case Q4_K:
+          gemv_packed_k<Q4_K, 32, 8, true>(jb, row0, nr);
+          break;
+        case Q5_K:
+          gemv_packed_k<Q5_K, 32, 8, true>(jb, row0, nr);
+          break;
+        default:  // Q6_K: kernel_reads_packed sends no other type here
+          gemv_packed_k<Q6_K, 16, 16, false>(jb, row0, nr);
+      }
+    }
     return;
   }
   Panel p = thread_panel(jb.n_in, n_sub, kSlot, kRows);

@@ -1,0 +1,209 @@
+// The K-quant block decoders, written once for any vector width: each turns one block column of
+// rows in lanes (4 bytes of every row in a 32-bit lane) into slot vectors (4 elements of every
+// row) and sub-block factors, handed to a sink. The AVX-512 kernels run them on 16 rows at a time
+// (qblocks_avx512.h), the AVX2 GEMV on 8 (each half of a packed group, qgemm_avx2.cpp).
+//
+// V is the vector: V::I integer and V::F float vectors with one 32-bit lane per row, and the
+// operations below as static functions (16- and 32-bit shifts by constants, bitwise and/or,
+// broadcasts, int -> float, fp16 in the low 16 bits of each lane -> float, float mul/sub).
+// A source gives words(off, out[4]) (bytes off..off+15 of every row: out[k] holds dword k) and
+// half(off) (the fp16 at off of every row as floats); kCheapReload says whether reading the same
+// words twice is cheap (plain loads) or not (a gather and transpose).
+// A sink takes:
+//   sink.slot(j, k, v)        slot k (4 elements) of sub-block j; k = 0 comes first
+//   sink.done(j, dw, mw)      sub-block j has all its slots; its factors (mw only for formats
+//                             with a min); called in order of j
+// Where reloading is cheap, decoders finish one sub-block before starting the next, so a GEMV
+// keeps one integer sum and one pair of factors live instead of a whole super-block's.
+//
+// Included only by per-ISA files, with their instruction-set flags; everything here has internal
+// linkage (see isa_entry.h).
+#pragma once
+
+#include <cstddef>
+
+namespace minillm::kernels::isa {
+namespace {
+
+// Bit `bit` of every byte moved to bit `to` (other bits cleared).
+template <class V>
+inline typename V::I bit_to(typename V::I v, int bit, int to) {
+  const auto m = V::set8(static_cast<char>(1 << to));
+  if (bit < to) return V::and_(V::sll16(v, to - bit), m);
+  if (bit > to) return V::and_(V::srl16(v, bit - to), m);
+  return V::and_(v, m);
+}
+
+// Bits 2s..2s+1 of every byte (s = 0..3), in bits 0..1.
+template <class V>
+inline typename V::I pair_at(typename V::I v, int s) {
+  return V::and_(V::srl16(v, 2 * s), V::set8(3));
+}
+
+// Q4_K/Q5_K: bytes 0..15 of the block are d, dmin and the 12 scale bytes: one 16x16 transpose.
+// Q5_K then has qh[32] (5th bit of element 64c + 32i + l: bit 2c + i of qh[l]) before qs.
+template <class V, bool kQ5, class Src, class Sink>
+void decode_q45_k(const Src& src, Sink& sink) {
+  using I = typename V::I;
+  I h[4];
+  src.words(0, h);
+  const I m8 = V::set32(0xFF), m4 = V::set32(0x0F), m6 = V::set32(63), m2 = V::set32(3);
+  const auto d = V::half_lo(h[0]);
+  const auto dmin = V::half_lo(V::srl32(h[0], 16));
+  auto done = [&](int j) {
+    I sc, mn;
+    if (j < 4) {  // low 6 bits of scale bytes j and j + 4
+      sc = V::and_(V::srl32(h[1], 8 * j), m6);
+      mn = V::and_(V::srl32(h[2], 8 * j), m6);
+    } else {  // nibbles of byte j + 4, top 2 bits of bytes j - 4 (scale) and j (min)
+      const int b = 8 * (j - 4);
+      const I lo = V::and_(V::srl32(h[3], b), m8);
+      sc = V::or_(V::and_(lo, m4), V::sll32(V::and_(V::srl32(h[1], b + 6), m2), 4));
+      mn = V::or_(V::srl32(lo, 4), V::sll32(V::and_(V::srl32(h[2], b + 6), m2), 4));
+    }
+    sink.done(j, V::mul(d, V::to_f(sc)), V::sub(V::zero_f(), V::mul(dmin, V::to_f(mn))));
+  };
+  const I low = V::set8(0x0F);
+  constexpr size_t qs_at = kQ5 ? 48 : 16;
+#pragma GCC unroll 4
+  for (int c = 0; c < 4; ++c) {
+    // Sub-block 2c: low nibbles of qs[32c..32c+31]; 2c + 1: the high nibbles.
+#pragma GCC unroll 2
+    for (int sub = 0; sub < 2; ++sub) {
+      if (!Src::kCheapReload && sub == 1) break;  // file rows: both sub-blocks in one pass
+#pragma GCC unroll 2
+      for (int half = 0; half < 2; ++half) {
+        I q[4], qh[4];
+        src.words(qs_at + 32 * static_cast<size_t>(c) + 16 * static_cast<size_t>(half), q);
+        if constexpr (kQ5) src.words(16 + 16 * static_cast<size_t>(half), qh);
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; ++k) {
+          for (int s = Src::kCheapReload ? sub : 0; s <= (Src::kCheapReload ? sub : 1); ++s) {
+            I u = V::and_(s == 0 ? q[k] : V::srl16(q[k], 4), low);
+            if constexpr (kQ5) u = V::or_(u, bit_to<V>(qh[k], 2 * c + s, 4));
+            sink.slot(2 * c + s, 4 * half + k, u);
+          }
+        }
+      }
+      if (Src::kCheapReload) done(2 * c + sub);
+    }
+    if (!Src::kCheapReload) {
+      done(2 * c);
+      done(2 * c + 1);
+    }
+  }
+}
+
+// Q6_K: ql[128] qh[64] scales[16] d. Element 128h + 32k + l: low nibble of ql[64h + l + 32(k&1)]
+// (high nibble for k >= 2), bits 2k..2k+1 of qh[32h + l]; sub-block (128h + 32k + l) / 16, i.e.
+// 8h + 2k + quad for l = 16 quad + 4i + (0..3), slot i.
+template <class V, class Src, class Sink>
+void decode_q6_k(const Src& src, Sink& sink) {
+  using I = typename V::I;
+  I sv[4];
+  src.words(192, sv);
+  const auto d = src.half(208);
+  auto done = [&](int j) {  // scale: signed byte j % 4 of dword j / 4
+    const auto dw = V::mul(d, V::to_f(V::sra32(V::sll32(sv[j / 4], 24 - 8 * (j % 4)), 24)));
+    sink.done(j, dw, dw);
+  };
+  const I m4 = V::set8(0x0F), m30 = V::set8(0x30);
+  // Element value of slot i: low bits from ql vector l, high bits from qh vector, for a given k.
+  auto value = [&](I l, I qh, int k) {
+    const I lo = V::and_(k >= 2 ? V::srl16(l, 4) : l, m4);
+    const int up = 4 - 2 * k;  // qh bits 2k..2k+1 to bits 4..5
+    const I hi = up > 0 ? V::sll16(qh, up) : up < 0 ? V::srl16(qh, -up) : qh;
+    return V::or_(lo, V::and_(hi, m30));
+  };
+#pragma GCC unroll 2
+  for (int h = 0; h < 2; ++h) {
+    if constexpr (Src::kCheapReload) {
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; ++k)
+#pragma GCC unroll 2
+        for (int quad = 0; quad < 2; ++quad) {
+          I l[4], qh[4];
+          src.words(64 * static_cast<size_t>(h) + 32 * static_cast<size_t>(k & 1) +
+                        16 * static_cast<size_t>(quad),
+                    l);
+          src.words(128 + 32 * static_cast<size_t>(h) + 16 * static_cast<size_t>(quad), qh);
+#pragma GCC unroll 4
+          for (int i = 0; i < 4; ++i) sink.slot(8 * h + 2 * k + quad, i, value(l[i], qh[i], k));
+          done(8 * h + 2 * k + quad);
+        }
+    } else {
+      for (int quad = 0; quad < 2; ++quad) {
+        I l0[4], l1[4], qh[4];
+        const size_t hq = 64 * static_cast<size_t>(h) + 16 * static_cast<size_t>(quad);
+        src.words(hq, l0);
+        src.words(hq + 32, l1);
+        src.words(128 + 32 * static_cast<size_t>(h) + 16 * static_cast<size_t>(quad), qh);
+        for (int i = 0; i < 4; ++i)
+          for (int k = 0; k < 4; ++k)
+            sink.slot(8 * h + 2 * k + quad, i, value(k & 1 ? l1[i] : l0[i], qh[i], k));
+      }
+      for (int j = 8 * h; j < 8 * h + 8; ++j) done(j);
+    }
+  }
+}
+
+// Q2_K/Q3_K low bits: element 128h + 32s + l is bit pair s of qs[32h + l]; sub-block 8h + 2s +
+// l/16. Q2_K: scales[16] (low nibble scale, high nibble min), qs[64], d, dmin. Q3_K: hmask[32] (3rd
+// bit: bit 4h + s of hmask[l]), qs[64], 12 bytes of 6-bit scales, d.
+template <class V, bool kQ3, class Src, class Sink>
+void decode_q23_k(const Src& src, Sink& sink) {
+  using I = typename V::I;
+  I v[4];  // Q3_K: bytes 92..107 = qs[60..63], scales[0..11]; Q2_K: bytes 0..15 = scales
+  src.words(kQ3 ? 92 : 0, v);
+  const auto d = src.half(kQ3 ? 108 : 80);
+  const auto dmin = kQ3 ? d : src.half(82);
+  const I m8 = V::set32(0xFF), m4 = V::set32(0x0F);
+  auto done = [&](int j) {
+    if constexpr (kQ3) {
+      auto byte = [&](int b) { return V::and_(V::srl32(v[1 + b / 4], 8 * (b % 4)), m8); };
+      const I lo4 = j < 8 ? V::and_(byte(j), m4) : V::srl32(byte(j - 8), 4);
+      const I hi2 = V::and_(V::srl32(byte(8 + j % 4), 2 * (j / 4)), V::set32(3));
+      const I sc = V::sub32(V::or_(lo4, V::sll32(hi2, 4)), V::set32(32));
+      const auto dw = V::mul(d, V::to_f(sc));
+      sink.done(j, dw, dw);
+    } else {
+      const I b = V::and_(V::srl32(v[j / 4], 8 * (j % 4)), m8);
+      sink.done(j, V::mul(d, V::to_f(V::and_(b, m4))),
+                V::sub(V::zero_f(), V::mul(dmin, V::to_f(V::srl32(b, 4)))));
+    }
+  };
+  const size_t qs_at = kQ3 ? 32 : 16;
+  auto value = [&](I q, I hm, int h, int s) {
+    I u = pair_at<V>(q, s);
+    if constexpr (kQ3) u = V::or_(u, bit_to<V>(hm, 4 * h + s, 2));
+    return u;
+  };
+#pragma GCC unroll 2
+  for (int h = 0; h < 2; ++h) {
+    if constexpr (Src::kCheapReload) {
+#pragma GCC unroll 4
+      for (int s = 0; s < 4; ++s)
+#pragma GCC unroll 2
+        for (int p = 0; p < 2; ++p) {
+          I q[4], hm[4];
+          src.words(qs_at + 32 * static_cast<size_t>(h) + 16 * static_cast<size_t>(p), q);
+          if constexpr (kQ3) src.words(16 * static_cast<size_t>(p), hm);
+#pragma GCC unroll 4
+          for (int i = 0; i < 4; ++i) sink.slot(8 * h + 2 * s + p, i, value(q[i], hm[i], h, s));
+          done(8 * h + 2 * s + p);
+        }
+    } else {
+      for (int p = 0; p < 2; ++p) {
+        I q[4], hm[4];
+        src.words(qs_at + 32 * static_cast<size_t>(h) + 16 * static_cast<size_t>(p), q);
+        if constexpr (kQ3) src.words(16 * static_cast<size_t>(p), hm);
+        for (int i = 0; i < 4; ++i)
+          for (int s = 0; s < 4; ++s) sink.slot(8 * h + 2 * s + p, i, value(q[i], hm[i], h, s));
+      }
+      for (int j = 8 * h; j < 8 * h + 8; ++j) done(j);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace minillm::kernels::isa
