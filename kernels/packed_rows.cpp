@@ -74,11 +74,7 @@ PackedFormat packed_format(TensorType t) {
 
 bool kernel_reads_packed(Isa isa, TensorType t, size_t n_tok) {
   if (packed_format(t).block_bytes == 0) return false;
-  if (isa == Isa::Avx512) return true;
-  using enum TensorType;
-  const bool avx2_gemv = t == Q4_0 || t == Q8_0 || t == Q2_K || t == Q3_K || t == Q4_K ||
-                         t == Q5_K || t == Q6_K;  // qgemm_avx2.cpp; not Q4_1, Q5_0, Q5_1
-  return isa == Isa::Avx2 && n_tok == 1 && avx2_gemv;
+  return isa == Isa::Avx512 || (isa == Isa::Avx2 && n_tok == 1);
 }
 
 bool packing_pays(TensorType t) {

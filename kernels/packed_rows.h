@@ -27,8 +27,8 @@
 namespace minillm::kernels {
 
 // Whether the integer kernel of `isa` reads packed rows of type t directly in a product with
-// n_tok tokens: AVX-512 for every packed type, AVX2 for one token of Q4_0, Q8_0 or a K-quant.
-// Elsewhere a packed matrix still works, through a slower path that unpacks each group.
+// n_tok tokens: AVX-512 for every packed type and any n_tok, AVX2 for one token. Elsewhere a
+// packed matrix still works, through a slower path that unpacks each group.
 bool kernel_reads_packed(Isa isa, TensorType t, size_t n_tok);
 
 // Whether packing pays on this machine: the active instruction set's kernel reads the packed

@@ -1,6 +1,6 @@
 // Reading 16 rows of quantized blocks as "rows in lanes" vectors for the AVX-512 integer kernels:
-// where the bytes come from (rows of the file layout, or a packed group of packed_rows.h), and one
-// decoder per block family that hands each slot vector (4 elements of 16 rows) to a sink.
+// where the bytes come from (rows of the file layout, or a packed group of packed_rows.h), and the
+// 16-lane vector that the block decoders (block_decode.h) run on.
 // Included only by qgemm_avx512.cpp, whose instruction-set flags it needs; everything here has
 // internal linkage, so no wide-ISA copy can leak into other files (see isa_entry.h).
 #pragma once
@@ -12,8 +12,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/block_decode.h"
 #include "kernels/isa_local.h"
-#include "kernels/kquant_decode.h"
 #include "kernels/packed_format.h"
 #include "minillm/tensor_type.h"
 
@@ -157,10 +157,10 @@ struct PackedCursor {
 
 // ---- Block decoders: 16 rows x one block decoded in registers, rows in lanes ----
 // A decoder hands each slot vector (4 elements of 16 rows) and the sub-block factors to a sink
-// (the protocol is in kquant_decode.h, which has the K-quant decoders). The GEMV sink accumulates
+// (the protocol and the decoders are in block_decode.h). The GEMV sink accumulates
 // at once, the panel sink stores into the GEMM panel.
 
-// The 16-lane vector of the shared K-quant decoders (kquant_decode.h).
+// The 16-lane vector of the shared block decoders (block_decode.h).
 struct V512 {
   using I = __m512i;
   using F = __m512;
@@ -179,57 +179,15 @@ struct V512 {
   static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
   static F sub(F a, F b) { return _mm512_sub_ps(a, b); }
   static F zero_f() { return _mm512_setzero_ps(); }
+  static I shuffle8(I v, I idx) { return _mm512_shuffle_epi8(v, idx); }  // in 128-bit lanes
+  static I set4x32(int a, int b, int c, int d) { return _mm512_set4_epi32(d, c, b, a); }
+  static I where_any(I v, I sel, I val) {  // val in the bytes where v & sel != 0, else 0
+    return _mm512_maskz_mov_epi8(_mm512_test_epi8_mask(v, sel), val);
+  }
 };
 
 inline __m512 lanes_f(__m512i v) {
   return V512::to_f(v);
-}
-
-// Q4_1 (d, m, qs), Q5_0 (d, qh, qs), Q5_1 (d, m, qh, qs): one 32-element sub-block per block.
-// Nibbles as Q4_0; 5th bit of element j is bit j of the little-endian qh.
-template <TensorType kT, class Src, class Sink>
-void decode_legacy(const Src& src, Sink& sink) {
-  constexpr bool kMin = kT != TensorType::Q5_0, kQ5 = kT != TensorType::Q4_1;
-  constexpr size_t qh_at = kMin ? 4 : 2, qs_at = (kMin ? 4 : 2) + (kQ5 ? 4 : 0);
-  __m512i q[4];
-  src.words(qs_at, q);
-  __m512i qh = _mm512_setzero_si512();
-  if constexpr (kQ5) qh = src.word(qh_at);
-  const __m512i low = _mm512_set1_epi8(0x0F), five = _mm512_set1_epi8(0x10);
-  for (int k = 0; k < 4; ++k) {
-    __m512i lo = _mm512_and_si512(q[k], low);
-    __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q[k], 4), low);
-    if constexpr (kQ5) {
-      // Byte i of slot k (elements 4k + i and 16 + 4k + i): bits 4k + i and 16 + 4k + i of qh.
-      const __m512i sel = _mm512_set1_epi32(static_cast<int>(0x08040201u << (4 * (k % 2))));
-      // VPSHUFB indexes bytes within each 128-bit lane: dword d of the lane is at byte 4d.
-      auto rep = [&](int byte) {
-        const int b = 0x01010101 * byte;
-        return _mm512_shuffle_epi8(
-            qh, _mm512_set4_epi32(b + 0x0C0C0C0C, b + 0x08080808, b + 0x04040404, b));
-      };
-      const __m512i rep_lo = rep(k / 2), rep_hi = rep(2 + k / 2);
-      lo = _mm512_or_si512(lo, _mm512_maskz_mov_epi8(_mm512_test_epi8_mask(rep_lo, sel), five));
-      hi = _mm512_or_si512(hi, _mm512_maskz_mov_epi8(_mm512_test_epi8_mask(rep_hi, sel), five));
-    }
-    sink.slot(0, k, lo);
-    sink.slot(0, 4 + k, hi);
-  }
-  const __m512 dw = src.half(0);
-  sink.done(0, dw, kMin ? src.half(2) : dw);
-}
-
-// Decodes 16 rows x one block of type kT into sink.
-template <TensorType kT, class Src, class Sink>
-void decode(const Src& src, Sink& sink) {
-  if constexpr (kT == TensorType::Q2_K || kT == TensorType::Q3_K)
-    decode_q23_k<V512, kT == TensorType::Q3_K>(src, sink);
-  else if constexpr (kT == TensorType::Q4_K || kT == TensorType::Q5_K)
-    decode_q45_k<V512, kT == TensorType::Q5_K>(src, sink);
-  else if constexpr (kT == TensorType::Q6_K)
-    decode_q6_k<V512>(src, sink);
-  else
-    decode_legacy<kT>(src, sink);
 }
 
 }  // namespace

@@ -11,9 +11,9 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/block_decode.h"
 #include "kernels/isa_entry.h"
 #include "kernels/isa_local.h"
-#include "kernels/kquant_decode.h"
 #include "kernels/qdot.h"
 #include "kernels/qpanel_local.h"
 
@@ -223,8 +223,8 @@ void gemv_packed(const QMatmulJob& jb, size_t row0, size_t nr) {
   std::memcpy(jb.y + row0, out, nr * sizeof(float));
 }
 
-// The 8-lane vector of the shared K-quant decoders (kquant_decode.h): rows 0-7 or 8-15 of a
-// packed group, one half of each 64-byte word.
+// The 8-lane vector of the shared block decoders (block_decode.h): rows 0-7 or 8-15 of a packed
+// group, one half of each 64-byte word.
 struct V256 {
   using I = __m256i;
   using F = __m256;
@@ -247,6 +247,12 @@ struct V256 {
   static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
   static F sub(F a, F b) { return _mm256_sub_ps(a, b); }
   static F zero_f() { return _mm256_setzero_ps(); }
+  static I shuffle8(I v, I idx) { return _mm256_shuffle_epi8(v, idx); }  // in 128-bit lanes
+  static I set4x32(int a, int b, int c, int d) { return _mm256_setr_epi32(a, b, c, d, a, b, c, d); }
+  static I where_any(I v, I sel, I val) {  // val in the bytes where v & sel != 0, else 0
+    const I none = _mm256_cmpeq_epi8(_mm256_and_si256(v, sel), _mm256_setzero_si256());
+    return _mm256_andnot_si256(none, val);
+  }
 };
 
 // Rows 8h .. 8h + 7 of a packed block column (packed_rows.h): the h-th 32-byte half of each word.
@@ -262,10 +268,13 @@ struct PackedHalf {
     for (int k = 0; k < 4; ++k)
       out[k] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at(off) + 64 * k));
   }
+  __m256i word(size_t off) const {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at(off)));
+  }
   __m256 half(size_t off) const {
     if (static_cast<int32_t>(off) == f.half_at)
       return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * h)));
-    __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at(off)));
+    __m256i w = word(off);
     if ((off - f.word_base) % 4 != 0) w = _mm256_srli_epi32(w, 16);  // the high 16 bits
     return V256::half_lo(w);
   }
@@ -294,11 +303,11 @@ struct DotSink {
   }
 };
 
-// One token with K-quant weights packed: each block column decoded in registers, rows 0-7 and
-// then 8-15, one sequential stream per group.
+// One token with packed weights of the other types: each block column decoded in registers, rows
+// 0-7 and then 8-15, one sequential stream per group.
 template <TensorType kT, int L, int kSubs, bool kMin>
-void gemv_packed_k(const QMatmulJob& jb, size_t row0, size_t nr) {
-  const size_t nb = jb.n_in / 256, bb = jb.row_stride / nb;
+void gemv_packed_decoded(const QMatmulJob& jb, size_t row0, size_t nr) {
+  const size_t nb = jb.n_in / (L * kSubs), bb = jb.row_stride / nb;
   const uint8_t* group = jb.w + row0 * jb.row_stride;
   const q::ActRow a = act_row(jb, 0, jb.n_in / L);
   __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
@@ -309,12 +318,7 @@ void gemv_packed_k(const QMatmulJob& jb, size_t row0, size_t nr) {
     for (size_t h = 0; h < 2; ++h) {
       DotSink<L, kSubs, kMin> sink{a, b, acc[h], {}};
       const PackedHalf src{p, jb.pf, h};
-      if constexpr (kT == TensorType::Q2_K || kT == TensorType::Q3_K)
-        decode_q23_k<V256, kT == TensorType::Q3_K>(src, sink);
-      else if constexpr (kT == TensorType::Q4_K || kT == TensorType::Q5_K)
-        decode_q45_k<V256, kT == TensorType::Q5_K>(src, sink);
-      else
-        decode_q6_k<V256>(src, sink);
+      decode<V256, kT>(src, sink);
     }
   }
   alignas(32) float out[16];
@@ -393,19 +397,28 @@ void qmatmul_rows_avx2(const QMatmulJob& jb, size_t row_begin, size_t row_end) {
           gemv_packed<true>(jb, row0, nr);
           break;
         case Q2_K:
-          gemv_packed_k<Q2_K, 16, 16, true>(jb, row0, nr);
+          gemv_packed_decoded<Q2_K, 16, 16, true>(jb, row0, nr);
           break;
         case Q3_K:
-          gemv_packed_k<Q3_K, 16, 16, false>(jb, row0, nr);
+          gemv_packed_decoded<Q3_K, 16, 16, false>(jb, row0, nr);
           break;
         case Q4_K:
-          gemv_packed_k<Q4_K, 32, 8, true>(jb, row0, nr);
+          gemv_packed_decoded<Q4_K, 32, 8, true>(jb, row0, nr);
           break;
         case Q5_K:
-          gemv_packed_k<Q5_K, 32, 8, true>(jb, row0, nr);
+          gemv_packed_decoded<Q5_K, 32, 8, true>(jb, row0, nr);
           break;
-        default:  // Q6_K: kernel_reads_packed sends no other type here
-          gemv_packed_k<Q6_K, 16, 16, false>(jb, row0, nr);
+        case Q6_K:
+          gemv_packed_decoded<Q6_K, 16, 16, false>(jb, row0, nr);
+          break;
+        case Q4_1:
+          gemv_packed_decoded<Q4_1, 32, 1, true>(jb, row0, nr);
+          break;
+        case Q5_0:
+          gemv_packed_decoded<Q5_0, 32, 1, false>(jb, row0, nr);
+          break;
+        default:  // Q5_1, the last type with a packed layout (packed_format.h)
+          gemv_packed_decoded<Q5_1, 32, 1, true>(jb, row0, nr);
       }
     }
     return;

@@ -160,7 +160,7 @@ template <TensorType kT, int L, int kSubs, class Cursor>
 void repack_decoded(const Cursor& cur, size_t nb, Panel& p, size_t g, bool has_min) {
   for (size_t b = 0; b < nb; ++b) {
     PanelSink<L, kSubs> sink{p, b, g, has_min};
-    decode<kT>(cur.at(b), sink);
+    decode<V512, kT>(cur.at(b), sink);
   }
 }
 
@@ -169,7 +169,7 @@ void gemv_decoded(const Cursor& cur, size_t nb, size_t nr, const q::ActRow& a, f
   __m512 acc = _mm512_setzero_ps();
   for (size_t b = 0; b < nb; ++b) {
     DotSink<L, kSubs, kMin> sink{a, b, acc, {}};
-    decode<kT>(cur.at(b), sink);
+    decode<V512, kT>(cur.at(b), sink);
   }
   _mm512_mask_storeu_ps(y, lanes16(nr), acc);
 }

@@ -1,13 +1,16 @@
-// The K-quant block decoders, written once for any vector width: each turns one block column of
+// The block decoders of the integer kernels (every quantized type but Q4_0 and Q8_0, which the
+// kernels read directly), written once for any vector width: each turns one block column of
 // rows in lanes (4 bytes of every row in a 32-bit lane) into slot vectors (4 elements of every
 // row) and sub-block factors, handed to a sink. The AVX-512 kernels run them on 16 rows at a time
 // (qblocks_avx512.h), the AVX2 GEMV on 8 (each half of a packed group, qgemm_avx2.cpp).
 //
 // V is the vector: V::I integer and V::F float vectors with one 32-bit lane per row, and the
 // operations below as static functions (16- and 32-bit shifts by constants, bitwise and/or,
-// broadcasts, int -> float, fp16 in the low 16 bits of each lane -> float, float mul/sub).
-// A source gives words(off, out[4]) (bytes off..off+15 of every row: out[k] holds dword k) and
-// half(off) (the fp16 at off of every row as floats); kCheapReload says whether reading the same
+// broadcasts, int -> float, fp16 in the low 16 bits of each lane -> float, float mul/sub, a byte
+// shuffle within 128-bit lanes, and where_any: a byte value where a byte test is nonzero).
+// A source gives words(off, out[4]) (bytes off..off+15 of every row: out[k] holds dword k),
+// word(off) (the dword at off of every row) and half(off) (the fp16 at off of every row as
+// floats); kCheapReload says whether reading the same
 // words twice is cheap (plain loads) or not (a gather and transpose).
 // A sink takes:
 //   sink.slot(j, k, v)        slot k (4 elements) of sub-block j; k = 0 comes first
@@ -21,6 +24,8 @@
 #pragma once
 
 #include <cstddef>
+
+#include "minillm/tensor_type.h"
 
 namespace minillm::kernels::isa {
 namespace {
@@ -203,6 +208,52 @@ void decode_q23_k(const Src& src, Sink& sink) {
       for (int j = 8 * h; j < 8 * h + 8; ++j) done(j);
     }
   }
+}
+
+// Q4_1 (d, m, qs), Q5_0 (d, qh, qs), Q5_1 (d, m, qh, qs): one 32-element sub-block per block.
+// Nibbles as Q4_0; 5th bit of element j is bit j of the little-endian qh.
+template <class V, TensorType kT, class Src, class Sink>
+void decode_legacy(const Src& src, Sink& sink) {
+  using I = typename V::I;
+  constexpr bool kMin = kT != TensorType::Q5_0, kQ5 = kT != TensorType::Q4_1;
+  constexpr size_t qh_at = kMin ? 4 : 2, qs_at = (kMin ? 4 : 2) + (kQ5 ? 4 : 0);
+  I q[4];
+  src.words(qs_at, q);
+  I qh = V::set32(0);
+  if constexpr (kQ5) qh = src.word(qh_at);
+  const I low = V::set8(0x0F), five = V::set8(0x10);
+  for (int k = 0; k < 4; ++k) {
+    I lo = V::and_(q[k], low);
+    I hi = V::and_(V::srl16(q[k], 4), low);
+    if constexpr (kQ5) {
+      // Byte i of slot k (elements 4k + i and 16 + 4k + i): bits 4k + i and 16 + 4k + i of qh.
+      const I sel = V::set32(static_cast<int>(0x08040201u << (4 * (k % 2))));
+      // The byte shuffle works within 128-bit lanes: dword d of a lane is at byte 4d.
+      auto rep = [&](int byte) {
+        const int b = 0x01010101 * byte;
+        return V::shuffle8(qh, V::set4x32(b, b + 0x04040404, b + 0x08080808, b + 0x0C0C0C0C));
+      };
+      lo = V::or_(lo, V::where_any(rep(k / 2), sel, five));
+      hi = V::or_(hi, V::where_any(rep(2 + k / 2), sel, five));
+    }
+    sink.slot(0, k, lo);
+    sink.slot(0, 4 + k, hi);
+  }
+  const auto dw = src.half(0);
+  sink.done(0, dw, kMin ? src.half(2) : dw);
+}
+
+// Decodes one block column of type kT into sink.
+template <class V, TensorType kT, class Src, class Sink>
+void decode(const Src& src, Sink& sink) {
+  if constexpr (kT == TensorType::Q2_K || kT == TensorType::Q3_K)
+    decode_q23_k<V, kT == TensorType::Q3_K>(src, sink);
+  else if constexpr (kT == TensorType::Q4_K || kT == TensorType::Q5_K)
+    decode_q45_k<V, kT == TensorType::Q5_K>(src, sink);
+  else if constexpr (kT == TensorType::Q6_K)
+    decode_q6_k<V>(src, sink);
+  else
+    decode_legacy<V, kT>(src, sink);
 }
 
 }  // namespace
