@@ -72,13 +72,13 @@ PackedFormat packed_format(TensorType t) {
   }
 }
 
-bool kernel_reads_packed(Isa isa, TensorType t, size_t n_tok) {
+bool kernel_reads_packed(Isa isa, TensorType t) {
   if (packed_format(t).block_bytes == 0) return false;
-  return isa == Isa::Avx512 || (isa == Isa::Avx2 && n_tok == 1);
+  return isa == Isa::Avx512 || isa == Isa::Avx2;
 }
 
 bool packing_pays(TensorType t) {
-  return kernel_reads_packed(active_isa(), t, 1);
+  return kernel_reads_packed(active_isa(), t);
 }
 
 namespace {

@@ -26,13 +26,13 @@
 
 namespace minillm::kernels {
 
-// Whether the integer kernel of `isa` reads packed rows of type t directly in a product with
-// n_tok tokens: AVX-512 for every packed type and any n_tok, AVX2 for one token. Elsewhere a
-// packed matrix still works, through a slower path that unpacks each group.
-bool kernel_reads_packed(Isa isa, TensorType t, size_t n_tok);
+// Whether the integer kernels of `isa` read packed rows of type t directly: the AVX-512 and AVX2
+// kernels do for every type with a packed layout. The scalar path still works on a packed
+// matrix, through a slower route that unpacks each group.
+bool kernel_reads_packed(Isa isa, TensorType t);
 
-// Whether packing pays on this machine: the active instruction set's kernel reads the packed
-// layout of type t directly when decoding (kernel_reads_packed for one token).
+// Whether packing pays on this machine: the active instruction set's kernels read the packed
+// layout of type t directly (kernel_reads_packed).
 bool packing_pays(TensorType t);
 
 // Bytes that n_out packed rows of n_in elements take: whole groups of 16 rows. Throws

@@ -327,6 +327,87 @@ void gemv_packed_decoded(const QMatmulJob& jb, size_t row0, size_t nr) {
   std::memcpy(jb.y + row0, out, nr * sizeof(float));
 }
 
+// Stores decoded slot vectors of rows 8h .. 8h + 7 into the panel (the GEMM path of packed rows).
+template <int L, int kSubs>
+struct PanelSink {
+  Panel& p;
+  size_t sb, h;  // super-block (block column), half of the group
+  bool has_min;
+  void slot(int j, int k, __m256i v) {
+    const size_t s = (sb * kSubs + static_cast<size_t>(j)) * (L / 4) + static_cast<size_t>(k);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p.u + s * kSlot + 32 * h), v);
+  }
+  void done(int j, __m256 dw, __m256 mw) {
+    const size_t at = (sb * kSubs + static_cast<size_t>(j)) * kRows + 8 * h;
+    _mm256_storeu_ps(p.dw + at, dw);
+    if (has_min) _mm256_storeu_ps(p.mw + at, mw);
+  }
+};
+
+// A packed group into the panel: the same bytes and factors as repack() of the group's file rows
+// (Q8_0 bytes stored as q + 128, as repack_direct does).
+template <TensorType kT, int L, int kSubs>
+void panel_from_packed(const QMatmulJob& jb, size_t row0, Panel& p) {
+  const size_t nb = jb.n_in / (L * kSubs), bb = jb.row_stride / nb;
+  const uint8_t* group = jb.w + row0 * jb.row_stride;
+  const __m256i low = _mm256_set1_epi8(0x0F), bias = _mm256_set1_epi8(static_cast<char>(0x80));
+  for (size_t b = 0; b < nb; ++b) {
+    const uint8_t* blk = group + b * 16 * bb;
+    for (size_t h = 0; h < 2; ++h) {
+      const PackedHalf src{blk, jb.pf, h};
+      auto store = [&](size_t slot, __m256i v) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(p.u + (b * 8 + slot) * kSlot + 32 * h), v);
+      };
+      if constexpr (kT == TensorType::Q4_0 || kT == TensorType::Q8_0) {
+        __m256i q[4];
+        src.words(2, q);
+        for (size_t k = 0; k < 4; ++k) {
+          if constexpr (kT == TensorType::Q8_0) {
+            store(k, _mm256_xor_si256(q[k], bias));
+          } else {
+            store(k, _mm256_and_si256(q[k], low));
+            store(4 + k, _mm256_and_si256(_mm256_srli_epi16(q[k], 4), low));
+          }
+        }
+        if constexpr (kT == TensorType::Q8_0) {
+          src.words(18, q);
+          for (size_t k = 0; k < 4; ++k) store(4 + k, _mm256_xor_si256(q[k], bias));
+        }
+        _mm256_storeu_ps(p.dw + b * kRows + 8 * h, src.half(0));
+      } else {
+        PanelSink<L, kSubs> sink{p, b, h, q::format_of(kT).has_min};
+        decode<V256, kT>(src, sink);
+      }
+    }
+  }
+}
+
+void panel_from_packed(const QMatmulJob& jb, size_t row0, Panel& p) {
+  using enum TensorType;
+  switch (jb.wtype) {
+    case Q4_0:
+      return panel_from_packed<Q4_0, 32, 1>(jb, row0, p);
+    case Q8_0:
+      return panel_from_packed<Q8_0, 32, 1>(jb, row0, p);
+    case Q2_K:
+      return panel_from_packed<Q2_K, 16, 16>(jb, row0, p);
+    case Q3_K:
+      return panel_from_packed<Q3_K, 16, 16>(jb, row0, p);
+    case Q4_K:
+      return panel_from_packed<Q4_K, 32, 8>(jb, row0, p);
+    case Q5_K:
+      return panel_from_packed<Q5_K, 32, 8>(jb, row0, p);
+    case Q6_K:
+      return panel_from_packed<Q6_K, 16, 16>(jb, row0, p);
+    case Q4_1:
+      return panel_from_packed<Q4_1, 32, 1>(jb, row0, p);
+    case Q5_0:
+      return panel_from_packed<Q5_0, 32, 1>(jb, row0, p);
+    default:  // Q5_1, the last type with a packed layout (packed_format.h)
+      return panel_from_packed<Q5_1, 32, 1>(jb, row0, p);
+  }
+}
+
 template <int L, bool kMin, bool kSigned>
 void run_tokens(const QMatmulJob& jb, const Panel& p, size_t row0, size_t nr) {
   const size_t n_sub = jb.n_in / L;
@@ -385,7 +466,7 @@ void qmatmul_rows_avx2(const QMatmulJob& jb, size_t row_begin, size_t row_end) {
   const q::Format f = q::format_of(jb.wtype);
   const size_t n_sub = jb.n_in / static_cast<size_t>(f.sub_len);
   const bool sgn = jb.wtype == TensorType::Q8_0;
-  if (jb.packed) {  // only one token (kernel_reads_packed)
+  if (jb.packed && jb.n_tok == 1) {
     for (size_t row0 = row_begin; row0 < row_end; row0 += kRows) {
       const size_t nr = min_size(kRows, row_end - row0);
       using enum TensorType;
@@ -427,7 +508,9 @@ void qmatmul_rows_avx2(const QMatmulJob& jb, size_t row_begin, size_t row_end) {
   for (size_t row0 = row_begin; row0 < row_end; row0 += kRows) {
     const size_t nr = min_size(kRows, row_end - row0);
     const uint8_t* src = jb.w + row0 * jb.row_stride;
-    if (nr == 16 && jb.wtype == TensorType::Q4_0)
+    if (jb.packed)
+      panel_from_packed(jb, row0, p);
+    else if (nr == 16 && jb.wtype == TensorType::Q4_0)
       repack_direct<false>(jb, src, p);
     else if (nr == 16 && sgn)
       repack_direct<true>(jb, src, p);

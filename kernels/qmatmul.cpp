@@ -130,7 +130,7 @@ void qmatmul_many(TensorType wtype, size_t n_in, const Target* targets, size_t n
           tg.packed != nullptr,
           packed_format(wtype)};
       // Packed weights are read directly where the kernel can; other paths unpack each group.
-      if (tg.packed == nullptr || kernel_reads_packed(isa, wtype, n_tok)) {
+      if (tg.packed == nullptr || kernel_reads_packed(isa, wtype)) {
         rows(jb, r0, r1);
         continue;
       }
