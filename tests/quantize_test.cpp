@@ -8,6 +8,7 @@
 #include <set>
 
 #include "cli_runner.h"
+#include "formats/gguf_file_type.h"
 #include "logit_metrics.h"
 #include "minillm/error.h"
 #include "minillm/gguf.h"
@@ -24,6 +25,25 @@ namespace {
 TensorType type_of(const char* target, const std::string& name, uint32_t n_dims, uint64_t row,
                    uint32_t n_layer) {
   return tensor_type_for(*parse_quant_target(target), name, n_dims, row, n_layer);
+}
+
+// general.file_type follows llama.cpp's llama_ftype numbering (LLAMA_FTYPE_MOSTLY_*; a plain K
+// type is numbered as its _S mix), the same for `quantize` targets and `convert` outputs.
+TEST(QuantMix, FileTypesFollowLlamaCppNumbering) {
+  const std::pair<const char*, uint32_t> expected[] = {
+      {"f32", 0},   {"f16", 1},   {"q4_0", 2},  {"q4_1", 3},    {"q8_0", 7},
+      {"q5_0", 8},  {"q5_1", 9},  {"q2_k", 10}, {"q3_k", 11},   {"q4_k", 14},
+      {"q5_k", 16}, {"q6_k", 18}, {"bf16", 32}, {"q4_k_m", 15}, {"q5_k_m", 17}};
+  for (const auto& [name, number] : expected) {
+    const auto target = parse_quant_target(name);
+    ASSERT_TRUE(target) << name;
+    EXPECT_EQ(target->gguf_file_type, number) << name;
+    if (target->mix == QuantTarget::Mix::None) {
+      EXPECT_EQ(gguf_file_type(target->base), number) << name;  // what convert writes
+    }
+  }
+  EXPECT_EQ(gguf_file_type(TensorType::Q3_K, true), 12u);  // Q3_K_M
+  EXPECT_FALSE(gguf_file_type(TensorType::Q8_0, true));    // no such mix
 }
 
 TEST(QuantMix, MediumKMixGivesMoreBitsToTheDocumentedLayers) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "formats/gguf_file_type.h"
 #include "kernels/quant.h"
 #include "minillm/error.h"
 #include "minillm/gguf.h"
@@ -19,40 +20,6 @@
 
 namespace minillm {
 namespace {
-
-// llama.cpp's general.file_type numbers (informational for readers).
-std::optional<uint32_t> file_type_of(TensorType t) {
-  switch (t) {
-    case TensorType::F32:
-      return 0;
-    case TensorType::F16:
-      return 1;
-    case TensorType::Q4_0:
-      return 2;
-    case TensorType::Q4_1:
-      return 3;
-    case TensorType::Q8_0:
-      return 7;
-    case TensorType::Q5_0:
-      return 8;
-    case TensorType::Q5_1:
-      return 9;
-    case TensorType::Q2_K:
-      return 10;
-    case TensorType::Q3_K:
-      return 11;
-    case TensorType::Q4_K:
-      return 14;
-    case TensorType::Q5_K:
-      return 16;
-    case TensorType::Q6_K:
-      return 18;
-    case TensorType::BF16:
-      return 32;
-    default:
-      return std::nullopt;
-  }
-}
 
 bool is_quantized(TensorType t) {
   return t != TensorType::F32 && t != TensorType::F16 && t != TensorType::BF16;
@@ -84,7 +51,7 @@ class TensorAdder {
 
 void set_model_keys(GGUFWriter& w, const ModelConfig& c, TensorType main_type) {
   write_llama_metadata(w, c);
-  if (const auto ft = file_type_of(main_type)) w.set("general.file_type", *ft);
+  if (const auto ft = gguf_file_type(main_type)) w.set("general.file_type", *ft);
   if (is_quantized(main_type)) w.set("general.quantization_version", uint32_t(2));
 }
 

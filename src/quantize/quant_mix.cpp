@@ -2,32 +2,33 @@
 
 #include <cctype>
 
+#include "formats/gguf_file_type.h"
+
 namespace minillm {
 namespace {
 
 struct Named {
   const char* name;
   TensorType base;
-  uint32_t file_type;  // general.file_type numbering of GGUF files
   QuantTarget::Mix mix;
 };
 
 constexpr Named kTargets[] = {
-    {"f32", TensorType::F32, 0, QuantTarget::Mix::None},
-    {"f16", TensorType::F16, 1, QuantTarget::Mix::None},
-    {"bf16", TensorType::BF16, 32, QuantTarget::Mix::None},
-    {"q4_0", TensorType::Q4_0, 2, QuantTarget::Mix::None},
-    {"q4_1", TensorType::Q4_1, 3, QuantTarget::Mix::None},
-    {"q8_0", TensorType::Q8_0, 7, QuantTarget::Mix::None},
-    {"q5_0", TensorType::Q5_0, 8, QuantTarget::Mix::None},
-    {"q5_1", TensorType::Q5_1, 9, QuantTarget::Mix::None},
-    {"q2_k", TensorType::Q2_K, 10, QuantTarget::Mix::None},
-    {"q3_k", TensorType::Q3_K, 12, QuantTarget::Mix::None},
-    {"q4_k", TensorType::Q4_K, 14, QuantTarget::Mix::None},
-    {"q5_k", TensorType::Q5_K, 16, QuantTarget::Mix::None},
-    {"q6_k", TensorType::Q6_K, 18, QuantTarget::Mix::None},
-    {"q4_k_m", TensorType::Q4_K, 15, QuantTarget::Mix::KMedium},
-    {"q5_k_m", TensorType::Q5_K, 17, QuantTarget::Mix::KMedium},
+    {"f32", TensorType::F32, QuantTarget::Mix::None},
+    {"f16", TensorType::F16, QuantTarget::Mix::None},
+    {"bf16", TensorType::BF16, QuantTarget::Mix::None},
+    {"q4_0", TensorType::Q4_0, QuantTarget::Mix::None},
+    {"q4_1", TensorType::Q4_1, QuantTarget::Mix::None},
+    {"q8_0", TensorType::Q8_0, QuantTarget::Mix::None},
+    {"q5_0", TensorType::Q5_0, QuantTarget::Mix::None},
+    {"q5_1", TensorType::Q5_1, QuantTarget::Mix::None},
+    {"q2_k", TensorType::Q2_K, QuantTarget::Mix::None},
+    {"q3_k", TensorType::Q3_K, QuantTarget::Mix::None},
+    {"q4_k", TensorType::Q4_K, QuantTarget::Mix::None},
+    {"q5_k", TensorType::Q5_K, QuantTarget::Mix::None},
+    {"q6_k", TensorType::Q6_K, QuantTarget::Mix::None},
+    {"q4_k_m", TensorType::Q4_K, QuantTarget::Mix::KMedium},
+    {"q5_k_m", TensorType::Q5_K, QuantTarget::Mix::KMedium},
 };
 
 std::string lower(std::string_view s) {
@@ -61,7 +62,9 @@ bool contains(const std::string& s, const char* part) {
 std::optional<QuantTarget> parse_quant_target(std::string_view name) {
   const std::string n = lower(name);
   for (const Named& t : kTargets)
-    if (n == t.name) return QuantTarget{t.name, t.base, t.file_type, t.mix};
+    if (n == t.name)
+      return QuantTarget{t.name, t.base,
+                         gguf_file_type(t.base, t.mix == QuantTarget::Mix::KMedium).value(), t.mix};
   return std::nullopt;
 }
 
