@@ -243,6 +243,63 @@ void decode_legacy(const Src& src, Sink& sink) {
   sink.done(0, dw, kMin ? src.half(2) : dw);
 }
 
+// The shape of a decoded type's block: sub-blocks of sub_len elements, n_subs of them, and whether
+// the format has a min per sub-block (q::format_of says the same at run time).
+struct BlockShape {
+  int sub_len, n_subs;
+  bool has_min;
+};
+
+constexpr BlockShape block_shape(TensorType t) {
+  using enum TensorType;
+  switch (t) {
+    case Q2_K:
+      return {16, 16, true};
+    case Q3_K:
+    case Q6_K:
+      return {16, 16, false};
+    case Q4_K:
+    case Q5_K:
+      return {32, 8, true};
+    case Q5_0:
+      return {32, 1, false};
+    default:  // Q4_1, Q5_1
+      return {32, 1, true};
+  }
+}
+
+// Elements per block of a type with a packed layout.
+constexpr size_t elems_per_block(TensorType t) {
+  if (t == TensorType::Q4_0 || t == TensorType::Q8_0) return 32;
+  const BlockShape s = block_shape(t);
+  return static_cast<size_t>(s.sub_len * s.n_subs);
+}
+
+// Calls f.template operator()<kT>() with kT = t, for a type the decoders handle: every type with a
+// packed layout (packed_format.h) but Q4_0 and Q8_0, which the kernels read directly.
+template <class F>
+void with_decoded_type(TensorType t, F&& f) {
+  using enum TensorType;
+  switch (t) {
+    case Q2_K:
+      return f.template operator()<Q2_K>();
+    case Q3_K:
+      return f.template operator()<Q3_K>();
+    case Q4_K:
+      return f.template operator()<Q4_K>();
+    case Q5_K:
+      return f.template operator()<Q5_K>();
+    case Q6_K:
+      return f.template operator()<Q6_K>();
+    case Q4_1:
+      return f.template operator()<Q4_1>();
+    case Q5_0:
+      return f.template operator()<Q5_0>();
+    default:  // Q5_1
+      return f.template operator()<Q5_1>();
+  }
+}
+
 // Decodes one block column of type kT into sink.
 template <class V, TensorType kT, class Src, class Sink>
 void decode(const Src& src, Sink& sink) {

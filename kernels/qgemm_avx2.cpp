@@ -305,18 +305,19 @@ struct DotSink {
 
 // One token with packed weights of the other types: each block column decoded in registers, rows
 // 0-7 and then 8-15, one sequential stream per group.
-template <TensorType kT, int L, int kSubs, bool kMin>
+template <TensorType kT>
 void gemv_packed_decoded(const QMatmulJob& jb, size_t row0, size_t nr) {
-  const size_t nb = jb.n_in / (L * kSubs), bb = jb.row_stride / nb;
+  constexpr BlockShape s = block_shape(kT);
+  const size_t nb = jb.n_in / elems_per_block(kT), bb = jb.row_stride / nb;
   const uint8_t* group = jb.w + row0 * jb.row_stride;
-  const q::ActRow a = act_row(jb, 0, jb.n_in / L);
+  const q::ActRow a = act_row(jb, 0, jb.n_in / s.sub_len);
   __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
   for (size_t b = 0; b < nb; ++b) {
     const uint8_t* p = group + b * 16 * bb;
     for (size_t l = 0; l < 16 * bb; l += 64)
       _mm_prefetch(reinterpret_cast<const char*>(p + kStreamAhead + l), _MM_HINT_T0);
     for (size_t h = 0; h < 2; ++h) {
-      DotSink<L, kSubs, kMin> sink{a, b, acc[h], {}};
+      DotSink<s.sub_len, s.n_subs, s.has_min> sink{a, b, acc[h], {}};
       const PackedHalf src{p, jb.pf, h};
       decode<V256, kT>(src, sink);
     }
@@ -346,9 +347,9 @@ struct PanelSink {
 
 // A packed group into the panel: the same bytes and factors as repack() of the group's file rows
 // (Q8_0 bytes stored as q + 128, as repack_direct does).
-template <TensorType kT, int L, int kSubs>
+template <TensorType kT>
 void panel_from_packed(const QMatmulJob& jb, size_t row0, Panel& p) {
-  const size_t nb = jb.n_in / (L * kSubs), bb = jb.row_stride / nb;
+  const size_t nb = jb.n_in / elems_per_block(kT), bb = jb.row_stride / nb;
   const uint8_t* group = jb.w + row0 * jb.row_stride;
   const __m256i low = _mm256_set1_epi8(0x0F), bias = _mm256_set1_epi8(static_cast<char>(0x80));
   for (size_t b = 0; b < nb; ++b) {
@@ -375,7 +376,8 @@ void panel_from_packed(const QMatmulJob& jb, size_t row0, Panel& p) {
         }
         _mm256_storeu_ps(p.dw + b * kRows + 8 * h, src.half(0));
       } else {
-        PanelSink<L, kSubs> sink{p, b, h, q::format_of(kT).has_min};
+        constexpr BlockShape s = block_shape(kT);
+        PanelSink<s.sub_len, s.n_subs> sink{p, b, h, s.has_min};
         decode<V256, kT>(src, sink);
       }
     }
@@ -383,29 +385,9 @@ void panel_from_packed(const QMatmulJob& jb, size_t row0, Panel& p) {
 }
 
 void panel_from_packed(const QMatmulJob& jb, size_t row0, Panel& p) {
-  using enum TensorType;
-  switch (jb.wtype) {
-    case Q4_0:
-      return panel_from_packed<Q4_0, 32, 1>(jb, row0, p);
-    case Q8_0:
-      return panel_from_packed<Q8_0, 32, 1>(jb, row0, p);
-    case Q2_K:
-      return panel_from_packed<Q2_K, 16, 16>(jb, row0, p);
-    case Q3_K:
-      return panel_from_packed<Q3_K, 16, 16>(jb, row0, p);
-    case Q4_K:
-      return panel_from_packed<Q4_K, 32, 8>(jb, row0, p);
-    case Q5_K:
-      return panel_from_packed<Q5_K, 32, 8>(jb, row0, p);
-    case Q6_K:
-      return panel_from_packed<Q6_K, 16, 16>(jb, row0, p);
-    case Q4_1:
-      return panel_from_packed<Q4_1, 32, 1>(jb, row0, p);
-    case Q5_0:
-      return panel_from_packed<Q5_0, 32, 1>(jb, row0, p);
-    default:  // Q5_1, the last type with a packed layout (packed_format.h)
-      return panel_from_packed<Q5_1, 32, 1>(jb, row0, p);
-  }
+  if (jb.wtype == TensorType::Q4_0) return panel_from_packed<TensorType::Q4_0>(jb, row0, p);
+  if (jb.wtype == TensorType::Q8_0) return panel_from_packed<TensorType::Q8_0>(jb, row0, p);
+  with_decoded_type(jb.wtype, [&]<TensorType kT>() { panel_from_packed<kT>(jb, row0, p); });
 }
 
 template <int L, bool kMin, bool kSigned>
@@ -469,38 +451,13 @@ void qmatmul_rows_avx2(const QMatmulJob& jb, size_t row_begin, size_t row_end) {
   if (jb.packed && jb.n_tok == 1) {
     for (size_t row0 = row_begin; row0 < row_end; row0 += kRows) {
       const size_t nr = min_size(kRows, row_end - row0);
-      using enum TensorType;
-      switch (jb.wtype) {
-        case Q4_0:
-          gemv_packed<false>(jb, row0, nr);
-          break;
-        case Q8_0:
-          gemv_packed<true>(jb, row0, nr);
-          break;
-        case Q2_K:
-          gemv_packed_decoded<Q2_K, 16, 16, true>(jb, row0, nr);
-          break;
-        case Q3_K:
-          gemv_packed_decoded<Q3_K, 16, 16, false>(jb, row0, nr);
-          break;
-        case Q4_K:
-          gemv_packed_decoded<Q4_K, 32, 8, true>(jb, row0, nr);
-          break;
-        case Q5_K:
-          gemv_packed_decoded<Q5_K, 32, 8, true>(jb, row0, nr);
-          break;
-        case Q6_K:
-          gemv_packed_decoded<Q6_K, 16, 16, false>(jb, row0, nr);
-          break;
-        case Q4_1:
-          gemv_packed_decoded<Q4_1, 32, 1, true>(jb, row0, nr);
-          break;
-        case Q5_0:
-          gemv_packed_decoded<Q5_0, 32, 1, false>(jb, row0, nr);
-          break;
-        default:  // Q5_1, the last type with a packed layout (packed_format.h)
-          gemv_packed_decoded<Q5_1, 32, 1, true>(jb, row0, nr);
-      }
+      if (jb.wtype == TensorType::Q4_0)
+        gemv_packed<false>(jb, row0, nr);
+      else if (sgn)
+        gemv_packed<true>(jb, row0, nr);
+      else
+        with_decoded_type(jb.wtype,
+                          [&]<TensorType kT>() { gemv_packed_decoded<kT>(jb, row0, nr); });
     }
     return;
   }

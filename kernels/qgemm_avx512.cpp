@@ -142,33 +142,21 @@ struct DotSink {
   }
 };
 
-// Elements per block.
-size_t block_elems(TensorType t) {
-  switch (t) {
-    case TensorType::Q2_K:
-    case TensorType::Q3_K:
-    case TensorType::Q4_K:
-    case TensorType::Q5_K:
-    case TensorType::Q6_K:
-      return 256;
-    default:
-      return 32;
-  }
-}
-
-template <TensorType kT, int L, int kSubs, class Cursor>
-void repack_decoded(const Cursor& cur, size_t nb, Panel& p, size_t g, bool has_min) {
+template <TensorType kT, class Cursor>
+void repack_decoded(const Cursor& cur, size_t nb, Panel& p, size_t g) {
+  constexpr BlockShape s = block_shape(kT);
   for (size_t b = 0; b < nb; ++b) {
-    PanelSink<L, kSubs> sink{p, b, g, has_min};
+    PanelSink<s.sub_len, s.n_subs> sink{p, b, g, s.has_min};
     decode<V512, kT>(cur.at(b), sink);
   }
 }
 
-template <TensorType kT, int L, int kSubs, bool kMin, class Cursor>
+template <TensorType kT, class Cursor>
 void gemv_decoded(const Cursor& cur, size_t nb, size_t nr, const q::ActRow& a, float* y) {
+  constexpr BlockShape s = block_shape(kT);
   __m512 acc = _mm512_setzero_ps();
   for (size_t b = 0; b < nb; ++b) {
-    DotSink<L, kSubs, kMin> sink{a, b, acc, {}};
+    DotSink<s.sub_len, s.n_subs, s.has_min> sink{a, b, acc, {}};
     decode<V512, kT>(cur.at(b), sink);
   }
   _mm512_mask_storeu_ps(y, lanes16(nr), acc);
@@ -177,57 +165,17 @@ void gemv_decoded(const Cursor& cur, size_t nb, size_t nr, const q::ActRow& a, f
 // 16 rows (nb blocks each) into panel rows group g.
 template <class Cursor>
 void repack_any(TensorType t, const Cursor& cur, size_t nb, Panel& p, size_t g) {
-  using enum TensorType;
-  switch (t) {
-    case Q4_0:
-      return repack_q4_0(cur, nb, p, g);
-    case Q8_0:
-      return repack_q8_0(cur, nb, p, g);
-    case Q2_K:
-      return repack_decoded<Q2_K, 16, 16>(cur, nb, p, g, true);
-    case Q3_K:
-      return repack_decoded<Q3_K, 16, 16>(cur, nb, p, g, false);
-    case Q6_K:
-      return repack_decoded<Q6_K, 16, 16>(cur, nb, p, g, false);
-    case Q4_K:
-      return repack_decoded<Q4_K, 32, 8>(cur, nb, p, g, true);
-    case Q5_K:
-      return repack_decoded<Q5_K, 32, 8>(cur, nb, p, g, true);
-    case Q4_1:
-      return repack_decoded<Q4_1, 32, 1>(cur, nb, p, g, true);
-    case Q5_0:
-      return repack_decoded<Q5_0, 32, 1>(cur, nb, p, g, false);
-    default:
-      return repack_decoded<Q5_1, 32, 1>(cur, nb, p, g, true);
-  }
+  if (t == TensorType::Q4_0) return repack_q4_0(cur, nb, p, g);
+  if (t == TensorType::Q8_0) return repack_q8_0(cur, nb, p, g);
+  with_decoded_type(t, [&]<TensorType kT>() { repack_decoded<kT>(cur, nb, p, g); });
 }
 
 // 16 rows (nb blocks each) times one token; the first nr results stored.
 template <class Cursor>
 void gemv_any(TensorType t, const Cursor& cur, size_t nb, size_t nr, const q::ActRow& a, float* y) {
-  using enum TensorType;
-  switch (t) {
-    case Q4_0:
-      return gemv_group<false>(cur, nb, nr, a, y);
-    case Q8_0:
-      return gemv_group<true>(cur, nb, nr, a, y);
-    case Q2_K:
-      return gemv_decoded<Q2_K, 16, 16, true>(cur, nb, nr, a, y);
-    case Q3_K:
-      return gemv_decoded<Q3_K, 16, 16, false>(cur, nb, nr, a, y);
-    case Q6_K:
-      return gemv_decoded<Q6_K, 16, 16, false>(cur, nb, nr, a, y);
-    case Q4_K:
-      return gemv_decoded<Q4_K, 32, 8, true>(cur, nb, nr, a, y);
-    case Q5_K:
-      return gemv_decoded<Q5_K, 32, 8, true>(cur, nb, nr, a, y);
-    case Q4_1:
-      return gemv_decoded<Q4_1, 32, 1, true>(cur, nb, nr, a, y);
-    case Q5_0:
-      return gemv_decoded<Q5_0, 32, 1, false>(cur, nb, nr, a, y);
-    default:
-      return gemv_decoded<Q5_1, 32, 1, true>(cur, nb, nr, a, y);
-  }
+  if (t == TensorType::Q4_0) return gemv_group<false>(cur, nb, nr, a, y);
+  if (t == TensorType::Q8_0) return gemv_group<true>(cur, nb, nr, a, y);
+  with_decoded_type(t, [&]<TensorType kT>() { gemv_decoded<kT>(cur, nb, nr, a, y); });
 }
 
 // Any type: reference decoding of each row, then a transpose into the panel layout.
@@ -359,7 +307,7 @@ void quantize_act_avx512(const float* x, size_t n, int8_t* qa, float* da, int32_
 void qmatmul_rows_avx512(const QMatmulJob& jb, size_t row_begin, size_t row_end) {
   const q::Format f = q::format_of(jb.wtype);
   const size_t n_sub = jb.n_in / static_cast<size_t>(f.sub_len);
-  const size_t nb = jb.n_in / block_elems(jb.wtype), bb = jb.row_stride / nb;
+  const size_t nb = jb.n_in / elems_per_block(jb.wtype), bb = jb.row_stride / nb;
   // The 16 rows from `first` (a multiple of 16): a packed group or rows of the file layout.
   auto with_cursor = [&](size_t first, auto&& fn) {
     const uint8_t* at = jb.w + first * jb.row_stride;  // a packed group takes 16 rows' bytes
