@@ -2,7 +2,7 @@
 // kernels read directly), written once for any vector width: each turns one block column of
 // rows in lanes (4 bytes of every row in a 32-bit lane) into slot vectors (4 elements of every
 // row) and sub-block factors, handed to a sink. The AVX-512 kernels run them on 16 rows at a time
-// (qblocks_avx512.h), the AVX2 GEMV on 8 (each half of a packed group, qgemm_avx2.cpp).
+// (qblocks_avx512.h), the AVX2 kernels on 8 (each half of a packed group, qgemm_avx2.cpp).
 //
 // V is the vector: V::I integer and V::F float vectors with one 32-bit lane per row, and the
 // operations below as static functions (16- and 32-bit shifts by constants, bitwise and/or,
@@ -10,8 +10,8 @@
 // shuffle within 128-bit lanes, and where_any: a byte value where a byte test is nonzero).
 // A source gives words(off, out[4]) (bytes off..off+15 of every row: out[k] holds dword k),
 // word(off) (the dword at off of every row) and half(off) (the fp16 at off of every row as
-// floats); kCheapReload says whether reading the same
-// words twice is cheap (plain loads) or not (a gather and transpose).
+// floats); kCheapReload says whether reading the same words twice is cheap (plain loads) or not
+// (a gather and transpose).
 // A sink takes:
 //   sink.slot(j, k, v)        slot k (4 elements) of sub-block j; k = 0 comes first
 //   sink.done(j, dw, mw)      sub-block j has all its slots; its factors (mw only for formats
