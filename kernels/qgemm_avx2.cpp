@@ -3,7 +3,10 @@
 // VPMADDUBSW multiplies unsigned weight bytes by signed activation bytes and adds pairs with
 // signed saturation, so the weight bytes must stay below 128 to be exact: true for every format
 // except Q8_0 (u = q + 128). Q8_0 therefore uses the sign trick |q| * (sign(q) * a) on the signed
-// q, and its activations are derived with offset 0 (matmul.cpp passes o_eff = 0).
+// q, and its activations are derived with offset 0 (qmatmul.cpp passes o_eff = 0).
+// Packed rows (packed_rows.h) are read directly: one token multiplies the slot vectors as they are
+// read or decoded (gemv_packed, gemv_packed_decoded), a batch decodes each group into the panel
+// (panel_from_packed); the decoders are those of block_decode.h, on 8 rows at a time.
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
