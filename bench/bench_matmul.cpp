@@ -1,6 +1,7 @@
 // Matrix-product throughput per weight type, code path, shape, batch size and mode.
-// Names: matmul/<type>/<n_out>x<n_in>/tok<n>/<isa>/<fast|exact|packed>/threads:<t>, where
-// "packed" is the fast mode on weights packed as a model load packs them (kernels/packed_rows.h).
+// Names: matmul/<type>/<n_out>x<n_in>/tok<n>/<isa>/<fast|exact|packed>/threads:<t>, where <isa>
+// is scalar, avx2, avx2vnni (AVX2 with AVX-VNNI, on CPUs that have it) or avx512, and "packed" is
+// the fast mode on weights packed as a model load packs them (kernels/packed_rows.h).
 // Counters: "weights" is bytes of weights streamed per second (one pass over W per call), the
 // figure that bounds GEMV speed; "ops" is 2 * n_out * n_in * n_tok per second. Every call reads a
 // different copy of W (enough copies to exceed the last-level cache), so GEMV figures are DRAM
@@ -54,9 +55,17 @@ std::vector<uint8_t> make_weights(TensorType t, size_t n_out, size_t n_in) {
   return w;
 }
 
+// A code path: an ISA and, for AVX2, whether the integer kernels use AVX-VNNI.
+struct Path {
+  mk::Isa isa;
+  bool vnni;
+  std::string name;  // "scalar", "avx2", "avx2vnni", "avx512"
+};
+
 void bench(benchmark::State& state, TensorType t, size_t n_out, size_t n_in, size_t n_tok,
-           mk::Isa isa, mk::MatmulMode mode, int threads, bool hot, bool packed) {
-  mk::set_isa_for_testing(isa);
+           Path path, mk::MatmulMode mode, int threads, bool hot, bool packed) {
+  mk::set_isa_for_testing(path.isa);
+  mk::set_avx_vnni_for_testing(path.vnni);
   const auto w0 = make_weights(t, n_out, n_in);
   constexpr size_t kColdBytes = size_t{160} << 20;  // well past a 32 MiB L3
   const size_t copies = n_tok == 1 && !hot ? (kColdBytes + w0.size() - 1) / w0.size() : 1;
@@ -84,6 +93,7 @@ void bench(benchmark::State& state, TensorType t, size_t n_out, size_t n_in, siz
       2.0 * static_cast<double>(n_out * n_in * n_tok) * static_cast<double>(state.iterations()),
       benchmark::Counter::kIsRate);
   mk::set_isa_for_testing(std::nullopt);
+  mk::set_avx_vnni_for_testing(std::nullopt);
 }
 
 void bench_quantize_act(benchmark::State& state, mk::Isa isa, size_t n) {
@@ -113,9 +123,17 @@ const int registered = [] {
       TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
   const size_t shapes[][2] = {{2048, 2048},  {256, 2048},  {5632, 2048}, {2048, 5632},
                               {32000, 2048}, {4096, 4096}, {14336, 4096}};
+  std::vector<Path> paths;
   for (mk::Isa isa : {mk::Isa::Scalar, mk::Isa::Avx2, mk::Isa::Avx512}) {
     if (static_cast<int>(isa) > static_cast<int>(mk::best_isa())) continue;
+    paths.push_back({isa, false, std::string(mk::isa_name(isa))});
+    if (isa == mk::Isa::Avx2 && mk::cpu_features().avx_vnni)
+      paths.push_back({isa, true, "avx2vnni"});
+  }
+  for (const Path& path : paths) {
+    const mk::Isa isa = path.isa;
     for (size_t n : {size_t{2048}, size_t{5632}}) {
+      if (path.vnni) break;  // the activation quantizer has no VNNI variant
       const std::string name =
           "quantize_act/" + std::string(mk::isa_name(isa)) + "/" + std::to_string(n);
       benchmark::RegisterBenchmark(name.c_str(), bench_quantize_act, isa, n)->UseRealTime();
@@ -138,9 +156,9 @@ const int registered = [] {
         for (int threads : {1, 2}) {
           if (v.mode == mk::MatmulMode::Exact || !applies(t, v)) continue;
           const std::string name = "matmul_hot/" + std::string(minillm::type_name(t)) +
-                                   "/256x2048/tok1/" + std::string(mk::isa_name(isa)) + "/" +
-                                   v.name + "/threads:" + std::to_string(threads);
-          benchmark::RegisterBenchmark(name.c_str(), bench, t, 256, 2048, 1, isa, v.mode, threads,
+                                   "/256x2048/tok1/" + path.name + "/" + v.name +
+                                   "/threads:" + std::to_string(threads);
+          benchmark::RegisterBenchmark(name.c_str(), bench, t, 256, 2048, 1, path, v.mode, threads,
                                        true, v.packed)
               ->Unit(benchmark::kMicrosecond)
               ->UseRealTime();
@@ -153,10 +171,9 @@ const int registered = [] {
               if (!applies(t, v)) continue;
               const std::string name = "matmul/" + std::string(minillm::type_name(t)) + "/" +
                                        std::to_string(s[0]) + "x" + std::to_string(s[1]) + "/tok" +
-                                       std::to_string(n_tok) + "/" +
-                                       std::string(mk::isa_name(isa)) + "/" + v.name +
+                                       std::to_string(n_tok) + "/" + path.name + "/" + v.name +
                                        "/threads:" + std::to_string(threads);
-              benchmark::RegisterBenchmark(name.c_str(), bench, t, s[0], s[1], n_tok, isa, v.mode,
+              benchmark::RegisterBenchmark(name.c_str(), bench, t, s[0], s[1], n_tok, path, v.mode,
                                            threads, false, v.packed)
                   ->Unit(benchmark::kMicrosecond)
                   ->UseRealTime();

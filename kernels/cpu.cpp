@@ -136,6 +136,21 @@ std::string_view isa_name(Isa isa) {
   return "unknown";
 }
 
+namespace {
+std::atomic<int> g_vnni_override{kNoOverride};
+}  // namespace
+
+bool avx_vnni_active() {
+  const int forced = g_vnni_override.load(std::memory_order_relaxed);
+  return forced != kNoOverride ? forced != 0 : cpu_features().avx_vnni;
+}
+
+void set_avx_vnni_for_testing(std::optional<bool> on) {
+  if (on && *on && !cpu_features().avx_vnni)
+    throw Error("set_avx_vnni_for_testing: this CPU has no AVX-VNNI");
+  g_vnni_override.store(on ? static_cast<int>(*on) : kNoOverride, std::memory_order_relaxed);
+}
+
 std::optional<Isa> parse_isa(std::string_view name) {
   for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
     if (name == isa_name(isa)) return isa;

@@ -38,6 +38,13 @@ Isa active_isa();
 void set_isa_for_testing(std::optional<Isa> isa);
 
 std::string_view isa_name(Isa isa);  // "scalar", "avx2", "avx512"
+
+// Whether the AVX2 integer kernels use VEX-encoded VNNI: when the CPU has it (cpu_features()),
+// unless a test turned it off.
+bool avx_vnni_active();
+// Forces AVX-VNNI off (false) or on (true; throws minillm::Error if the CPU lacks it); nullopt:
+// back to the default.
+void set_avx_vnni_for_testing(std::optional<bool> on);
 std::optional<Isa> parse_isa(std::string_view name);
 
 }  // namespace minillm::kernels

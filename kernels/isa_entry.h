@@ -72,6 +72,8 @@ void attention_values_avx2(const float* p, const void* v, bool f16, size_t strid
 void quantize_act_avx2(const float* x, size_t n, int8_t* qa, float* da, int32_t* asum16);
 // Rows [row_begin, row_end) of the product; row_begin a multiple of 16.
 void qmatmul_rows_avx2(const QMatmulJob& job, size_t row_begin, size_t row_end);
+// The same with VEX-encoded VNNI (qgemm_avxvnni.cpp: AVX2 + AVX-VNNI CPUs).
+void qmatmul_rows_avxvnni(const QMatmulJob& job, size_t row_begin, size_t row_end);
 
 void convert_f16_to_f32_avx512(const uint16_t* src, float* dst, size_t n);
 void convert_f32_to_f16_avx512(const float* src, uint16_t* dst, size_t n);

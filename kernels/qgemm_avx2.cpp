@@ -1,5 +1,6 @@
 // AVX2 integer matrix product (see qdot.h for the arithmetic and qgemm_avx512.cpp for the panel
-// layout; here a panel is 16 rows, read as two 8-row vectors).
+// layout; here a panel is 16 rows, read as two 8-row vectors). qgemm_avxvnni.cpp compiles this file
+// again with MINILLM_QGEMM_AVX_VNNI set, for CPUs with AVX-VNNI (dot4 below).
 // VPMADDUBSW multiplies unsigned weight bytes by signed activation bytes and adds pairs with
 // signed saturation, so the weight bytes must stay below 128 to be exact: true for every format
 // except Q8_0 (u = q + 128). Q8_0 therefore uses the sign trick |q| * (sign(q) * a) on the signed
@@ -116,15 +117,17 @@ void repack_direct(const QMatmulJob& jb, const uint8_t* row0, Panel& p) {
   }
 }
 
-// Sum of 4 u8*s8 products per dword lane, added to acc (exact: see the file comment).
+// Sum of 4 u8*s8 products per dword lane, added to acc (exact: see the file comment). With
+// AVX-VNNI one VPDPBUSD, which never saturates; the sums, and so the results, are the same.
 template <bool kSigned>
-inline __m256i dot4(__m256i acc, __m256i w, __m256i x, __m256i ones) {
-  __m256i p;
-  if constexpr (kSigned)
-    p = _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w));
-  else
-    p = _mm256_maddubs_epi16(w, x);
-  return _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));
+inline __m256i dot4(__m256i acc, __m256i w, __m256i x, [[maybe_unused]] __m256i ones) {
+  const __m256i u = kSigned ? _mm256_abs_epi8(w) : w;
+  const __m256i s = kSigned ? _mm256_sign_epi8(x, w) : x;
+#if MINILLM_QGEMM_AVX_VNNI
+  return _mm256_dpbusd_avx_epi32(acc, u, s);
+#else
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), ones));
+#endif
 }
 
 template <int T, int L, bool kMin, bool kSigned>
@@ -413,6 +416,7 @@ void run_tokens(const QMatmulJob& jb, const Panel& p, size_t row0, size_t nr) {
 
 }  // namespace
 
+#if !MINILLM_QGEMM_AVX_VNNI  // one copy of the activation quantizer is enough
 void quantize_act_avx2(const float* x, size_t n, int8_t* qa, float* da, int32_t* asum16) {
   const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
   const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127);
@@ -447,7 +451,13 @@ void quantize_act_avx2(const float* x, size_t n, int8_t* qa, float* da, int32_t*
   }
 }
 
+#endif
+
+#if MINILLM_QGEMM_AVX_VNNI
+void qmatmul_rows_avxvnni(const QMatmulJob& jb, size_t row_begin, size_t row_end) {
+#else
 void qmatmul_rows_avx2(const QMatmulJob& jb, size_t row_begin, size_t row_end) {
+#endif
   const q::Format f = q::format_of(jb.wtype);
   const size_t n_sub = jb.n_in / static_cast<size_t>(f.sub_len);
   const bool sgn = jb.wtype == TensorType::Q8_0;

@@ -71,8 +71,9 @@ void qmatmul_many(TensorType wtype, size_t n_in, const Target* targets, size_t n
                   : isa == Isa::Avx2 ? isa::quantize_act_avx2
                                      : q::quantize_act_row;
   auto rows = isa == Isa::Avx512 ? isa::qmatmul_rows_avx512
-              : isa == Isa::Avx2 ? isa::qmatmul_rows_avx2
-                                 : rows_scalar;
+              : isa == Isa::Avx2
+                  ? (avx_vnni_active() ? isa::qmatmul_rows_avxvnni : isa::qmatmul_rows_avx2)
+                  : rows_scalar;
   const size_t panel = isa == Isa::Avx512 ? 32 : 16;  // rows the SIMD paths repack together
   // The matrices' panels are numbered one after the other and each chunk takes a run of them:
   // matrices laid out one after another in memory (as the model's are) are then one stream.

@@ -1,4 +1,5 @@
-# CTest script (cmake -P): the per-ISA object files (*_avx2.cpp, *_avx512.cpp) must define no weak
+# CTest script (cmake -P): the per-ISA object files (*_avx2.cpp, *_avxvnni.cpp, *_avx512.cpp) must
+# define no weak
 # or unique symbols. Such a symbol is an inline function or template instance (std::vector<...>::
 # resize, say) compiled with wide-ISA flags that the linker may pick for the whole program, where
 # it would run AVX-512 instructions on a CPU without them. kernels/isa_local.h holds the helpers
@@ -8,7 +9,7 @@ cmake_minimum_required(VERSION 3.20)
 string(REPLACE "|" ";" objects "${OBJECTS}")
 set(checked 0)
 foreach(obj IN LISTS objects)
-  if(NOT obj MATCHES "_avx(2|512)\\.cpp\\.o$")
+  if(NOT obj MATCHES "_avx(2|vnni|512)\\.cpp\\.o$")
     continue()
   endif()
   math(EXPR checked "${checked} + 1")

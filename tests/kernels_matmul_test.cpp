@@ -21,10 +21,12 @@
 namespace minillm::kernels {
 namespace {
 
+using testing::IsaPath;
 using testing::make_weights;
 using testing::random_floats;
 using testing::ScopedIsa;
 using testing::supported_isas;
+using testing::supported_paths;
 
 const TensorType kAllTypes[] = {
     TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q4_0, TensorType::Q4_1,
@@ -71,7 +73,7 @@ TEST(Matmul, HandComputedF32) {
   // W = [[1, 2, 3], [-1, 0, 0.5]], x = [[1, 1, 1], [2, -1, 4]].
   const float w[6] = {1, 2, 3, -1, 0, 0.5f};
   const float x[6] = {1, 1, 1, 2, -1, 4};
-  for (Isa isa : supported_isas()) {
+  for (const IsaPath isa : supported_paths()) {
     ScopedIsa scope(isa);
     float y[4];
     matmul(TensorType::F32, w, 2, 3, x, 2, y, 2);
@@ -89,7 +91,7 @@ TEST(Matmul, HandComputedQ4_0) {
   std::memset(b.qs, 0x99, sizeof(b.qs));
   std::vector<float> x(32);
   for (int i = 0; i < 32; ++i) x[i] = static_cast<float>(i);  // sum 496
-  for (Isa isa : supported_isas()) {
+  for (const IsaPath isa : supported_paths()) {
     ScopedIsa scope(isa);
     float y = 0;
     matmul(TensorType::Q4_0, &b, 1, 32, x.data(), 1, &y, 1, MatmulMode::Exact);
@@ -116,7 +118,7 @@ TEST(Matmul, AllTypesAllPathsMatchFloat64AndScalar) {
       ScopedIsa scope(Isa::Scalar);
       scalar = run(t, w, n_out, n_in, x, n_tok, 1);
     }
-    for (Isa isa : supported_isas()) {
+    for (const IsaPath isa : supported_paths()) {
       SCOPED_TRACE(isa_name(isa));
       ScopedIsa scope(isa);
       const auto batch = run(t, w, n_out, n_in, x, n_tok, 3);
@@ -159,7 +161,7 @@ TEST(Matmul, OddShapes) {
     const auto w = make_weights(s.t, s.n_out, s.n_in, rng);
     const auto x = random_floats(s.n_in * s.n_tok, rng);
     const Reference ref = reference(s.t, w, s.n_out, s.n_in, x, s.n_tok);
-    for (Isa isa : supported_isas()) {
+    for (const IsaPath isa : supported_paths()) {
       SCOPED_TRACE(isa_name(isa));
       ScopedIsa scope(isa);
       const auto y = run(s.t, w, s.n_out, s.n_in, x, s.n_tok, 2);
@@ -182,7 +184,7 @@ TEST(Matmul, LargeRowAccuracy) {
   for (TensorType t : {TensorType::F32, TensorType::Q4_0, TensorType::Q6_K}) {
     const auto w = make_weights(t, n_out, n_in, rng);
     const Reference ref = reference(t, w, n_out, n_in, x, 1);
-    for (Isa isa : supported_isas()) {
+    for (const IsaPath isa : supported_paths()) {
       ScopedIsa scope(isa);
       const auto y = run(t, w, n_out, n_in, x, 1, 2);
       for (size_t i = 0; i < y.size(); ++i)
@@ -215,7 +217,7 @@ TEST(Dot, MatchesFloat64OnEveryPath) {
       ref += static_cast<double>(a[i]) * b[i];
       mag += std::fabs(static_cast<double>(a[i]) * b[i]);
     }
-    for (Isa isa : supported_isas()) {
+    for (const IsaPath isa : supported_paths()) {
       ScopedIsa scope(isa);
       EXPECT_NEAR(dot_f32(a.data(), b.data(), n), ref, 1e-6 * mag + 1e-30)
           << n << " " << isa_name(isa);
@@ -236,7 +238,7 @@ TEST(Cpu, IsaSelection) {
   if (best_isa() == Isa::Avx512) {
     EXPECT_TRUE(f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq);
   }
-  for (Isa isa : supported_isas()) {
+  for (const IsaPath isa : supported_paths()) {
     ScopedIsa scope(isa);
     EXPECT_EQ(active_isa(), isa);
   }

@@ -16,10 +16,12 @@
 namespace minillm::kernels {
 namespace {
 
+using testing::IsaPath;
 using testing::make_weights;
 using testing::random_floats;
 using testing::ScopedIsa;
 using testing::supported_isas;
+using testing::supported_paths;
 
 size_t width_for(TensorType t) {
   return traits(t).block_size == 256 ? 512 : 96;  // several blocks per row
@@ -136,7 +138,7 @@ TEST(PackedRows, MatmulEqualsTheFileLayoutBitwiseOnEveryPath) {
       const PackedRows p(t, w.data(), n_out, n_in, 2);
       for (size_t n_tok : {1u, 3u, 6u}) {
         const auto x = random_floats(n_tok * n_in, rng);
-        for (Isa isa : supported_isas()) {
+        for (const IsaPath isa : supported_paths()) {
           const ScopedIsa scoped(isa);
           for (MatmulMode mode : {MatmulMode::Fast, MatmulMode::Exact}) {
             SCOPED_TRACE(std::string(type_name(t)) + " n_out " + std::to_string(n_out) + " n_tok " +
@@ -175,7 +177,7 @@ TEST(PackedRows, SharedInputProductsEqualSeparateProducts) {
     }
     for (size_t n_tok : {1u, 3u}) {
       const auto x = random_floats(n_tok * n_in, rng);
-      for (Isa isa : supported_isas()) {
+      for (const IsaPath isa : supported_paths()) {
         const ScopedIsa scoped(isa);
         for (MatmulMode mode : {MatmulMode::Fast, MatmulMode::Exact}) {
           for (int threads : {1, 2, 3}) {

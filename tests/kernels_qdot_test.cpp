@@ -22,10 +22,12 @@
 namespace minillm::kernels {
 namespace {
 
+using testing::IsaPath;
 using testing::make_weights;
 using testing::random_floats;
 using testing::ScopedIsa;
 using testing::supported_isas;
+using testing::supported_paths;
 
 std::vector<float> fast(TensorType t, const std::vector<uint8_t>& w, size_t n_out, size_t n_in,
                         const std::vector<float>& x, size_t n_tok, int threads) {
@@ -59,7 +61,7 @@ TEST(QuantizeAct, SimdMatchesScalarBitwise) {
     EXPECT_EQ(sum, s0[2 * b] + s0[2 * b + 1]);
   }
   EXPECT_EQ(d0[0], 0.0f);
-  for (Isa isa : supported_isas()) {
+  for (const IsaPath isa : supported_paths()) {
     if (isa == Isa::Scalar) continue;
     SCOPED_TRACE(isa_name(isa));
     auto fn = isa == Isa::Avx512 ? isa::quantize_act_avx512 : isa::quantize_act_avx2;
@@ -111,7 +113,7 @@ TEST(FastMatmul, UnitScalesGiveExactIntegers) {
       if (t == TensorType::Q4_1 || t == TensorType::Q5_1) std::memcpy(&w[off + 2], &zero, 2);
     }
     std::vector<float> deq(n_in);
-    for (Isa isa : supported_isas()) {
+    for (const IsaPath isa : supported_paths()) {
       SCOPED_TRACE(isa_name(isa));
       ScopedIsa scope(isa);
       const auto y = fast(t, w, n_out, n_in, x, 1, 2);
@@ -172,7 +174,7 @@ TEST(FastMatmul, AllTypesAllPathsBitwiseAndBounded) {
       scalar = fast(t, w, n_out, n_in, x, n_tok, 1);
     }
     for (size_t i = 0; i < scalar.size(); ++i) ASSERT_NEAR(scalar[i], ref.y[i], ref.err[i]) << i;
-    for (Isa isa : supported_isas()) {
+    for (const IsaPath isa : supported_paths()) {
       SCOPED_TRACE(isa_name(isa));
       ScopedIsa scope(isa);
       const auto batch = fast(t, w, n_out, n_in, x, n_tok, 2);
@@ -213,7 +215,7 @@ TEST(FastMatmul, OddShapes) {
       ScopedIsa scope(Isa::Scalar);
       scalar = fast(s.t, w, s.n_out, s.n_in, x, s.n_tok, 1);
     }
-    for (Isa isa : supported_isas()) {
+    for (const IsaPath isa : supported_paths()) {
       SCOPED_TRACE(isa_name(isa));
       ScopedIsa scope(isa);
       const auto y = fast(s.t, w, s.n_out, s.n_in, x, s.n_tok, 2);

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <optional>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "kernels/blocks.h"
@@ -30,11 +31,39 @@ inline std::vector<Isa> supported_isas() {
   return out;
 }
 
+// A code path of the integer kernels: an ISA and, for AVX2, whether AVX-VNNI is used.
+struct IsaPath {
+  Isa isa;
+  bool vnni = false;
+  operator Isa() const { return isa; }  // NOLINT(google-explicit-constructor): a path is an ISA
+};
+
+inline std::string isa_name(const IsaPath& p) {
+  return std::string(kernels::isa_name(p.isa)) + (p.vnni ? "+vnni" : "");
+}
+
+// supported_isas(), with AVX2 twice on a CPU with AVX-VNNI: without and with it.
+inline std::vector<IsaPath> supported_paths() {
+  std::vector<IsaPath> out;
+  for (Isa isa : supported_isas()) {
+    out.push_back({isa, false});
+    if (isa == Isa::Avx2 && cpu_features().avx_vnni) out.push_back({isa, true});
+  }
+  return out;
+}
+
 // Forces a path for the lifetime of the object.
 class ScopedIsa {
  public:
   explicit ScopedIsa(Isa isa) { set_isa_for_testing(isa); }
-  ~ScopedIsa() { set_isa_for_testing(std::nullopt); }
+  explicit ScopedIsa(IsaPath p) {
+    set_isa_for_testing(p.isa);
+    set_avx_vnni_for_testing(p.vnni);
+  }
+  ~ScopedIsa() {
+    set_isa_for_testing(std::nullopt);
+    set_avx_vnni_for_testing(std::nullopt);
+  }
   ScopedIsa(const ScopedIsa&) = delete;
   ScopedIsa& operator=(const ScopedIsa&) = delete;
 };
