@@ -6,8 +6,9 @@
 //
 // V is the vector: V::I integer and V::F float vectors with one 32-bit lane per row, and the
 // operations below as static functions (16- and 32-bit shifts by constants, bitwise and/or,
-// broadcasts, int -> float, fp16 in the low 16 bits of each lane -> float, float mul/sub, a byte
-// shuffle within 128-bit lanes, and where_any: a byte value where a byte test is nonzero).
+// broadcasts, int -> float, fp16 in the low 16 bits of each lane -> float, float mul/sub/fmadd, a
+// byte shuffle within 128-bit lanes, where_any: a byte value where a byte test is nonzero, and
+// dot4: the sums of 4 unsigned x signed byte products added to each 32-bit lane).
 // A source gives words(off, out[4]) (bytes off..off+15 of every row: out[k] holds dword k),
 // word(off) (the dword at off of every row) and half(off) (the fp16 at off of every row as
 // floats); kCheapReload says whether reading the same words twice is cheap (plain loads) or not
@@ -25,6 +26,8 @@
 
 #include <cstddef>
 
+#include "kernels/isa_local.h"
+#include "kernels/qdot.h"
 #include "minillm/tensor_type.h"
 
 namespace minillm::kernels::isa {
@@ -242,6 +245,28 @@ void decode_legacy(const Src& src, Sink& sink) {
   const auto dw = src.half(0);
   sink.done(0, dw, kMin ? src.half(2) : dw);
 }
+
+// Multiplies decoded slot vectors with one token as they come (GEMV). s holds the integer sums of
+// the sub-blocks not yet done; done(j) folds sub-block j into acc with the operations of the panel
+// kernels in the same order (those of q::dot_ref), so the GEMV gives the panel path's bits.
+template <class V, int L, int kSubs, bool kMin>
+struct DotSink {
+  const q::ActRow& a;
+  size_t sb;  // block column
+  typename V::F& acc;
+  typename V::I s[kSubs];
+  void slot(int j, int k, typename V::I v) {
+    const size_t js = sb * kSubs + static_cast<size_t>(j);
+    const auto x = V::set32(load_i32(a.qa + js * L + static_cast<size_t>(4 * k)));
+    s[j] = V::dot4(k == 0 ? V::set32(a.init[js]) : s[j], v, x);
+  }
+  void done(int j, typename V::F dw, typename V::F mw) {
+    const size_t js = sb * kSubs + static_cast<size_t>(j);
+    const auto da = V::set1f(a.da[js]);
+    acc = V::fmadd(V::to_f(s[j]), V::mul(dw, da), acc);
+    if constexpr (kMin) acc = V::fmadd(V::set1f(a.asf[js]), V::mul(mw, da), acc);
+  }
+};
 
 // The shape of a decoded type's block: sub-blocks of sub_len elements, n_subs of them, and whether
 // the format has a min per sub-block (q::format_of says the same at run time).

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 namespace minillm::kernels::isa {
 namespace {
@@ -14,6 +15,13 @@ namespace {
 // reading at ~45 GB/s needs ~8 KiB in flight: 4 KiB ahead left a Q4_0 GEMV at ~87 % of a plain
 // read of the same bytes, 8 and 16 KiB at ~100 % (and 1 KiB left F16 decoding at 77 %).
 inline constexpr size_t kStreamAhead = 8192;
+
+// The 4 bytes at p as a little-endian int32 (unaligned).
+inline int32_t load_i32(const void* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
 
 inline size_t min_size(size_t a, size_t b) {
   return a < b ? a : b;

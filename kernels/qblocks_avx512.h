@@ -20,12 +20,6 @@
 namespace minillm::kernels::isa {
 namespace {
 
-inline int32_t load_i32(const void* p) {
-  int32_t v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-
 // 4x4 transpose of dwords inside each 128-bit lane: in[i] lane L holds 4 dwords of row 4L + i;
 // out[k] lane L holds dword k of rows 4L .. 4L + 3, i.e. out[k] has rows in dword order.
 inline void transpose4x4(const __m512i in[4], __m512i out[4]) {
@@ -179,16 +173,15 @@ struct V512 {
   static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
   static F sub(F a, F b) { return _mm512_sub_ps(a, b); }
   static F zero_f() { return _mm512_setzero_ps(); }
+  static F set1f(float v) { return _mm512_set1_ps(v); }
+  static F fmadd(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
+  static I dot4(I acc, I u, I s) { return _mm512_dpbusd_epi32(acc, u, s); }
   static I shuffle8(I v, I idx) { return _mm512_shuffle_epi8(v, idx); }  // in 128-bit lanes
   static I set4x32(int a, int b, int c, int d) { return _mm512_set4_epi32(d, c, b, a); }
   static I where_any(I v, I sel, I val) {  // val in the bytes where v & sel != 0, else 0
     return _mm512_maskz_mov_epi8(_mm512_test_epi8_mask(v, sel), val);
   }
 };
-
-inline __m512 lanes_f(__m512i v) {
-  return V512::to_f(v);
-}
 
 }  // namespace
 }  // namespace minillm::kernels::isa

@@ -28,12 +28,6 @@ constexpr size_t kRows = 16;
 constexpr size_t kSlot = 64;
 constexpr int kTok = 2;
 
-inline int32_t load_i32(const void* p) {
-  int32_t v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-
 q::ActRow act_row(const QMatmulJob& jb, size_t t, size_t n_sub) {
   return {jb.qa + t * jb.n_in, jb.init + t * n_sub, jb.da + t * n_sub,
           jb.asf != nullptr ? jb.asf + t * n_sub : nullptr};
@@ -253,6 +247,9 @@ struct V256 {
   static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
   static F sub(F a, F b) { return _mm256_sub_ps(a, b); }
   static F zero_f() { return _mm256_setzero_ps(); }
+  static F set1f(float v) { return _mm256_set1_ps(v); }
+  static F fmadd(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
+  static I dot4(I acc, I u, I s) { return isa::dot4<false>(acc, u, s, _mm256_set1_epi16(1)); }
   static I shuffle8(I v, I idx) { return _mm256_shuffle_epi8(v, idx); }  // in 128-bit lanes
   static I set4x32(int a, int b, int c, int d) { return _mm256_setr_epi32(a, b, c, d, a, b, c, d); }
   static I where_any(I v, I sel, I val) {  // val in the bytes where v & sel != 0, else 0
@@ -286,29 +283,6 @@ struct PackedHalf {
   }
 };
 
-// Multiplies decoded slot vectors with one token as they come (GEMV): per lane the operations of
-// kernel<1, L, kMin, false> in the same order, so the same bits as the panel path.
-template <int L, int kSubs, bool kMin>
-struct DotSink {
-  const q::ActRow& a;
-  size_t sb;  // super-block (block column) number
-  __m256& acc;
-  __m256i s[kSubs];
-  void slot(int j, int k, __m256i v) {
-    const size_t js = sb * kSubs + static_cast<size_t>(j);
-    const __m256i start = k == 0 ? _mm256_set1_epi32(a.init[js]) : s[j];
-    const __m256i x = _mm256_set1_epi32(load_i32(a.qa + js * L + static_cast<size_t>(4 * k)));
-    s[j] = dot4<false>(start, v, x, _mm256_set1_epi16(1));
-  }
-  void done(int j, __m256 dw, __m256 mw) {
-    const size_t js = sb * kSubs + static_cast<size_t>(j);
-    const __m256 da = _mm256_set1_ps(a.da[js]);
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[j]), _mm256_mul_ps(dw, da), acc);
-    if constexpr (kMin)
-      acc = _mm256_fmadd_ps(_mm256_set1_ps(a.asf[js]), _mm256_mul_ps(mw, da), acc);
-  }
-};
-
 // One token with packed weights of the other types: each block column decoded in registers, rows
 // 0-7 and then 8-15, one sequential stream per group.
 template <TensorType kT>
@@ -323,7 +297,7 @@ void gemv_packed_decoded(const QMatmulJob& jb, size_t row0, size_t nr) {
     for (size_t l = 0; l < 16 * bb; l += 64)
       _mm_prefetch(reinterpret_cast<const char*>(p + kStreamAhead + l), _MM_HINT_T0);
     for (size_t h = 0; h < 2; ++h) {
-      DotSink<s.sub_len, s.n_subs, s.has_min> sink{a, b, acc[h], {}};
+      DotSink<V256, s.sub_len, s.n_subs, s.has_min> sink{a, b, acc[h], {}};
       const PackedHalf src{p, jb.pf, h};
       decode<V256, kT>(src, sink);
     }

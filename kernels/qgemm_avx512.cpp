@@ -119,29 +119,6 @@ struct PanelSink {
   }
 };
 
-// Multiplies a decoded super-block with one token as it is decoded (GEMV). s holds the integer
-// sums of the sub-blocks not yet done; done(j) folds sub-block j into acc like kernel<> does.
-template <int L, int kSubs, bool kMin>
-struct DotSink {
-  const q::ActRow& a;
-  size_t sb;
-  __m512& acc;
-  __m512i s[kSubs];
-  void slot(int j, int k, __m512i v) {
-    const size_t js = sb * kSubs + static_cast<size_t>(j);
-    const int8_t* x = a.qa + js * L + static_cast<size_t>(4 * k);
-    const __m512i start = k == 0 ? _mm512_set1_epi32(a.init[js]) : s[j];
-    s[j] = _mm512_dpbusd_epi32(start, v, _mm512_set1_epi32(load_i32(x)));
-  }
-  void done(int j, __m512 dw, __m512 mw) {
-    const size_t js = sb * kSubs + static_cast<size_t>(j);
-    const __m512 da = _mm512_set1_ps(a.da[js]);
-    acc = _mm512_fmadd_ps(lanes_f(s[j]), _mm512_mul_ps(dw, da), acc);
-    if constexpr (kMin)
-      acc = _mm512_fmadd_ps(_mm512_set1_ps(a.asf[js]), _mm512_mul_ps(mw, da), acc);
-  }
-};
-
 template <TensorType kT, class Cursor>
 void repack_decoded(const Cursor& cur, size_t nb, Panel& p, size_t g) {
   constexpr BlockShape s = block_shape(kT);
@@ -156,7 +133,7 @@ void gemv_decoded(const Cursor& cur, size_t nb, size_t nr, const q::ActRow& a, f
   constexpr BlockShape s = block_shape(kT);
   __m512 acc = _mm512_setzero_ps();
   for (size_t b = 0; b < nb; ++b) {
-    DotSink<s.sub_len, s.n_subs, s.has_min> sink{a, b, acc, {}};
+    DotSink<V512, s.sub_len, s.n_subs, s.has_min> sink{a, b, acc, {}};
     decode<V512, kT>(cur.at(b), sink);
   }
   _mm512_mask_storeu_ps(y, lanes16(nr), acc);
