@@ -107,7 +107,6 @@ TEST(CliBench, TextFormShowsTheTestsAndTheRoofline) {
 TEST(CliBench, BadArgumentsGiveOneErrorLine) {
   REQUIRE_SHARED_FILE(kModel);
   const std::vector<std::vector<std::string>> cases = {
-      {"bench"},
       {"bench", "-m", "/nonexistent/model.gguf"},
       {"bench", "-m", kModel.string(), "-p", "abc"},
       {"bench", "-m", kModel.string(), "-r", "0"},

@@ -60,7 +60,6 @@ TEST(CliGenerate, BadInputGivesOneErrorLineAndExitCode1) {
   REQUIRE_SHARED_FILE(kModel);
   const std::vector<std::vector<std::string>> cases = {
       {"generate", "-m", "/nonexistent/model.gguf", "-p", "hi"},
-      {"generate", "-p", "hi"},                                         // no model
       {"generate", "-m", kModel, "-p", "hi", "--temp", "-1"},           // invalid temperature
       {"generate", "-m", kModel, "-p", "hi", "--top-p", "1.5"},         // invalid top-p
       {"generate", "-m", kModel, "-p", "Once upon a time", "-c", "3"},  // prompt > context
@@ -73,8 +72,8 @@ TEST(CliGenerate, BadInputGivesOneErrorLineAndExitCode1) {
 }
 
 TEST(CliLogits, AllPositionsMatchTheTruth) {
+  REQUIRE_SHARED_FILE(test::shared_file("reference/manifest.json"));
   const json c = manifest_case("stories260K__s3_short8");
-  REQUIRE_SHARED_FILE(kModel);
   ASSERT_FALSE(c.is_null());
   const auto out = test::temp_path("logits.f32");
   const auto ids_file = test::temp_path("ids.txt");

@@ -114,8 +114,8 @@ TEST(CliHF, ConvertWritesALoadableGGUF) {
   expect_one_error_line(run_cli({"convert", "/nonexistent/dir", out.string()}), "not a folder");
   expect_one_error_line(run_cli({"convert", folder.string(), out.string(), "--type", "nope"}),
                         "'nope' is not a tensor type");
-  expect_one_error_line(run_cli({"convert", shared_file("reference").string(), out.string()}),
-                        "config.json");
+  const test::TempDir empty;
+  expect_one_error_line(run_cli({"convert", empty.path.string(), out.string()}), "config.json");
   EXPECT_FALSE(fs::exists(out));
 }
 

@@ -152,7 +152,7 @@ TEST(CliInfo, TruncatedFileIsOneErrorLine) {
 
 TEST(CliInfo, BadFlagsAreOneErrorLine) {
   expect_one_error_line(run_cli({"info", "--no-such-flag", "x.gguf"}));
-  expect_one_error_line(run_cli({"info"}));
+  expect_one_error_line(run_cli({"info", "-m", "a.gguf", "-hf", "u/r"}), "not both");
   expect_one_error_line(run_cli({"no-such-command"}));
   expect_one_error_line(run_cli({}));
   expect_one_error_line(run_cli({"info", "a.gguf", "b.gguf"}));

@@ -30,15 +30,18 @@ struct CliResult {
 };
 
 #ifdef MINILLM_CLI  // the path of the built mini-llm, set by tests/CMakeLists.txt
-// Runs mini-llm with `args` (no shell in between). `stdin_text`: what it reads on standard input.
-inline CliResult run_cli(const std::vector<std::string>& args, const std::string& stdin_text = "") {
+// Runs a program (`args[0]`, no shell in between) with its standard streams captured.
+// `stdin_text`: what it reads on standard input; `env`: NAME=VALUE entries added to (or
+// replacing those of) this process's environment.
+inline CliResult run_program(const std::vector<std::string>& args,
+                             const std::string& stdin_text = "",
+                             const std::vector<std::string>& env = {}) {
   static int calls = 0;
   const std::string tag = std::to_string(calls++);
   const auto in = temp_path("cli_in" + tag), out = temp_path("cli_out" + tag),
              err = temp_path("cli_err" + tag);
   write_file_bytes(in, stdin_text);
-  std::vector<std::string> argv_s = {MINILLM_CLI};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<std::string> argv_s = args;
   std::vector<char*> argv;
   for (std::string& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -49,7 +52,17 @@ inline CliResult run_cli(const std::vector<std::string>& args, const std::string
   posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   pid_t pid = 0;
   CliResult r;
-  const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  std::vector<std::string> env_s = env;
+  for (char** e = environ; *e; ++e) {
+    const std::string entry = *e, name = entry.substr(0, entry.find('=') + 1);
+    bool replaced = false;
+    for (const std::string& mine : env) replaced |= mine.rfind(name, 0) == 0;
+    if (!replaced) env_s.push_back(entry);
+  }
+  std::vector<char*> envp;
+  for (std::string& e : env_s) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   if (rc == 0) {
     int status = 0;
@@ -59,10 +72,18 @@ inline CliResult run_cli(const std::vector<std::string>& args, const std::string
     r.out = read_file_bytes(out);
     r.err = read_file_bytes(err);
   } else {
-    r.err = std::string("cannot run ") + MINILLM_CLI;
+    r.err = "cannot run " + args.at(0);
   }
   for (const auto& p : {in, out, err}) std::filesystem::remove(p);
   return r;
+}
+
+// Runs mini-llm with `args`; see run_program.
+inline CliResult run_cli(const std::vector<std::string>& args, const std::string& stdin_text = "",
+                         const std::vector<std::string>& env = {}) {
+  std::vector<std::string> all = {MINILLM_CLI};
+  all.insert(all.end(), args.begin(), args.end());
+  return run_program(all, stdin_text, env);
 }
 #endif
 

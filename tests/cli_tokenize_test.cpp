@@ -66,7 +66,6 @@ TEST(CliTokenize, ErrorsGiveOneLineAndExitCode1) {
       {"tokenize", "-m", path.string(), "-f", "/nonexistent/text.txt"},
       {"tokenize", "-m", path.string()},                        // no text
       {"tokenize", "-m", path.string(), "-p", "a", "-f", "b"},  // both
-      {"tokenize", "-p", "hi"},                                 // no model
       {"tokenize", "-m", path.string(), "-p", "hi", "--bogus"},
   };
   for (const CliResult& r : minillm::test::expect_each_fails_in_one_line(bad))

@@ -10,6 +10,7 @@
 #include <random>
 #include <set>
 
+#include "gguf_split_writer.h"
 #include "kernels/matmul.h"
 #include "kernels/packed_rows.h"
 #include "minillm/error.h"
@@ -20,6 +21,7 @@
 #include "model/model_impl.h"
 #include "model/pack_weights.h"
 #include "test_data.h"
+#include "test_util.h"
 
 namespace minillm {
 namespace {
@@ -215,6 +217,41 @@ TEST(ModelLoad, RealModelPaddingIdIsNone) {
   EXPECT_EQ(c.eos_token, 2);
 }
 
+// A model split over three files loads as one and gives the logits of the whole file.
+TEST(ModelLoad, SplitFilesLoadAsOneModel) {
+  const auto path = test::shared_file("models/stories260K.gguf");
+  const test::TempDir dir;
+  const GGUFFile whole = GGUFFile::open(path);
+  const auto parts = test::write_split_gguf(whole, dir.path, "stories", 3);
+  ASSERT_EQ(parts.size(), 3u);
+  EXPECT_LT(GGUFFile::open(parts[0]).tensors().size(), whole.tensors().size());
+  EXPECT_EQ(GGUFFile::open_model(parts[0]).tensors().size(), whole.tensors().size());
+
+  const std::vector<int32_t> ids = {1, 403, 407, 261, 378};
+  auto logits_of = [&](const std::filesystem::path& p) {
+    Session s(Model::load(p), {.n_ctx = 16, .kv_type = KvCacheType::F32, .n_threads = 1});
+    const auto logits = s.eval(ids);
+    return std::vector<float>(logits.begin(), logits.end());
+  };
+  EXPECT_EQ(logits_of(parts[0]), logits_of(path));
+}
+
+TEST(ModelLoad, BrokenSplitSetsAreErrors) {
+  const test::TempDir dir;
+  const GGUFFile whole = GGUFFile::open(test::shared_file("models/stories260K.gguf"));
+  const auto parts = test::write_split_gguf(whole, dir.path, "m", 2);
+  EXPECT_HAS(test::error_of([&] { Model::load(parts[1]); }), "give part 00001");
+  const auto renamed = dir.path / "renamed.gguf";
+  std::filesystem::copy_file(parts[0], renamed);
+  EXPECT_HAS(test::error_of([&] { Model::load(renamed); }), "-0000K-of-NNNNN.gguf");
+  std::filesystem::remove(parts[1]);
+  EXPECT_HAS(test::error_of([&] { Model::load(parts[0]); }), "is missing");
+  // A part that holds a tensor twice.
+  const auto twice = test::write_split_gguf(whole, dir.path, "t", 2);
+  std::filesystem::copy_file(twice[0], twice[1], std::filesystem::copy_options::overwrite_existing);
+  EXPECT_HAS(test::error_of([&] { Model::load(twice[0]); }), "split.no");
+}
+
 TEST(Session, ContextOverflowIsAnErrorAndLeavesTheCacheUnchanged) {
   const TinyModel m;
   const auto path = m.write("overflow");
@@ -300,7 +337,7 @@ TEST(ModelLoad, PackingAtLoadChangesNoLogit) {
     const auto path = test::shared_file(std::filesystem::path("reference/models") / name);
     REQUIRE_SHARED_FILE(path);
     const auto packed = Model::load(path);
-    const auto plain = Model::load(path, {.quantize = std::nullopt, .pack = false});
+    const auto plain = Model::load(path, {.quantize = std::nullopt, .pack = false, .progress = {}});
     // Packed only where the CPU gains from it (AVX-512); elsewhere this compares two plain loads.
     EXPECT_EQ(packed->impl().weights.layers[0].w_up.packed != nullptr,
               kernels::packing_pays(packed->impl().weights.layers[0].w_up.type));
@@ -346,7 +383,7 @@ TEST(ModelLoad, PackingPlacesTheMatricesInOneRegionInForwardOrder) {
       EXPECT_LT(at, last + 64) << i;
       last = at + (m.packed ? bytes : row_bytes(m.type, m.cols) * m.rows);
     }
-    const auto plain = Model::load(path, {.quantize = std::nullopt, .pack = false});
+    const auto plain = Model::load(path, {.quantize = std::nullopt, .pack = false, .progress = {}});
     EXPECT_EQ(plain->impl().region, nullptr);
     EXPECT_EQ(plain->impl().weights.layers[0].wq.packed, nullptr);
   }

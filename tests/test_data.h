@@ -3,8 +3,11 @@
 //   const auto path = minillm::test::shared_file("models/stories260K.gguf");
 //   REQUIRE_SHARED_FILE(path);  // FAILs under CI=true, otherwise skips, when the file is missing
 //
-// The folder comes from the environment variable MINILLM_SHARED_DIR (CTest sets it from the CMake
-// cache variable of the same name); without it, ../shared next to the source tree.
+// A few small files are bundled with the repository (the demo model, tests/data/): shared_file()
+// answers with the bundled copy, so the tests that use only those run on a clone without
+// ../shared. Everything else comes from the folder named by the environment variable
+// MINILLM_SHARED_DIR (CTest sets it from the CMake cache variable of the same name); without it,
+// ../shared next to the source tree.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -15,13 +18,31 @@
 
 namespace minillm::test {
 
+// The source tree: this header is tests/test_data.h.
+inline std::filesystem::path source_dir() {
+  return std::filesystem::path(__FILE__).parent_path().parent_path();
+}
+
 inline std::filesystem::path shared_dir() {
   if (const char* env = std::getenv("MINILLM_SHARED_DIR"); env && *env) return env;
-  // This header is tests/test_data.h, so the source root is two levels up.
-  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "shared";
+  return source_dir().parent_path() / "shared";
+}
+
+// The shared files bundled with the repository, by their path under ../shared; tests/data/
+// holds them at the same relative paths, except the demo model, which lives in models/.
+inline std::filesystem::path bundled_file(const std::filesystem::path& relative) {
+  if (relative == "models/stories260K.gguf") return source_dir() / relative;
+  for (const char* bundled :
+       {"vocab/stories260K.gguf.inp", "vocab/stories260K.gguf.out",
+        "vocab/ggml-vocab-llama-spm.gguf", "vocab/ggml-vocab-llama-spm.gguf.inp",
+        "vocab/ggml-vocab-llama-spm.gguf.out", "hf/stories260K"})
+    if (relative == bundled || relative.parent_path() == bundled)
+      return source_dir() / "tests/data" / relative;
+  return {};
 }
 
 inline std::filesystem::path shared_file(const std::filesystem::path& relative) {
+  if (auto bundled = bundled_file(relative); !bundled.empty()) return bundled;
   return shared_dir() / relative;
 }
 

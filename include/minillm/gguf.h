@@ -149,6 +149,11 @@ class GGUFFile {
   // Memory-maps and validates the file; throws Error naming the file, field and offset on any
   // inconsistency (truncation, bad counts, tensors out of range or overlapping, ...).
   static GGUFFile open(const std::filesystem::path& path);
+  // Opens a model that may be split over several files, as gguf-split writes them
+  // (NAME-00001-of-0000N.gguf, keys split.no / split.count / split.tensors.count): given the
+  // first part, it opens every part and merges their tensors into one table; the metadata is the
+  // first part's. A file that is not split opens as with open().
+  static GGUFFile open_model(const std::filesystem::path& path);
   // Parses bytes held by `owner` (kept alive as long as the GGUFFile or its tensor views).
   static GGUFFile parse(std::shared_ptr<const void> owner, std::span<const uint8_t> bytes,
                         std::string source_name = "<memory>");

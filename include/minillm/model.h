@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -49,6 +50,10 @@ struct LoadOptions {
   // a copy: the embedding rows stay in the file). Skipped when the matrices would take more than
   // 3/4 of physical memory. Results are identical either way.
   bool pack = true;
+  // Called as the weight matrices are re-encoded (quantize) and then moved or packed, the slow
+  // parts of a large model's load: `done` of `total` matrices, per pass. For a progress display;
+  // the library prints nothing itself.
+  std::function<void(size_t done, size_t total)> progress;
 };
 
 class Model {

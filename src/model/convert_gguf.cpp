@@ -114,7 +114,7 @@ ConvertResult convert_hf_to_gguf(const std::filesystem::path& folder,
   const TensorType main_type = options.type.value_or(wt.token_embd.type);
 
   ConvertResult result;
-  if (options.type) result.n_kept_type = requantize_weights(*m, *options.type);
+  if (options.type) result.n_kept_type = requantize_weights(*m, *options.type, options.progress);
   GGUFWriter w;
   set_model_keys(w, c, main_type);
   result.n_vocab_padding = set_tokenizer_keys(w, tokenizer.vocab(), c.n_vocab);

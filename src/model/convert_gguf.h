@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <optional>
 
 #include "minillm/tensor_type.h"
@@ -13,6 +14,8 @@ struct ConvertOptions {
   // Type of the weight matrices; nullopt keeps each one's type. Matrices whose row length the
   // type's block does not divide keep their type. Norms (and RoPE factors) are always F32.
   std::optional<TensorType> type;
+  // Hears (done, total) matrices while they are re-encoded (with `type`); for progress displays.
+  std::function<void(size_t done, size_t total)> progress;
 };
 
 struct ConvertResult {

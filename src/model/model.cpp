@@ -46,14 +46,14 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& path,
     if (path.extension() == ".safetensors")
       throw Error(path.string() + ": give the model folder (with config.json), not the " +
                   "safetensors file");
-    const GGUFFile file = GGUFFile::open(path);
+    const GGUFFile file = GGUFFile::open_model(path);
     impl = std::make_unique<Impl>();
     impl->config = read_gguf_config(file);
     impl->weights = bind_gguf_weights(file, impl->config);
     impl->storage = file.owner();
   }
-  if (options.quantize) quantize_weights(*impl, *options.quantize);
-  if (options.pack) pack_weights(*impl, default_thread_count());
+  if (options.quantize) quantize_weights(*impl, *options.quantize, options.progress);
+  if (options.pack) pack_weights(*impl, default_thread_count(), options.progress);
   impl->weight_bytes = count_weight_bytes(impl->weights);
   return std::shared_ptr<const Model>(new Model(std::move(impl)));
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -9,6 +10,9 @@
 #include "model/weights.h"
 
 namespace minillm {
+
+// Hears (done, total) matrices as a long pass over the weights goes on (for progress displays).
+using WeightProgress = std::function<void(size_t done, size_t total)>;
 
 struct Model::Impl {
   ModelConfig config;

@@ -40,13 +40,14 @@ void parallel_copy(uint8_t* to, const uint8_t* from, size_t n, int n_threads) {
 
 }  // namespace
 
-size_t pack_weights(Model::Impl& impl, int n_threads) {
+size_t pack_weights(Model::Impl& impl, int n_threads, const WeightProgress& progress) {
   const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
   const size_t physical = pages > 0 && page > 0 ? size_t(pages) * size_t(page) : 0;
-  return pack_weights(impl, n_threads, physical == 0 ? SIZE_MAX : physical / 4 * 3);
+  return pack_weights(impl, n_threads, physical == 0 ? SIZE_MAX : physical / 4 * 3, progress);
 }
 
-size_t pack_weights(Model::Impl& impl, int n_threads, size_t max_region_bytes) {
+size_t pack_weights(Model::Impl& impl, int n_threads, size_t max_region_bytes,
+                    const WeightProgress& progress) {
   ModelWeights& w = impl.weights;
   // In the order a forward pass reads them, so that decoding streams one run of memory.
   std::vector<MatrixView*> matrices;
@@ -83,6 +84,7 @@ size_t pack_weights(Model::Impl& impl, int n_threads, size_t max_region_bytes) {
       m->data = at;
       release_source(impl, *m, source);
     }
+    if (progress) progress(i + 1, matrices.size());
   }
   return packed;
 }

@@ -16,8 +16,10 @@ namespace minillm {
 //
 // The region is anonymous memory, which the OS cannot drop and re-read the way it can a file's
 // pages, so a model whose matrices would take more than max_region_bytes stays where it is
-// (default: 3/4 of the machine's physical memory).
-size_t pack_weights(Model::Impl& impl, int n_threads, size_t max_region_bytes);
-size_t pack_weights(Model::Impl& impl, int n_threads);
+// (default: 3/4 of the machine's physical memory). `progress` (optional) hears (done, total)
+// matrices after each one.
+size_t pack_weights(Model::Impl& impl, int n_threads, size_t max_region_bytes,
+                    const WeightProgress& progress = {});
+size_t pack_weights(Model::Impl& impl, int n_threads, const WeightProgress& progress = {});
 
 }  // namespace minillm

@@ -36,15 +36,15 @@ MatrixView requantize_matrix(const MatrixView& m, TensorType type, std::vector<u
   return MatrixView{type, buf.data(), m.rows, m.cols, nullptr};
 }
 
-size_t quantize_weights(Model::Impl& impl, TensorType type) {
+size_t quantize_weights(Model::Impl& impl, TensorType type, const WeightProgress& progress) {
   if (!kernels::can_quantize(type) || !kernels::matmul_supported(type))
     throw Error("quantizing weights to " + std::string(type_name(type)) +
                 " is not supported (mini-llm can quantize to F32, F16, BF16, Q8_0, Q4_0, Q4_1, "
                 "Q5_0, Q5_1 and the K-quants its kernels have quantizers for)");
-  return requantize_weights(impl, type);
+  return requantize_weights(impl, type, progress);
 }
 
-size_t requantize_weights(Model::Impl& impl, TensorType type) {
+size_t requantize_weights(Model::Impl& impl, TensorType type, const WeightProgress& progress) {
   ModelWeights& w = impl.weights;
   const bool tied = w.output.data == w.token_embd.data;
   std::vector<MatrixView*> matrices = {&w.token_embd};
@@ -52,7 +52,9 @@ size_t requantize_weights(Model::Impl& impl, TensorType type) {
   for (LayerWeights& l : w.layers)
     for (MatrixView* m : l.matrices()) matrices.push_back(m);
   size_t kept = 0;
-  for (MatrixView* m : matrices) {
+  for (size_t i = 0; i < matrices.size(); ++i) {
+    MatrixView* m = matrices[i];
+    if (progress) progress(i, matrices.size());
     if (m->type == type) continue;
     if (m->cols % traits(type).block_size != 0) {
       ++kept;  // e.g. a feed-forward width that is not a multiple of 32 or 256
@@ -61,6 +63,7 @@ size_t requantize_weights(Model::Impl& impl, TensorType type) {
     impl.owned.emplace_back();
     *m = requantize_matrix(*m, type, impl.owned.back());
   }
+  if (progress) progress(matrices.size(), matrices.size());
   if (tied) w.output = w.token_embd;
   return kept;
 }

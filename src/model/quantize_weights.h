@@ -10,11 +10,11 @@ namespace minillm {
 // and those whose row length is not a multiple of the type's block size, which stay as they are.
 // Returns how many matrices stayed for the second reason. Throws Error when mini-llm cannot
 // quantize to `type` or has no matmul kernel for it.
-size_t quantize_weights(Model::Impl& impl, TensorType type);
+size_t quantize_weights(Model::Impl& impl, TensorType type, const WeightProgress& progress = {});
 
 // quantize_weights without the kernel check, for writing files (convert): the caller checks
 // that mini-llm can quantize to `type`.
-size_t requantize_weights(Model::Impl& impl, TensorType type);
+size_t requantize_weights(Model::Impl& impl, TensorType type, const WeightProgress& progress = {});
 
 // One matrix re-encoded as `type` into `buf` (resized); the view points into buf. m.cols must be
 // a multiple of the type's block size.

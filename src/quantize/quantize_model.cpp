@@ -9,7 +9,7 @@ namespace minillm {
 
 void quantize_model(const std::filesystem::path& in, const std::filesystem::path& out,
                     const QuantTarget& target, int n_threads, const TensorProgress& progress) {
-  const GGUFFile src = GGUFFile::open(in);
+  const GGUFFile src = GGUFFile::open_model(in);
   const std::string arch = src.get_or<std::string>("general.architecture", "");
   const uint32_t n_layer =
       arch.empty() || !src.has(arch + ".block_count")

@@ -17,6 +17,7 @@
 #include "minillm/sampler.h"
 #include "minillm/session.h"
 #include "model/model_impl.h"
+#include "model_source.h"
 #include "options.h"
 #include "runtime/bandwidth_probe.h"
 
@@ -82,7 +83,7 @@ size_t packed_matrices(const Model& model) {
 
 void add_bench_command(CLI::App& app) {
   struct Options {
-    std::string model;
+    ModelFlags model;
     uint32_t n_prompt = 512, n_gen = 128;
     int threads = 0, reps = 3;
     bool json = false, no_pack = false;
@@ -91,7 +92,7 @@ void add_bench_command(CLI::App& app) {
   auto o = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand(
       "bench", "Measure prompt (pp) and generation (tg) tokens/s against the bandwidth roofline");
-  cmd->add_option("-m,--model", o->model, "Model file (.gguf)")->required();
+  add_model_options(*cmd, o->model);
   cmd->add_option("-p,--n-prompt", o->n_prompt, "Prompt tokens evaluated as one batch (0 = skip)")
       ->capture_default_str();
   cmd->add_option("-n,--n-gen", o->n_gen, "Tokens generated one at a time (0 = skip)")
@@ -108,7 +109,9 @@ void add_bench_command(CLI::App& app) {
   cmd->add_flag("--json", o->json, "Print one JSON object");
   cmd->callback([o] {
     const auto load_start = Clock::now();
-    const auto model = Model::load(o->model, {.quantize = std::nullopt, .pack = !o->no_pack});
+    const auto path = resolve_model(o->model);
+    const auto model =
+        load_model(path, {.quantize = std::nullopt, .pack = !o->no_pack, .progress = {}});
     const double load_s = seconds_since(load_start);
     const ModelConfig& c = model->config();
     const int threads = o->threads > 0 ? o->threads : default_thread_count();
@@ -146,7 +149,7 @@ void add_bench_command(CLI::App& app) {
     const double fraction = o->n_gen ? tg.median() / roofline : 0;
 
     nlohmann::ordered_json j;
-    j["model"] = o->model;
+    j["model"] = path.string();
     j["type"] = main_weight_type(*model);
     j["threads"] = threads;
     j["load_s"] = load_s;
@@ -164,8 +167,8 @@ void add_bench_command(CLI::App& app) {
       return;
     }
     std::printf("model: %s (%s, %.1f MB of weights read per token), %d threads, %d repetitions\n",
-                o->model.c_str(), j["type"].get<std::string>().c_str(), double(bytes) / 1e6,
-                threads, o->reps);
+                path.c_str(), j["type"].get<std::string>().c_str(), double(bytes) / 1e6, threads,
+                o->reps);
     std::printf("loaded in %.2f s (%zu matrices packed)\n", load_s,
                 j["packed_matrices"].get<size_t>());
     std::printf("%-8s %12s %12s %12s\n", "test", "t/s median", "min", "max");

@@ -14,6 +14,7 @@
 #include "minillm/chat.h"
 #include "minillm/error.h"
 #include "minillm/model.h"
+#include "model_source.h"
 #include "options.h"
 #include "quantize_option.h"
 
@@ -63,7 +64,8 @@ ChatTemplate choose_template(const std::string& flag, const Tokenizer& tokenizer
 
 void add_chat_command(CLI::App& app) {
   struct Options {
-    std::string model, system, chat_template, quantize;
+    ModelFlags model;
+    std::string system, chat_template, quantize;
     int32_t n_predict = 512;
     SamplingFlags sampling;
     SessionFlags session;
@@ -73,8 +75,7 @@ void add_chat_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "chat",
       "Talk with a model; /reset, /save FILE, /load FILE; Ctrl-C stops an answer, Ctrl-D exits");
-  cmd->add_option("-m,--model", o->model, "Model file (.gguf) or Hugging Face model folder")
-      ->required();
+  add_model_options(*cmd, o->model);
   add_quantize_option(*cmd, o->quantize);
   cmd->add_option("--system", o->system, "System message");
   cmd->add_option("--chat-template", o->chat_template,
@@ -86,8 +87,9 @@ void add_chat_command(CLI::App& app) {
   add_session_options(*cmd, o->session);
   cmd->add_option("--stop", o->stops, "Also end an answer at this text (repeatable)");
   cmd->callback([o] {
-    const auto model = Model::load(o->model, load_options(o->quantize));
-    const Tokenizer tokenizer = Tokenizer::from_path(o->model);
+    const auto path = resolve_model(o->model);
+    const auto model = load_model(path, load_options(o->quantize));
+    const Tokenizer tokenizer = Tokenizer::from_path(path);
     ChatOptions co;
     co.system = o->system;
     co.generate.max_tokens = o->n_predict;

@@ -1,11 +1,13 @@
 // mini-llm convert MODEL_DIR OUT.gguf [--type TYPE]: a Hugging Face Llama/Mistral folder as GGUF.
 #include <cstdio>
+#include <memory>
 #include <string>
 
 #include "commands.h"
 #include "minillm/error.h"
 #include "minillm/tensor_type.h"
 #include "model/convert_gguf.h"
+#include "progress.h"
 
 namespace minillm::cli {
 
@@ -27,7 +29,13 @@ void add_convert_command(CLI::App& app) {
       options.type = parse_tensor_type(o->type);
       if (!options.type) throw Error("--type: '" + o->type + "' is not a tensor type");
     }
+    std::unique_ptr<ProgressBar> bar;
+    options.progress = [&](size_t done, size_t total) {
+      if (!bar) bar = std::make_unique<ProgressBar>("convert", total, ProgressBar::Unit::Items);
+      bar->update(done);
+    };
     const ConvertResult r = convert_hf_to_gguf(o->folder, o->out, options);
+    if (bar) bar->finish("");
     std::fprintf(stderr, "wrote %s: %zu tensors", o->out.c_str(), r.n_tensors);
     if (r.n_kept_type)
       std::fprintf(stderr, ", %zu kept their type (row length not a multiple of the block)",

@@ -12,6 +12,7 @@
 #include "minillm/model.h"
 #include "minillm/session.h"
 #include "minillm/tokenizer.h"
+#include "model_source.h"
 #include "options.h"
 #include "quantize_option.h"
 
@@ -19,7 +20,8 @@ namespace minillm::cli {
 
 void add_generate_command(CLI::App& app) {
   struct Options {
-    std::string model, prompt, prompt_file, quantize;
+    ModelFlags model;
+    std::string prompt, prompt_file, quantize;
     int32_t n_predict = -1;
     SamplingFlags sampling;
     SessionFlags session;
@@ -28,8 +30,7 @@ void add_generate_command(CLI::App& app) {
   };
   auto o = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("generate", "Generate text from a prompt, streamed to stdout");
-  cmd->add_option("-m,--model", o->model, "Model file (.gguf) or Hugging Face model folder")
-      ->required();
+  add_model_options(*cmd, o->model);
   add_quantize_option(*cmd, o->quantize);
   auto* p = cmd->add_option("-p,--prompt", o->prompt, "Prompt text");
   auto* f =
@@ -53,8 +54,9 @@ void add_generate_command(CLI::App& app) {
       prompt = s.str();
     }
     const auto load_start = std::chrono::steady_clock::now();
-    const auto model = Model::load(o->model, load_options(o->quantize));
-    const Tokenizer tokenizer = Tokenizer::from_path(o->model);
+    const auto path = resolve_model(o->model);
+    const auto model = load_model(path, load_options(o->quantize));
+    const Tokenizer tokenizer = Tokenizer::from_path(path);
     const double load_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
 

@@ -14,6 +14,7 @@
 #include "minillm/model.h"
 #include "minillm/safetensors.h"
 #include "minillm/tokenizer.h"
+#include "model_source.h"
 
 namespace minillm::cli {
 namespace {
@@ -216,20 +217,20 @@ void print_text(const ordered_json& j) {
 
 void add_info_command(CLI::App& app) {
   struct Options {
-    std::string model;
+    ModelFlags model;
     bool json = false;
   };
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand(
       "info",
       "Describe a model (GGUF file or Hugging Face folder): hyperparameters, tokenizer, tensors");
-  cmd->add_option("model,-m,--model", opt->model, "GGUF file or Hugging Face model folder")
-      ->required();
+  add_model_options(*cmd, opt->model, /*positional=*/true);
   cmd->add_flag("--json", opt->json, "Print one JSON object instead of text");
   cmd->callback([opt] {
-    const ordered_json j = std::filesystem::is_directory(opt->model)
-                               ? summarize_folder(opt->model)
-                               : summarize(GGUFFile::open(opt->model));
+    const auto path = resolve_model(opt->model);
+    const ordered_json j = std::filesystem::is_directory(path)
+                               ? summarize_folder(path)
+                               : summarize(GGUFFile::open_model(path));
     if (opt->json)
       std::cout << j.dump(2) << "\n";
     else

@@ -12,6 +12,7 @@
 #include "minillm/model.h"
 #include "minillm/session.h"
 #include "minillm/tokenizer.h"
+#include "model_source.h"
 #include "options.h"
 #include "quantize_option.h"
 
@@ -50,7 +51,8 @@ std::string read_text_file(const std::string& path) {
 
 void add_logits_command(CLI::App& app) {
   struct Options {
-    std::string model, ids, ids_file, prompt, output, kv_type = "f16", quantize;
+    ModelFlags model;
+    std::string ids, ids_file, prompt, output, kv_type = "f16", quantize;
     bool all = false;
     int threads = 0;
     uint32_t ctx = 0;
@@ -58,8 +60,7 @@ void add_logits_command(CLI::App& app) {
   auto o = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand(
       "logits", "Evaluate token ids and write float32 logits (last position, or all with --all)");
-  cmd->add_option("-m,--model", o->model, "Model file (.gguf) or Hugging Face model folder")
-      ->required();
+  add_model_options(*cmd, o->model);
   add_quantize_option(*cmd, o->quantize);
   auto* ids =
       cmd->add_option("--ids", o->ids, "Token ids, space-separated, fed as given (no BOS added)");
@@ -75,17 +76,18 @@ void add_logits_command(CLI::App& app) {
   add_threads_option(*cmd, o->threads);
   cmd->add_option("-c,--ctx-size", o->ctx, "KV cache capacity (default: enough for the ids)");
   cmd->callback([o] {
+    const auto path = resolve_model(o->model);
     std::vector<int32_t> tokens;
     if (!o->ids.empty())
       tokens = parse_ids(o->ids, "--ids");
     else if (!o->ids_file.empty())
       tokens = parse_ids(read_text_file(o->ids_file), o->ids_file);
     else if (!o->prompt.empty())
-      tokens = Tokenizer::from_path(o->model).encode(o->prompt);
+      tokens = Tokenizer::from_path(path).encode(o->prompt);
     else
       throw Error("give the tokens with --ids, --ids-file or -p");
 
-    const auto model = Model::load(o->model, load_options(o->quantize));
+    const auto model = load_model(path, load_options(o->quantize));
     SessionOptions so;
     so.kv_type = o->kv_type == "f32" ? KvCacheType::F32 : KvCacheType::F16;
     so.n_threads = o->threads;

@@ -1,10 +1,12 @@
 // mini-llm synth: write a random-weight model at a named real shape (for benchmarks and tests).
 #include <cstdio>
+#include <memory>
 
 #include "commands.h"
 #include "minillm/error.h"
 #include "minillm/session.h"
 #include "options.h"
+#include "progress.h"
 #include "quantize/synthetic_model.h"
 
 namespace minillm::cli {
@@ -34,12 +36,17 @@ void add_synth_command(CLI::App& app) {
     SynthOptions so{*shape, *target, o->seed, std::nullopt,
                     o->threads > 0 ? o->threads : default_thread_count()};
     if (!o->vocab.empty()) so.vocab = o->vocab;
-    write_synthetic_model(so, o->output,
-                          [](const std::string& name, TensorType type, double, size_t i, size_t n) {
-                            std::fprintf(stderr, "\r[%zu/%zu] %-28s %-6s", i + 1, n, name.c_str(),
-                                         std::string(type_name(type)).c_str());
-                          });
-    std::fprintf(stderr, "\nwrote %s\n", o->output.c_str());
+    std::unique_ptr<ProgressBar> bar;
+    write_synthetic_model(
+        so, o->output, [&](const std::string& name, TensorType type, double, size_t i, size_t n) {
+          if (!bar) bar = std::make_unique<ProgressBar>("synth", n, ProgressBar::Unit::Items);
+          bar->update(i + 1, name + " " + std::string(type_name(type)));
+        });
+    const std::string done = "wrote " + o->output;
+    if (bar)
+      bar->finish(done);
+    else
+      std::fprintf(stderr, "%s\n", done.c_str());
   });
 }
 

@@ -12,6 +12,7 @@
 #include "minillm/chat_template.h"
 #include "minillm/gguf.h"
 #include "minillm/tokenizer.h"
+#include "model_source.h"
 
 namespace minillm::cli {
 namespace {
@@ -76,18 +77,22 @@ void read_tokenizer_files(const std::string& path, bool need_template, std::stri
 
 void add_template_command(CLI::App& app) {
   struct Options {
-    std::string model, template_file, builtin, messages, tools, date;
+    ModelFlags model;
+    std::string template_file, builtin, messages, tools, date;
     std::optional<std::string> bos, eos;
     bool add_generation_prompt = false;
   };
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("template", "Render a conversation with a chat template");
   auto* model =
-      cmd->add_option("-m,--model", opt->model,
-                      "GGUF model, Hugging Face folder or tokenizer.json: its chat template and "
-                      "BOS/EOS tokens");
+      cmd->add_option("-m,--model", opt->model.model,
+                      "GGUF model, Hugging Face folder, tokenizer.json or hf://USER/REPO[:QUANT]: "
+                      "its chat template and BOS/EOS tokens");
+  auto* hf = cmd->add_option("--hf-repo", opt->model.hf_repo,
+                             "Hugging Face model USER/REPO[:QUANT] (also -hf)");
   cmd->add_option("--chat-template", opt->template_file, "Jinja chat template file")
-      ->excludes(model);
+      ->excludes(model)
+      ->excludes(hf);
   cmd->add_option("--builtin", opt->builtin,
                   "Built-in format instead: llama2, mistral, llama3, chatml, zephyr");
   cmd->add_option("--messages", opt->messages,
@@ -103,11 +108,11 @@ void add_template_command(CLI::App& app) {
   cmd->callback([opt] {
     ChatContext ctx;
     std::string source;
-    if (!opt->model.empty()) {
-      if (is_tokenizer_source(opt->model))
-        read_tokenizer_files(opt->model, opt->builtin.empty(), source, ctx);
+    if (const auto path = resolve_model_if_given(opt->model)) {
+      if (is_tokenizer_source(path->string()))
+        read_tokenizer_files(path->string(), opt->builtin.empty(), source, ctx);
       else
-        read_gguf(opt->model, opt->builtin.empty(), source, ctx);
+        read_gguf(path->string(), opt->builtin.empty(), source, ctx);
     } else if (!opt->template_file.empty()) {
       if (!opt->builtin.empty()) throw Error("give either --chat-template or --builtin, not both");
       source = read_text(opt->template_file, "chat template");

@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "minillm/error.h"
 #include "minillm/tokenizer.h"
+#include "model_source.h"
 
 namespace minillm::cli {
 namespace {
@@ -26,7 +27,7 @@ std::string read_file_bytes(const std::string& path) {
 
 void add_tokenize_command(CLI::App& app) {
   struct Options {
-    std::string model;
+    ModelFlags model;
     std::string prompt;
     std::string file;
     bool no_bos = false;
@@ -34,9 +35,7 @@ void add_tokenize_command(CLI::App& app) {
   };
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("tokenize", "Print the token ids of a text");
-  cmd->add_option("-m,--model", opt->model,
-                  "GGUF file, Hugging Face folder, tokenizer.json or tokenizer.model")
-      ->required();
+  add_model_options(*cmd, opt->model);
   CLI::Option* prompt = cmd->add_option("-p,--prompt", opt->prompt, "Text to tokenize");
   CLI::Option* file =
       cmd->add_option("-f,--file", opt->file, "File whose bytes are the text to tokenize");
@@ -49,7 +48,7 @@ void add_tokenize_command(CLI::App& app) {
     if (prompt->count() == 0 && file->count() == 0)
       throw Error("tokenize: give the text with -p TEXT or -f FILE");
     const std::string text = file->count() ? read_file_bytes(opt->file) : opt->prompt;
-    const Tokenizer tok = Tokenizer::from_path(opt->model);
+    const Tokenizer tok = Tokenizer::from_path(resolve_model(opt->model));
     EncodeOptions options;
     options.add_bos = !opt->no_bos;
     options.parse_special = opt->special;

@@ -16,5 +16,6 @@ void add_chat_command(CLI::App& app);
 void add_synth_command(CLI::App& app);
 void add_quantize_command(CLI::App& app);
 void add_template_command(CLI::App& app);
+void add_pull_command(CLI::App& app);
 
 }  // namespace minillm::cli

@@ -1,11 +1,13 @@
 // mini-llm: quick checks of models from the command line. Flags follow llama.cpp's where one
 // exists.
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <iostream>
 
 #include "commands.h"
 #include "minillm/error.h"
+#include "model_source.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"mini-llm: run Llama/Mistral-family models on the CPU", "mini-llm"};
@@ -20,8 +22,13 @@ int main(int argc, char** argv) {
   minillm::cli::add_synth_command(app);
   minillm::cli::add_quantize_command(app);
   minillm::cli::add_template_command(app);
+  minillm::cli::add_pull_command(app);
   try {
-    app.parse(argc, argv);
+    // CLI11 takes the arguments in reverse order, without the program name.
+    std::vector<std::string> args = minillm::cli::spell_long_options(argc, argv);
+    args.erase(args.begin());
+    std::reverse(args.begin(), args.end());
+    app.parse(args);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
