@@ -17,7 +17,7 @@ void attend(const float* q, const KvRows& keys, const KvRows& values, size_t fir
   const auto* k = static_cast<const Element*>(keys.base);
   const auto* v = static_cast<const Element*>(values.base);
   for (size_t j = 0; j < n; ++j) {
-    const Element* kr = k + (first + j) * keys.stride;
+    const Element* kr = k + kv_row_offset(keys, first + j);
     float dot = 0.0f;
     for (size_t d = 0; d < head_dim; ++d) dot += q[d] * load(kr[d]);
     scores[j] = dot * scale;
@@ -25,7 +25,7 @@ void attend(const float* q, const KvRows& keys, const KvRows& values, size_t fir
   softmax_reference(scores, n);
   std::fill(out, out + head_dim, 0.0f);
   for (size_t j = 0; j < n; ++j) {
-    const Element* vr = v + (first + j) * values.stride;
+    const Element* vr = v + kv_row_offset(values, first + j);
     const float p = scores[j];
     for (size_t d = 0; d < head_dim; ++d) out[d] += p * load(vr[d]);
   }
@@ -33,17 +33,23 @@ void attend(const float* q, const KvRows& keys, const KvRows& values, size_t fir
 
 }  // namespace
 
+size_t kv_row_offset(const KvRows& rows, size_t j) {
+  if (!rows.blocks) return j * rows.stride;
+  const size_t mask = (size_t{1} << rows.block_shift) - 1;
+  return ((size_t(rows.blocks[j >> rows.block_shift]) << rows.block_shift) | (j & mask)) *
+         rows.stride;
+}
+
 void attend_one_head(const float* q, const KvRows& keys, const KvRows& values, size_t first,
                      size_t n, size_t head_dim, float scale, float* scores, float* out) {
   const Isa isa = active_isa();
   if (isa != Isa::Scalar) {  // keys and values always share the element type
-    const bool f16 = keys.type == KvElement::F16;
     const bool wide = isa == Isa::Avx512;
-    (wide ? isa::attention_scores_avx512 : isa::attention_scores_avx2)(
-        q, keys.base, f16, keys.stride, first, n, head_dim, scale, scores);
+    (wide ? isa::attention_scores_avx512 : isa::attention_scores_avx2)(q, keys, first, n, head_dim,
+                                                                       scale, scores);
     softmax(scores, n);
-    (wide ? isa::attention_values_avx512 : isa::attention_values_avx2)(
-        scores, values.base, f16, values.stride, first, n, head_dim, out);
+    (wide ? isa::attention_values_avx512 : isa::attention_values_avx2)(scores, values, first, n,
+                                                                       head_dim, out);
     return;
   }
   attend_one_head_reference(q, keys, values, first, n, head_dim, scale, scores, out);
@@ -52,9 +58,8 @@ void attend_one_head(const float* q, const KvRows& keys, const KvRows& values, s
 void attend_head_group(const float* q, size_t g, const KvRows& keys, const KvRows& values,
                        size_t first, size_t n, size_t head_dim, float scale, float* scores,
                        float* out) {
-  if (active_isa() == Isa::Avx512 && keys.stride == values.stride &&
-      isa::attention_group_avx512(q, g, keys.base, values.base, keys.type == KvElement::F16,
-                                  keys.stride, first, n, head_dim, scale, scores, out))
+  if (active_isa() == Isa::Avx512 &&
+      isa::attention_group_avx512(q, g, keys, values, first, n, head_dim, scale, scores, out))
     return;
   for (size_t h = 0; h < g; ++h)
     attend_one_head(q + h * head_dim, keys, values, first, n, head_dim, scale, scores + h * n,

@@ -2,17 +2,25 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace minillm::kernels {
 
 enum class KvElement { F32, F16 };
 
-// Rows of one KV head in a cache: row j starts at element j * stride of `base`.
+// Rows of one KV head in a cache: row j starts at element r(j) * stride of `base`, where r(j) = j
+// for a contiguous cache, and for a paged one, which hands out rows in blocks of 2^block_shift,
+// r(j) = blocks[j >> block_shift] << block_shift | j mod 2^block_shift.
 struct KvRows {
   const void* base = nullptr;  // first element of row 0 (already offset to the head)
   size_t stride = 0;           // elements between consecutive rows
   KvElement type = KvElement::F32;
+  const uint32_t* blocks = nullptr;  // the sequence's block table, or nullptr: contiguous
+  uint32_t block_shift = 0;
 };
+
+// Element offset of row j from rows.base.
+size_t kv_row_offset(const KvRows& rows, size_t j);
 
 // out = Σ_j softmax_j(scale · q·k_j) v_j over rows j in [first, first + n).
 // scores: scratch of n floats. q and out: head_dim floats. keys and values have the same element

@@ -45,10 +45,11 @@ inline float hsum(__m256 v) {
 }
 
 template <bool kF16>
-void scores(const float* q, const void* k, size_t stride, size_t first, size_t n, size_t hd,
-            float scale, float* out) {
+void scores(const float* q, const KvRows& rows, size_t first, size_t n, size_t hd, float scale,
+            float* out) {
+  const void* k = rows.base;
   for (size_t j = 0; j < n; ++j) {
-    const size_t row = (first + j) * stride;
+    const size_t row = row_offset(rows, first + j);
     __m256 acc = _mm256_setzero_ps();
     for (size_t d = 0; d < hd; d += kW)
       acc = _mm256_fmadd_ps(load<false>(q, d, hd - d), load<kF16>(k, row + d, hd - d), acc);
@@ -57,15 +58,16 @@ void scores(const float* q, const void* k, size_t stride, size_t first, size_t n
 }
 
 template <bool kF16>
-void weighted_sum(const float* p, const void* v, size_t stride, size_t first, size_t n, size_t hd,
+void weighted_sum(const float* p, const KvRows& rows, size_t first, size_t n, size_t hd,
                   float* out) {
+  const void* v = rows.base;
   for (size_t d0 = 0; d0 < hd; d0 += kMaxChunks * kW) {
     const size_t chunks = min_size(kMaxChunks, (hd - d0 + kW - 1) / kW);
     __m256 acc[kMaxChunks];
     for (size_t c = 0; c < chunks; ++c) acc[c] = _mm256_setzero_ps();
     for (size_t j = 0; j < n; ++j) {
       const __m256 pj = _mm256_set1_ps(p[j]);
-      const size_t row = (first + j) * stride + d0;
+      const size_t row = row_offset(rows, first + j) + d0;
       for (size_t c = 0; c < chunks; ++c)
         acc[c] = _mm256_fmadd_ps(pj, load<kF16>(v, row + c * kW, hd - d0 - c * kW), acc[c]);
     }
@@ -79,16 +81,16 @@ void weighted_sum(const float* p, const void* v, size_t stride, size_t first, si
 
 }  // namespace
 
-void attention_scores_avx2(const float* q, const void* k, bool f16, size_t stride, size_t first,
-                           size_t n, size_t head_dim, float scale, float* out) {
-  f16 ? scores<true>(q, k, stride, first, n, head_dim, scale, out)
-      : scores<false>(q, k, stride, first, n, head_dim, scale, out);
+void attention_scores_avx2(const float* q, const KvRows& k, size_t first, size_t n, size_t head_dim,
+                           float scale, float* out) {
+  k.type == KvElement::F16 ? scores<true>(q, k, first, n, head_dim, scale, out)
+                           : scores<false>(q, k, first, n, head_dim, scale, out);
 }
 
-void attention_values_avx2(const float* p, const void* v, bool f16, size_t stride, size_t first,
-                           size_t n, size_t head_dim, float* out) {
-  f16 ? weighted_sum<true>(p, v, stride, first, n, head_dim, out)
-      : weighted_sum<false>(p, v, stride, first, n, head_dim, out);
+void attention_values_avx2(const float* p, const KvRows& v, size_t first, size_t n, size_t head_dim,
+                           float* out) {
+  v.type == KvElement::F16 ? weighted_sum<true>(p, v, first, n, head_dim, out)
+                           : weighted_sum<false>(p, v, first, n, head_dim, out);
 }
 
 }  // namespace minillm::kernels::isa

@@ -26,10 +26,11 @@ inline __m512 load(const void* base, size_t at, __mmask16 m) {
 }
 
 template <bool kF16>
-void scores(const float* q, const void* k, size_t stride, size_t first, size_t n, size_t hd,
-            float scale, float* out) {
+void scores(const float* q, const KvRows& rows, size_t first, size_t n, size_t hd, float scale,
+            float* out) {
+  const void* k = rows.base;
   for (size_t j = 0; j < n; ++j) {
-    const size_t row = (first + j) * stride;
+    const size_t row = row_offset(rows, first + j);
     __m512 acc = _mm512_setzero_ps();
     for (size_t d = 0; d < hd; d += kW) {
       const __mmask16 m = lanes16(hd - d);
@@ -40,15 +41,16 @@ void scores(const float* q, const void* k, size_t stride, size_t first, size_t n
 }
 
 template <bool kF16>
-void weighted_sum(const float* p, const void* v, size_t stride, size_t first, size_t n, size_t hd,
+void weighted_sum(const float* p, const KvRows& rows, size_t first, size_t n, size_t hd,
                   float* out) {
+  const void* v = rows.base;
   for (size_t d0 = 0; d0 < hd; d0 += kMaxChunks * kW) {
     const size_t chunks = min_size(kMaxChunks, (hd - d0 + kW - 1) / kW);
     __m512 acc[kMaxChunks];
     for (size_t c = 0; c < chunks; ++c) acc[c] = _mm512_setzero_ps();
     for (size_t j = 0; j < n; ++j) {
       const __m512 pj = _mm512_set1_ps(p[j]);
-      const size_t row = (first + j) * stride + d0;
+      const size_t row = row_offset(rows, first + j) + d0;
       for (size_t c = 0; c < chunks; ++c)
         acc[c] =
             _mm512_fmadd_ps(pj, load<kF16>(v, row + c * kW, lanes16(hd - d0 - c * kW)), acc[c]);
@@ -62,11 +64,12 @@ void weighted_sum(const float* p, const void* v, size_t stride, size_t first, si
 // the same bits), but every key and value row is loaded and converted once for all g. Head dim
 // 16 * kChunks.
 template <bool kF16, int kChunks>
-void scores_group(const float* q, size_t g, const void* k, size_t stride, size_t first, size_t n,
-                  float scale, float* out) {
+void scores_group(const float* q, size_t g, const KvRows& rows, size_t first, size_t n, float scale,
+                  float* out) {
   constexpr size_t hd = kChunks * kW;
+  const void* k = rows.base;
   for (size_t j = 0; j < n; ++j) {
-    const size_t row = (first + j) * stride;
+    const size_t row = row_offset(rows, first + j);
     __m512 kv[kChunks];
     for (int c = 0; c < kChunks; ++c) kv[c] = load<kF16>(k, row + c * kW, 0xFFFF);
     for (size_t h = 0; h < g; ++h) {
@@ -79,8 +82,9 @@ void scores_group(const float* q, size_t g, const void* k, size_t stride, size_t
 }
 
 template <bool kF16, int kChunks>
-void weighted_sum_group(const float* p, size_t g, const void* v, size_t stride, size_t first,
-                        size_t n, float* out) {
+void weighted_sum_group(const float* p, size_t g, const KvRows& rows, size_t first, size_t n,
+                        float* out) {
+  const void* v = rows.base;
   constexpr size_t hd = kChunks * kW;
   constexpr size_t kHeads = 16 / kChunks;  // heads per pass: 16 accumulators
   for (size_t h0 = 0; h0 < g; h0 += kHeads) {
@@ -89,7 +93,7 @@ void weighted_sum_group(const float* p, size_t g, const void* v, size_t stride, 
     for (size_t h = 0; h < kHeads; ++h)
       for (int c = 0; c < kChunks; ++c) acc[h][c] = _mm512_setzero_ps();
     for (size_t j = 0; j < n; ++j) {
-      const size_t row = (first + j) * stride;
+      const size_t row = row_offset(rows, first + j);
       __m512 vv[kChunks];
       for (int c = 0; c < kChunks; ++c) vv[c] = load<kF16>(v, row + c * kW, 0xFFFF);
       for (size_t h = 0; h < kHeads; ++h) {
@@ -104,40 +108,40 @@ void weighted_sum_group(const float* p, size_t g, const void* v, size_t stride, 
 }
 
 template <int kChunks>
-bool group_paths(const float* q, size_t g, const void* k, const void* v, bool f16, size_t stride,
-                 size_t first, size_t n, float scale, float* scores, float* out) {
-  if (f16)
-    scores_group<true, kChunks>(q, g, k, stride, first, n, scale, scores);
+bool group_paths(const float* q, size_t g, const KvRows& k, const KvRows& v, size_t first, size_t n,
+                 float scale, float* scores, float* out) {
+  if (k.type == KvElement::F16)
+    scores_group<true, kChunks>(q, g, k, first, n, scale, scores);
   else
-    scores_group<false, kChunks>(q, g, k, stride, first, n, scale, scores);
+    scores_group<false, kChunks>(q, g, k, first, n, scale, scores);
   for (size_t h = 0; h < g; ++h) softmax(scores + h * n, n);
-  if (f16)
-    weighted_sum_group<true, kChunks>(scores, g, v, stride, first, n, out);
+  if (v.type == KvElement::F16)
+    weighted_sum_group<true, kChunks>(scores, g, v, first, n, out);
   else
-    weighted_sum_group<false, kChunks>(scores, g, v, stride, first, n, out);
+    weighted_sum_group<false, kChunks>(scores, g, v, first, n, out);
   return true;
 }
 
 }  // namespace
 
-bool attention_group_avx512(const float* q, size_t g, const void* k, const void* v, bool f16,
-                            size_t stride, size_t first, size_t n, size_t head_dim, float scale,
-                            float* scores, float* out) {
-  if (head_dim == 64) return group_paths<4>(q, g, k, v, f16, stride, first, n, scale, scores, out);
-  if (head_dim == 128) return group_paths<8>(q, g, k, v, f16, stride, first, n, scale, scores, out);
+bool attention_group_avx512(const float* q, size_t g, const KvRows& k, const KvRows& v,
+                            size_t first, size_t n, size_t head_dim, float scale, float* scores,
+                            float* out) {
+  if (head_dim == 64) return group_paths<4>(q, g, k, v, first, n, scale, scores, out);
+  if (head_dim == 128) return group_paths<8>(q, g, k, v, first, n, scale, scores, out);
   return false;
 }
 
-void attention_scores_avx512(const float* q, const void* k, bool f16, size_t stride, size_t first,
-                             size_t n, size_t head_dim, float scale, float* out) {
-  f16 ? scores<true>(q, k, stride, first, n, head_dim, scale, out)
-      : scores<false>(q, k, stride, first, n, head_dim, scale, out);
+void attention_scores_avx512(const float* q, const KvRows& k, size_t first, size_t n,
+                             size_t head_dim, float scale, float* out) {
+  k.type == KvElement::F16 ? scores<true>(q, k, first, n, head_dim, scale, out)
+                           : scores<false>(q, k, first, n, head_dim, scale, out);
 }
 
-void attention_values_avx512(const float* p, const void* v, bool f16, size_t stride, size_t first,
-                             size_t n, size_t head_dim, float* out) {
-  f16 ? weighted_sum<true>(p, v, stride, first, n, head_dim, out)
-      : weighted_sum<false>(p, v, stride, first, n, head_dim, out);
+void attention_values_avx512(const float* p, const KvRows& v, size_t first, size_t n,
+                             size_t head_dim, float* out) {
+  v.type == KvElement::F16 ? weighted_sum<true>(p, v, first, n, head_dim, out)
+                           : weighted_sum<false>(p, v, first, n, head_dim, out);
 }
 
 }  // namespace minillm::kernels::isa

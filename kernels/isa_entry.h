@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/attention.h"
 #include "kernels/packed_format.h"
 #include "minillm/tensor_type.h"
 
@@ -64,11 +65,11 @@ void convert_f32_to_bf16_avx2(const float* src, uint16_t* dst, size_t n);
 float dot_f32_avx2(const float* a, const float* b, size_t n);
 void matmul_tile_avx2(const MatmulTile& tile);
 // Attention pieces (attention.cpp): scores out[j] = scale * q . k_{first+j}, and
-// out = sum_j p[j] v_{first+j}; rows `stride` elements apart, F16 (f16) or F32 elements.
-void attention_scores_avx2(const float* q, const void* k, bool f16, size_t stride, size_t first,
-                           size_t n, size_t head_dim, float scale, float* out);
-void attention_values_avx2(const float* p, const void* v, bool f16, size_t stride, size_t first,
-                           size_t n, size_t head_dim, float* out);
+// out = sum_j p[j] v_{first+j}; rows where KvRows puts them, F16 or F32 elements.
+void attention_scores_avx2(const float* q, const KvRows& k, size_t first, size_t n, size_t head_dim,
+                           float scale, float* out);
+void attention_values_avx2(const float* p, const KvRows& v, size_t first, size_t n, size_t head_dim,
+                           float* out);
 void quantize_act_avx2(const float* x, size_t n, int8_t* qa, float* da, int32_t* asum16);
 // Rows [row_begin, row_end) of the product; row_begin a multiple of 16.
 void qmatmul_rows_avx2(const QMatmulJob& job, size_t row_begin, size_t row_end);
@@ -81,16 +82,16 @@ void convert_bf16_to_f32_avx512(const uint16_t* src, float* dst, size_t n);
 void convert_f32_to_bf16_avx512(const float* src, uint16_t* dst, size_t n);
 float dot_f32_avx512(const float* a, const float* b, size_t n);
 void matmul_tile_avx512(const MatmulTile& tile);
-void attention_scores_avx512(const float* q, const void* k, bool f16, size_t stride, size_t first,
-                             size_t n, size_t head_dim, float scale, float* out);
-void attention_values_avx512(const float* p, const void* v, bool f16, size_t stride, size_t first,
-                             size_t n, size_t head_dim, float* out);
+void attention_scores_avx512(const float* q, const KvRows& k, size_t first, size_t n,
+                             size_t head_dim, float scale, float* out);
+void attention_values_avx512(const float* p, const KvRows& v, size_t first, size_t n,
+                             size_t head_dim, float* out);
 // The g query heads of one KV head (q and out: g rows of head_dim; scores: g * n), each exactly
 // as the one-head pieces plus softmax compute it. Returns false (nothing done) for a head_dim
 // without a grouped kernel (64 and 128 have one).
-bool attention_group_avx512(const float* q, size_t g, const void* k, const void* v, bool f16,
-                            size_t stride, size_t first, size_t n, size_t head_dim, float scale,
-                            float* scores, float* out);
+bool attention_group_avx512(const float* q, size_t g, const KvRows& k, const KvRows& v,
+                            size_t first, size_t n, size_t head_dim, float scale, float* scores,
+                            float* out);
 // Softmax and SwiGLU as in activations.h, with a vector e^x.
 void softmax_avx512(float* x, size_t n);
 void swiglu_avx512(const float* gate, const float* up, float* out, size_t n);

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/attention.h"
+
 namespace minillm::kernels::isa {
 namespace {
 
@@ -32,6 +34,14 @@ inline size_t clamp_size(size_t v, size_t lo, size_t hi) {
 }
 
 // Lanes of a 16-lane vector that hold one of `left` remaining elements.
+// kv_row_offset (attention.h) again with internal linkage: per-ISA objects define no weak symbols.
+inline size_t row_offset(const KvRows& rows, size_t j) {
+  if (!rows.blocks) return j * rows.stride;
+  const size_t mask = (size_t{1} << rows.block_shift) - 1;
+  return ((size_t(rows.blocks[j >> rows.block_shift]) << rows.block_shift) | (j & mask)) *
+         rows.stride;
+}
+
 inline uint16_t lanes16(size_t left) {
   return left >= 16 ? uint16_t{0xFFFF} : static_cast<uint16_t>((1u << left) - 1u);
 }

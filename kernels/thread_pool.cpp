@@ -10,6 +10,8 @@
 #include "kernels/thread_pool.h"
 
 #include <immintrin.h>
+#include <pthread.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <atomic>
@@ -28,9 +30,12 @@ namespace {
 // forward pass (norms, attention), short enough not to steal a busy machine's CPU for long.
 constexpr auto kSpinTime = std::chrono::microseconds(100);
 
-class Pool {
+}  // namespace
+
+class ThreadPool::Impl {
  public:
-  ~Pool() {
+  explicit Impl(std::vector<int> cpus) : cpus_(std::move(cpus)) {}
+  ~Impl() {
     stop_.store(true, std::memory_order_seq_cst);
     state_.fetch_add(uint64_t{1} << 32, std::memory_order_seq_cst);
     wake_all();
@@ -79,6 +84,7 @@ class Pool {
           (worker != SIZE_MAX && worker >= helpers_.load(std::memory_order_relaxed)))
         return;
       if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) {
+        if (worker != SIZE_MAX) worker_chunks_.fetch_add(1, std::memory_order_relaxed);
         try {
           fn_.load(std::memory_order_relaxed)(ctx_.load(std::memory_order_relaxed), chunk);
         } catch (...) {  // an exception must not end a worker thread (std::terminate)
@@ -94,6 +100,12 @@ class Pool {
   // `seen`: the generation current when the worker was created (it may start running much later,
   // even after the pool began shutting down, so it must not read this itself).
   void worker_loop(size_t index, uint64_t seen) {
+    if (!cpus_.empty()) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(cpus_[index % cpus_.size()], &set);
+      pthread_setaffinity_np(pthread_self(), sizeof set, &set);  // best effort
+    }
     for (;;) {
       if (stop_.load(std::memory_order_seq_cst)) return;
       uint64_t s = state_.load(std::memory_order_acquire);
@@ -135,7 +147,8 @@ class Pool {
     wake_.notify_all();
   }
 
-  std::mutex busy_;  // one job at a time
+  std::vector<int> cpus_;  // to pin workers to, if any
+  std::mutex busy_;        // one job at a time
   std::mutex error_mu_;
   std::exception_ptr error_;  // first exception thrown by a chunk of the current job
   std::mutex sleep_mu_;
@@ -151,13 +164,40 @@ class Pool {
   std::atomic<void*> ctx_{nullptr};
   std::atomic<size_t> n_chunks_{0};
   std::atomic<size_t> helpers_{0};  // workers [0, helpers_) take part in the current job
+
+ public:
+  std::atomic<uint64_t> worker_chunks_{0};
 };
 
+namespace {
+thread_local ThreadPool* current_pool = nullptr;
 }  // namespace
 
+ThreadPool::ThreadPool(std::vector<int> cpus) : impl_(std::make_unique<Impl>(std::move(cpus))) {}
+ThreadPool::~ThreadPool() = default;
+
+void ThreadPool::run(int n_threads, size_t n_chunks, ChunkFn fn, void* ctx) {
+  impl_->run(n_threads, n_chunks, fn, ctx);
+}
+
+uint64_t ThreadPool::chunks_run_by_workers() const {
+  return impl_->worker_chunks_.load(std::memory_order_relaxed);
+}
+
+ThreadPool& ThreadPool::process_default() {
+  static ThreadPool pool;
+  return pool;
+}
+
+ScopedPool::ScopedPool(ThreadPool& pool) : previous_(current_pool) {
+  current_pool = &pool;
+}
+ScopedPool::~ScopedPool() {
+  current_pool = previous_;
+}
+
 void run_chunks(int n_threads, size_t n_chunks, ChunkFn fn, void* ctx) {
-  static Pool pool;
-  pool.run(n_threads, n_chunks, fn, ctx);
+  (current_pool ? *current_pool : ThreadPool::process_default()).run(n_threads, n_chunks, fn, ctx);
 }
 
 }  // namespace minillm::kernels

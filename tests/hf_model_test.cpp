@@ -202,7 +202,7 @@ TEST(HFModel, ConvertCarriesTheChatTemplate) {
   const std::string tmpl = "{% for m in messages %}{{ m['content'] }}{% endfor %}";
   std::ofstream(dir.path / "tokenizer_config.json")
       << json{{"chat_template", tmpl}, {"add_bos_token", false}}.dump();
-  convert_hf_to_gguf(dir.path, dir.path / "m.gguf", {.type = TensorType::F16, .progress = {}});
+  convert_hf_to_gguf(dir.path, dir.path / "m.gguf", {.type = TensorType::F16});
   const GGUFFile g = GGUFFile::open(dir.path / "m.gguf");
   EXPECT_EQ(g.get<std::string>("tokenizer.chat_template"), tmpl);
   EXPECT_FALSE(g.get<bool>("tokenizer.ggml.add_bos_token"));

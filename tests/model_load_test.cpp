@@ -337,7 +337,7 @@ TEST(ModelLoad, PackingAtLoadChangesNoLogit) {
     const auto path = test::shared_file(std::filesystem::path("reference/models") / name);
     REQUIRE_SHARED_FILE(path);
     const auto packed = Model::load(path);
-    const auto plain = Model::load(path, {.quantize = std::nullopt, .pack = false, .progress = {}});
+    const auto plain = Model::load(path, {.quantize = std::nullopt, .pack = false});
     // Packed only where the CPU gains from it (AVX-512); elsewhere this compares two plain loads.
     EXPECT_EQ(packed->impl().weights.layers[0].w_up.packed != nullptr,
               kernels::packing_pays(packed->impl().weights.layers[0].w_up.type));
@@ -383,7 +383,7 @@ TEST(ModelLoad, PackingPlacesTheMatricesInOneRegionInForwardOrder) {
       EXPECT_LT(at, last + 64) << i;
       last = at + (m.packed ? bytes : row_bytes(m.type, m.cols) * m.rows);
     }
-    const auto plain = Model::load(path, {.quantize = std::nullopt, .pack = false, .progress = {}});
+    const auto plain = Model::load(path, {.quantize = std::nullopt, .pack = false});
     EXPECT_EQ(plain->impl().region, nullptr);
     EXPECT_EQ(plain->impl().weights.layers[0].wq.packed, nullptr);
   }

@@ -53,7 +53,7 @@ struct LoadOptions {
   // Called as the weight matrices are re-encoded (quantize) and then moved or packed, the slow
   // parts of a large model's load: `done` of `total` matrices, per pass. For a progress display;
   // the library prints nothing itself.
-  std::function<void(size_t done, size_t total)> progress;
+  std::function<void(size_t done, size_t total)> progress = {};
 };
 
 class Model {

@@ -15,7 +15,7 @@ struct ConvertOptions {
   // type's block does not divide keep their type. Norms (and RoPE factors) are always F32.
   std::optional<TensorType> type;
   // Hears (done, total) matrices while they are re-encoded (with `type`); for progress displays.
-  std::function<void(size_t done, size_t total)> progress;
+  std::function<void(size_t done, size_t total)> progress = {};
 };
 
 struct ConvertResult {

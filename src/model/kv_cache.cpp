@@ -1,23 +1,76 @@
 #include "model/kv_cache.h"
 
+#include <sys/mman.h>
+
+#include <algorithm>
 #include <cstring>
+#include <new>
+#include <string>
 
 #include "kernels/f16.h"
+#include "minillm/error.h"
 
 namespace minillm {
 
 KvCache::KvCache(uint32_t n_layer, uint32_t capacity, uint32_t width, KvCacheType type)
-    : capacity_(capacity),
+    : n_layer_(n_layer),
       width_(width),
       type_(type),
       element_bytes_(type == KvCacheType::F16 ? 2 : 4),
-      k_(n_layer, std::vector<uint8_t>(size_t(capacity) * width * element_bytes_)),
-      v_(n_layer, std::vector<uint8_t>(size_t(capacity) * width * element_bytes_)) {}
+      n_blocks_(std::max<uint32_t>(1, (capacity + kBlockRows - 1) / kBlockRows)),
+      plane_bytes_(size_t(n_blocks_) * kBlockRows * width * element_bytes_),
+      mapped_bytes_(std::max<size_t>(1, 2 * size_t(n_layer) * plane_bytes_)),
+      refs_(n_blocks_, 0) {
+  // Reserved, not committed: pages cost memory once written (MAP_NORESERVE: no swap accounting
+  // for the untouched part).
+  void* p = mmap(nullptr, mapped_bytes_, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED)
+    throw Error("cannot reserve " + std::to_string(mapped_bytes_ >> 20) + " MiB for the KV cache");
+  data_ = static_cast<uint8_t*>(p);
+  free_.reserve(n_blocks_);
+  for (uint32_t b = n_blocks_; b-- > 0;) free_.push_back(b);  // block 0 is handed out first
+}
 
-void KvCache::store(uint32_t layer, uint32_t position, const float* k, const float* v) {
-  const size_t offset = size_t(position) * width_ * element_bytes_;
-  uint8_t* kd = k_[layer].data() + offset;
-  uint8_t* vd = v_[layer].data() + offset;
+KvCache::~KvCache() {
+  munmap(data_, mapped_bytes_);
+}
+
+uint32_t KvCache::allocate() {
+  if (free_.empty())
+    throw Error("KV cache full: all " + std::to_string(n_blocks_ * kBlockRows) +
+                " positions are in use");
+  const uint32_t b = free_.back();
+  free_.pop_back();
+  refs_[b] = 1;
+  return b;
+}
+
+void KvCache::retain(uint32_t block) {
+  ++refs_[block];
+}
+
+void KvCache::release(uint32_t block) {
+  if (--refs_[block] == 0) free_.push_back(block);
+}
+
+uint8_t* KvCache::plane(uint32_t layer, bool values) const {
+  return data_ + (2 * size_t(layer) + (values ? 1 : 0)) * plane_bytes_;
+}
+
+void KvCache::copy_rows(uint32_t from, uint32_t to, uint32_t n_rows) {
+  const size_t row_bytes = size_t(width_) * element_bytes_;
+  for (size_t p = 0; p < 2 * size_t(n_layer_); ++p) {
+    uint8_t* base = data_ + p * plane_bytes_;
+    std::memcpy(base + size_t(to) * kBlockRows * row_bytes,
+                base + size_t(from) * kBlockRows * row_bytes, n_rows * row_bytes);
+  }
+}
+
+void KvCache::store(uint32_t layer, uint32_t row, const float* k, const float* v) {
+  const size_t offset = size_t(row) * width_ * element_bytes_;
+  uint8_t* kd = plane(layer, false) + offset;
+  uint8_t* vd = plane(layer, true) + offset;
   if (type_ == KvCacheType::F16) {
     kernels::convert_f32_to_f16(k, reinterpret_cast<uint16_t*>(kd), width_);
     kernels::convert_f32_to_f16(v, reinterpret_cast<uint16_t*>(vd), width_);
@@ -27,20 +80,73 @@ void KvCache::store(uint32_t layer, uint32_t position, const float* k, const flo
   }
 }
 
-kernels::KvRows KvCache::rows(const std::vector<uint8_t>& buf, uint32_t head,
-                              uint32_t head_dim) const {
+kernels::KvRows KvCache::rows(const uint8_t* plane, uint32_t head, uint32_t head_dim,
+                              const uint32_t* blocks) const {
   kernels::KvRows r;
-  r.base = buf.data() + size_t(head) * head_dim * element_bytes_;
+  r.base = plane + size_t(head) * head_dim * element_bytes_;
   r.stride = width_;
   r.type = type_ == KvCacheType::F16 ? kernels::KvElement::F16 : kernels::KvElement::F32;
+  r.blocks = blocks;
+  r.block_shift = kBlockShift;
   return r;
 }
 
-kernels::KvRows KvCache::keys(uint32_t layer, uint32_t head, uint32_t head_dim) const {
-  return rows(k_[layer], head, head_dim);
+kernels::KvRows KvCache::keys(uint32_t layer, uint32_t head, uint32_t head_dim,
+                              const uint32_t* blocks) const {
+  return rows(plane(layer, false), head, head_dim, blocks);
 }
-kernels::KvRows KvCache::values(uint32_t layer, uint32_t head, uint32_t head_dim) const {
-  return rows(v_[layer], head, head_dim);
+kernels::KvRows KvCache::values(uint32_t layer, uint32_t head, uint32_t head_dim,
+                                const uint32_t* blocks) const {
+  return rows(plane(layer, true), head, head_dim, blocks);
+}
+
+uint32_t KvSequence::blocks_needed(const KvCache& cache, uint32_t n) const {
+  const uint32_t have = uint32_t(blocks_.size());
+  const uint32_t want = (n_past_ + n + KvCache::kBlockRows - 1) >> KvCache::kBlockShift;
+  uint32_t needed = want > have ? want - have : 0;
+  // Appending into a block another sequence also holds: that block is copied first.
+  const uint32_t in_block = n_past_ & (KvCache::kBlockRows - 1);
+  if (n > 0 && in_block != 0 && cache.holders(blocks_[n_past_ >> KvCache::kBlockShift]) > 1)
+    ++needed;
+  return needed;
+}
+
+void KvSequence::reserve(KvCache& cache, uint32_t n) {
+  const uint32_t needed = blocks_needed(cache, n);
+  if (needed > cache.free_blocks())
+    throw Error("KV cache full: " + std::to_string(n) + " more positions need " +
+                std::to_string(needed) + " blocks of " + std::to_string(KvCache::kBlockRows) +
+                ", " + std::to_string(cache.free_blocks()) + " are free");
+  const uint32_t in_block = n_past_ & (KvCache::kBlockRows - 1);
+  if (n > 0 && in_block != 0) {
+    uint32_t& last = blocks_[n_past_ >> KvCache::kBlockShift];
+    if (cache.holders(last) > 1) {  // copy on write
+      const uint32_t copy = cache.allocate();
+      cache.copy_rows(last, copy, in_block);
+      cache.release(last);
+      last = copy;
+    }
+  }
+  const uint32_t want = (n_past_ + n + KvCache::kBlockRows - 1) >> KvCache::kBlockShift;
+  while (blocks_.size() < want) blocks_.push_back(cache.allocate());
+}
+
+void KvSequence::truncate(KvCache& cache, uint32_t n_keep) {
+  const uint32_t keep_blocks = (n_keep + KvCache::kBlockRows - 1) >> KvCache::kBlockShift;
+  while (blocks_.size() > keep_blocks) {
+    cache.release(blocks_.back());
+    blocks_.pop_back();
+  }
+  n_past_ = std::min(n_past_, n_keep);
+}
+
+KvSequence KvSequence::fork(KvCache& cache, uint32_t n_keep) const {
+  KvSequence child;
+  const uint32_t keep_blocks = (n_keep + KvCache::kBlockRows - 1) >> KvCache::kBlockShift;
+  child.blocks_.assign(blocks_.begin(), blocks_.begin() + keep_blocks);
+  for (uint32_t b : child.blocks_) cache.retain(b);
+  child.n_past_ = n_keep;
+  return child;
 }
 
 }  // namespace minillm

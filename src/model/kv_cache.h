@@ -1,4 +1,11 @@
-// Per-layer keys and values of the positions a session has evaluated.
+// Keys and values of every layer, for one sequence or many: a pool of blocks of kBlockRows
+// positions that sequences take as they grow and give back when they end or shrink. A sequence
+// is a block table (KvSequence); sequences forked from a common prefix share its blocks, and a
+// shared block is copied only when one of them writes into it (copy on write).
+//
+// Storage is one anonymous mapping per cache, reserved for its capacity: the OS backs a page only
+// when a block is first written, so a cache sized for 16 long conversations costs the memory of
+// the tokens actually held.
 #pragma once
 
 #include <cstdint>
@@ -11,25 +18,80 @@ namespace minillm {
 
 class KvCache {
  public:
+  static constexpr uint32_t kBlockShift = 4;
+  static constexpr uint32_t kBlockRows = 1u << kBlockShift;  // positions per block
+
+  // Room for at least `capacity` positions (rounded up to whole blocks) of `width` (n_head_kv *
+  // head_dim) keys and values per layer.
   KvCache(uint32_t n_layer, uint32_t capacity, uint32_t width, KvCacheType type);
+  ~KvCache();
+  KvCache(const KvCache&) = delete;
+  KvCache& operator=(const KvCache&) = delete;
 
-  uint32_t capacity() const { return capacity_; }
-  uint32_t width() const { return width_; }  // n_head_kv * head_dim
+  uint32_t width() const { return width_; }
+  uint32_t n_blocks() const { return n_blocks_; }
+  uint32_t free_blocks() const { return uint32_t(free_.size()); }
 
-  // Stores the K and V rows (width floats each) of one position of one layer.
-  void store(uint32_t layer, uint32_t position, const float* k, const float* v);
-  // Rows of one KV head (its head_dim columns at column offset head * head_dim).
-  kernels::KvRows keys(uint32_t layer, uint32_t head, uint32_t head_dim) const;
-  kernels::KvRows values(uint32_t layer, uint32_t head, uint32_t head_dim) const;
+  // Blocks: take a free one (throws Error, "KV cache full", when none is left), count another
+  // holder, let go (a block nobody holds is free again), copy the first n_rows rows of every
+  // layer's keys and values.
+  uint32_t allocate();
+  void retain(uint32_t block);
+  void release(uint32_t block);
+  uint32_t holders(uint32_t block) const { return refs_[block]; }
+  void copy_rows(uint32_t from, uint32_t to, uint32_t n_rows);
+
+  // Stores the K and V rows (width floats each) of one layer at a cache row
+  // (block << kBlockShift | position within the block).
+  void store(uint32_t layer, uint32_t row, const float* k, const float* v);
+  // Rows of one KV head (its head_dim columns at column offset head * head_dim), as laid out by
+  // a sequence's block table.
+  kernels::KvRows keys(uint32_t layer, uint32_t head, uint32_t head_dim,
+                       const uint32_t* blocks) const;
+  kernels::KvRows values(uint32_t layer, uint32_t head, uint32_t head_dim,
+                         const uint32_t* blocks) const;
 
  private:
-  kernels::KvRows rows(const std::vector<uint8_t>& buf, uint32_t head, uint32_t head_dim) const;
-  uint32_t capacity_;
+  uint8_t* plane(uint32_t layer, bool values) const;  // (n_blocks * kBlockRows, width) elements
+  kernels::KvRows rows(const uint8_t* plane, uint32_t head, uint32_t head_dim,
+                       const uint32_t* blocks) const;
+
+  uint32_t n_layer_;
   uint32_t width_;
   KvCacheType type_;
   size_t element_bytes_;
-  std::vector<std::vector<uint8_t>> k_;  // (n_layer) × (capacity, width) elements
-  std::vector<std::vector<uint8_t>> v_;  // (n_layer) × (capacity, width) elements
+  uint32_t n_blocks_;
+  size_t plane_bytes_;
+  size_t mapped_bytes_;
+  uint8_t* data_;               // 2 * n_layer planes: K of layer 0, V of layer 0, K of layer 1, ...
+  std::vector<uint32_t> refs_;  // (n_blocks) holders of each block
+  std::vector<uint32_t> free_;  // free blocks, the next to hand out last
+};
+
+// One sequence's positions in a KvCache: position p lives at row row(p).
+class KvSequence {
+ public:
+  uint32_t n_past() const { return n_past_; }
+  const uint32_t* blocks() const { return blocks_.data(); }
+  uint32_t row(uint32_t pos) const {
+    return blocks_[pos >> KvCache::kBlockShift] << KvCache::kBlockShift |
+           (pos & (KvCache::kBlockRows - 1));
+  }
+  // Blocks needed to append n positions (new blocks, plus a shared last block to copy).
+  uint32_t blocks_needed(const KvCache& cache, uint32_t n) const;
+  // Makes positions [n_past, n_past + n) writable: new blocks, and a private copy of a shared
+  // block they fall into. Throws Error ("KV cache full") without changing anything when the cache
+  // has too few free blocks.
+  void reserve(KvCache& cache, uint32_t n);
+  void advance(uint32_t n) { n_past_ += n; }
+  // Forgets positions >= n_keep, giving back the blocks that no longer hold any.
+  void truncate(KvCache& cache, uint32_t n_keep);
+  // A sequence holding this one's first n_keep positions, sharing their blocks.
+  KvSequence fork(KvCache& cache, uint32_t n_keep) const;
+
+ private:
+  std::vector<uint32_t> blocks_;
+  uint32_t n_past_ = 0;
 };
 
 }  // namespace minillm

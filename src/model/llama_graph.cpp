@@ -17,6 +17,7 @@
 #include "kernels/quant.h"
 #include "kernels/rope.h"
 #include "kernels/thread_pool.h"
+#include "minillm/error.h"
 
 namespace minillm {
 namespace {
@@ -65,14 +66,17 @@ std::vector<float> rope_inverse_frequencies(const ModelConfig& c,
 }
 
 void llama_forward(const Model::Impl& model, KvCache& cache, ForwardScratch& s,
-                   const int32_t* tokens, uint32_t n_tok, uint32_t pos0, bool all_logits,
-                   int n_threads, float* logits) {
+                   std::span<const BatchToken> tokens, std::span<const uint32_t> out_tokens,
+                   int n_threads, float* logits, const std::function<bool()>& cancelled) {
   const ModelConfig& c = model.config;
   const ModelWeights& w = model.weights;
   const size_t d = c.n_embd, hd = c.head_dim, q_w = size_t(c.n_head) * hd;
   const size_t kv_w = size_t(c.n_head_kv) * hd, n_pairs = c.n_rot / 2;
   const uint32_t group = c.n_head / c.n_head_kv;  // query heads per KV head
   const float scale = 1.0f / std::sqrt(float(hd));
+  const uint32_t n_tok = uint32_t(tokens.size());
+  uint32_t longest = 0;  // keys the longest attention of the batch reads
+  for (const BatchToken& t : tokens) longest = std::max(longest, t.pos + 1);
 
   grow(s.x, n_tok * d);
   grow(s.xn, n_tok * d);
@@ -84,20 +88,22 @@ void llama_forward(const Model::Impl& model, KvCache& cache, ForwardScratch& s,
   grow(s.gate, size_t(n_tok) * c.n_ff);
   grow(s.up, size_t(n_tok) * c.n_ff);
   const size_t n_attention_chunks = size_t(std::max(n_threads, 1)) * 4;
-  grow(s.scores, n_attention_chunks * (c.n_head / c.n_head_kv) * cache.capacity());
+  grow(s.scores, n_attention_chunks * (c.n_head / c.n_head_kv) * longest);
   grow(s.cos, n_tok * n_pairs);
   grow(s.sin, n_tok * n_pairs);
 
   // Token embeddings, and the RoPE angles of each position (shared by all layers and heads).
   for (uint32_t t = 0; t < n_tok; ++t) {
     const auto* row = static_cast<const uint8_t*>(w.token_embd.data) +
-                      row_bytes(w.token_embd.type, d) * size_t(tokens[t]);
+                      row_bytes(w.token_embd.type, d) * size_t(tokens[t].id);
     kernels::dequantize_row(w.token_embd.type, row, &s.x[t * d], d);
-    kernels::rope_cos_sin(int64_t(pos0) + t, s.inv_freq.data(), n_pairs, &s.cos[t * n_pairs],
+    kernels::rope_cos_sin(int64_t(tokens[t].pos), s.inv_freq.data(), n_pairs, &s.cos[t * n_pairs],
                           &s.sin[t * n_pairs]);
   }
 
   for (uint32_t l = 0; l < c.n_layer; ++l) {
+    // Between layers: a long prompt can be abandoned within one layer's work.
+    if (cancelled && cancelled()) throw Error("evaluation cancelled");
     const LayerWeights& L = w.layers[l];
 
     // Attention block.
@@ -110,7 +116,7 @@ void llama_forward(const Model::Impl& model, KvCache& cache, ForwardScratch& s,
                                  &s.sin[t * n_pairs], n_pairs);
       kernels::rope_rotate_pairs(&s.k[t * kv_w], c.n_head_kv, hd, &s.cos[t * n_pairs],
                                  &s.sin[t * n_pairs], n_pairs);
-      cache.store(l, pos0 + t, &s.k[t * kv_w], &s.v[t * kv_w]);
+      cache.store(l, tokens[t].seq->row(tokens[t].pos), &s.k[t * kv_w], &s.v[t * kv_w]);
     }
     // Attention runs on the kernels' thread pool (an OpenMP region here would leave OpenMP's
     // threads spinning against the pool's). Each (token, KV head) item is computed whole by one
@@ -118,17 +124,18 @@ void llama_forward(const Model::Impl& model, KvCache& cache, ForwardScratch& s,
     const size_t n_items = size_t(n_tok) * c.n_head_kv;  // (token, KV head): `group` heads
     const size_t n_chunks = std::min(n_items, n_attention_chunks);
     auto attend_chunk = [&](size_t chunk) {
-      float* scores = &s.scores[chunk * group * cache.capacity()];
+      float* scores = &s.scores[chunk * group * longest];
       for (size_t item = chunk; item < n_items; item += n_chunks) {  // interleaved: balances
         const uint32_t t = uint32_t(item / c.n_head_kv), kvh = uint32_t(item % c.n_head_kv);
-        const uint32_t pos = pos0 + t;
+        const uint32_t pos = tokens[t].pos;
+        const uint32_t* blocks = tokens[t].seq->blocks();
         // Causal: keys 0..pos; with a sliding window only the last `sliding_window` of them.
         const uint32_t first =
             (c.sliding_window && pos >= c.sliding_window) ? pos - c.sliding_window + 1 : 0;
         const size_t at = t * q_w + size_t(kvh) * group * hd;  // the group's first query head
-        kernels::attend_head_group(&s.q[at], group, cache.keys(l, kvh, hd),
-                                   cache.values(l, kvh, hd), first, pos - first + 1, hd, scale,
-                                   scores, &s.att[at]);
+        kernels::attend_head_group(&s.q[at], group, cache.keys(l, kvh, hd, blocks),
+                                   cache.values(l, kvh, hd, blocks), first, pos - first + 1, hd,
+                                   scale, scores, &s.att[at]);
       }
     };
     kernels::run_chunks(n_threads, n_chunks, attend_chunk);
@@ -152,11 +159,11 @@ void llama_forward(const Model::Impl& model, KvCache& cache, ForwardScratch& s,
   }
 
   // Output: only the rows the caller asked for.
-  const uint32_t first_out = all_logits ? 0 : n_tok - 1;
-  const uint32_t n_out = n_tok - first_out;
-  for (uint32_t t = 0; t < n_out; ++t)
-    kernels::rms_norm(&s.x[(first_out + t) * d], w.output_norm.data(), &s.xn[t * d], d, c.rms_eps);
-  project(w.output, s.xn.data(), n_out, logits, n_threads);
+  const uint32_t n_out = uint32_t(out_tokens.size());
+  for (uint32_t i = 0; i < n_out; ++i)
+    kernels::rms_norm(&s.x[size_t(out_tokens[i]) * d], w.output_norm.data(), &s.xn[i * d], d,
+                      c.rms_eps);
+  if (n_out) project(w.output, s.xn.data(), n_out, logits, n_threads);
 }
 
 }  // namespace minillm

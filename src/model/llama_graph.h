@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <vector>
 
 #include "kernels/aligned.h"
@@ -24,7 +26,7 @@ struct ForwardScratch {
   Floats proj;                  // (n_tok, n_embd) output of wo / w_down before the residual add
   Floats gate;                  // (n_tok, n_ff)
   Floats up;                    // (n_tok, n_ff)
-  Floats scores;                // (4 n_threads, n_head / n_head_kv, n_ctx) attention weights
+  Floats scores;                // (4 n_threads, n_head / n_head_kv, longest sequence) weights
   Floats cos;                   // (n_tok, n_rot / 2)
   Floats sin;                   // (n_tok, n_rot / 2)
   std::vector<float> inv_freq;  // (n_rot / 2) RoPE frequency of each pair, scaling applied
@@ -34,10 +36,22 @@ struct ForwardScratch {
 std::vector<float> rope_inverse_frequencies(const ModelConfig& config,
                                             const std::vector<float>& freq_factors);
 
-// Evaluates tokens [0, n_tok) at positions pos0 .. pos0 + n_tok - 1, storing their keys and
-// values in `cache`. Writes n_vocab logits for every token (all_logits) or only the last.
+// One token of a forward pass: its id, its position in its sequence, and that sequence, whose
+// block table already holds the position (KvSequence::reserve).
+struct BatchToken {
+  int32_t id;
+  uint32_t pos;
+  const KvSequence* seq;
+};
+
+// Evaluates the tokens of one or more sequences in one pass: every projection runs once over all
+// of them, each token attends to its own sequence's positions 0..pos (its batch-mates of the same
+// sequence included, as their keys are stored first). A token's results do not depend on the
+// other tokens of the batch. Writes n_vocab logits for each token listed in out_tokens (indices
+// into tokens, in that order). `cancelled` (optional) is asked between layers; when it answers
+// true the pass stops by throwing Error (the caller then forgets the batch's positions).
 void llama_forward(const Model::Impl& model, KvCache& cache, ForwardScratch& s,
-                   const int32_t* tokens, uint32_t n_tok, uint32_t pos0, bool all_logits,
-                   int n_threads, float* logits);
+                   std::span<const BatchToken> tokens, std::span<const uint32_t> out_tokens,
+                   int n_threads, float* logits, const std::function<bool()>& cancelled = {});
 
 }  // namespace minillm

@@ -111,7 +111,7 @@ void add_bench_command(CLI::App& app) {
     const auto load_start = Clock::now();
     const auto path = resolve_model(o->model);
     const auto model =
-        load_model(path, {.quantize = std::nullopt, .pack = !o->no_pack, .progress = {}});
+        load_model(path, {.quantize = std::nullopt, .pack = !o->no_pack});
     const double load_s = seconds_since(load_start);
     const ModelConfig& c = model->config();
     const int threads = o->threads > 0 ? o->threads : default_thread_count();

@@ -1,0 +1,62 @@
+#include "generation/sequence_generator.h"
+
+namespace minillm {
+
+SequenceGenerator::SequenceGenerator(const Tokenizer& tokenizer, const GenerateParams& params,
+                                     std::span<const int32_t> prompt, TokenCallback on_text)
+    : tokenizer_(tokenizer),
+      params_(params),
+      on_text_(std::move(on_text)),
+      sampler_(params.sampling),
+      decoder_(tokenizer, DecodeOptions{.render_special = false, .strip_leading_space = false}),
+      filter_(params.stop_strings) {
+  for (int32_t id : prompt) sampler_.accept(id);
+}
+
+bool SequenceGenerator::emit(const std::string& piece, int32_t id, bool final) {
+  const auto out = filter_.push(piece, final);
+  result_.text += out.text;
+  if (!out.text.empty() && on_text_ && !on_text_(out.text, id)) {
+    result_.stop = StopReason::Callback;
+    return false;
+  }
+  if (out.matched) {
+    result_.stop = StopReason::StopString;
+    return false;
+  }
+  return true;
+}
+
+std::optional<int32_t> SequenceGenerator::step(std::span<const float> logits, bool room) {
+  const auto n = int32_t(result_.tokens.size());
+  if (params_.max_tokens >= 0 && n >= params_.max_tokens) {
+    result_.stop = StopReason::MaxTokens;
+    return std::nullopt;
+  }
+  const int32_t id = sampler_.sample(logits);
+  sampler_.accept(id);
+  result_.tokens.push_back(id);
+  if (!params_.ignore_eos && tokenizer_.is_end_of_generation(id)) {
+    result_.stop = StopReason::EndOfText;
+    return std::nullopt;
+  }
+  if (!emit(decoder_.push(id), id, false)) return std::nullopt;
+  if (params_.max_tokens >= 0 && n + 1 >= params_.max_tokens) {
+    result_.stop = StopReason::MaxTokens;  // no need to evaluate the last token
+    return std::nullopt;
+  }
+  if (!room) {
+    result_.stop = StopReason::ContextFull;
+    return std::nullopt;
+  }
+  return id;
+}
+
+GenerateResult SequenceGenerator::finish() {
+  if (result_.stop != StopReason::StopString && result_.stop != StopReason::Callback)
+    emit(decoder_.flush(), result_.tokens.empty() ? -1 : result_.tokens.back(), true);
+  result_.stats.generated_tokens = uint32_t(result_.tokens.size());
+  return std::move(result_);
+}
+
+}  // namespace minillm
