@@ -280,7 +280,7 @@ TEST(Cancellation, AbandonedEvaluationsLeaveTheCacheAsItWas) {
 // Sessions on runtimes of their own run at the same time, each on its own threads, with the
 // results they give alone.
 TEST(Runtime, SessionsOnSeparateRuntimesRunSideBySide) {
-  const auto model = demo_model(TensorType::Q8_0);
+  const auto model = demo_model();
   const auto ids_a = random_tokens(60, 11), ids_b = random_tokens(60, 12);
   const auto want_a = alone(model, ids_a, 20), want_b = alone(model, ids_b, 20);
   for (int threads : {1, 2}) {
@@ -314,6 +314,53 @@ TEST(Runtime, SessionsOnSeparateRuntimesRunSideBySide) {
   }
   EXPECT_THROW(Runtime(RuntimeOptions{.n_threads = -1}), Error);
   EXPECT_THROW(Runtime(RuntimeOptions{.n_threads = 1, .cpus = {-3}}), Error);
+}
+
+// One Model shared by many threads, each with sessions of its own on the default pool: the
+// results are those of one thread alone (run under ThreadSanitizer too).
+TEST(Concurrency, OneModelManyThreads) {
+  const auto model = demo_model();
+  const auto ids = random_tokens(40, 21);
+  const auto want = alone(model, ids, 24);
+  std::vector<std::thread> threads;
+  std::atomic<int> mismatches{0};
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      for (int rep = 0; rep < 5; ++rep)
+        if (alone(model, ids, 24) != want) ++mismatches;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(mismatches.load(), 0);
+}
+
+// Two batches on two runtimes at once.
+TEST(Concurrency, BatchesOnSeparateRuntimes) {
+  const auto model = demo_model();
+  const Tokenizer tok = Tokenizer::from_path(test::shared_file("models/stories260K.gguf"));
+  std::vector<BatchRequest> requests(3);
+  for (size_t i = 0; i < requests.size(); ++i) {
+    requests[i].prompt = tok.encode("Once upon a time");
+    requests[i].params.max_tokens = 24;
+    requests[i].params.sampling.seed = 7 + i;
+  }
+  std::vector<GenerateResult> want;
+  {
+    BatchSession b(model, {.n_ctx = 512, .n_seq_ctx = 128, .n_threads = 1});
+    want = generate_batch(b, tok, requests);
+  }
+  auto run = [&](std::vector<GenerateResult>& got) {
+    auto rt = std::make_shared<Runtime>(RuntimeOptions{.n_threads = 2});
+    BatchSession b(model, {.n_ctx = 512, .n_seq_ctx = 128, .runtime = rt});
+    for (int rep = 0; rep < 3; ++rep) got = generate_batch(b, tok, requests);
+  };
+  std::vector<GenerateResult> got_a, got_b;
+  std::thread ta([&] { run(got_a); }), tb([&] { run(got_b); });
+  ta.join();
+  tb.join();
+  for (size_t i = 0; i < requests.size(); ++i) {
+    EXPECT_EQ(got_a[i].tokens, want[i].tokens);
+    EXPECT_EQ(got_b[i].tokens, want[i].tokens);
+  }
 }
 
 // generate_batch gives every request what generate() gives it alone.

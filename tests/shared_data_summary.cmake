@@ -1,4 +1,4 @@
-# CTest script (cmake -P) for the test `shared_data`, registered only when the shared reference
+# CTest script (cmake -P) for the test `shared_data_missing`, registered only when the shared reference
 # data (../shared) is missing outside CI: counts the tests left out for that reason and reports
 # them in one line as a skipped test.
 # Inputs (-D): SHARED_DIR; PROGRAMS, a list of "PROGRAM|GTEST_FILTER".

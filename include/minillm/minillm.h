@@ -19,15 +19,23 @@
 //   minillm::Sampler sampler({.temperature = 0});                       // greedy
 //   session.eval(std::vector<int32_t>{sampler.sample(logits)});         // one more token
 //
+//   // Many sequences in one forward pass (batch_session.h, generate_batch.h), on threads of your
+//   // own (runtime.h):
+//   auto runtime = std::make_shared<minillm::Runtime>(minillm::RuntimeOptions{.n_threads = 4});
+//   minillm::BatchSession batch(model, {.n_ctx = 8192, .runtime = runtime});
+//
 // Errors (bad files, bad arguments, a full context) are thrown as minillm::Error.
 #pragma once
 
+#include "minillm/batch_session.h"
 #include "minillm/chat.h"
 #include "minillm/chat_template.h"
 #include "minillm/error.h"
 #include "minillm/generate.h"
+#include "minillm/generate_batch.h"
 #include "minillm/gguf.h"
 #include "minillm/model.h"
+#include "minillm/runtime.h"
 #include "minillm/safetensors.h"
 #include "minillm/sampler.h"
 #include "minillm/session.h"

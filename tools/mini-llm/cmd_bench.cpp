@@ -2,7 +2,10 @@
 // weight bytes read per generated token, and a memory-bandwidth probe run in the same process so
 // generation speed is shown as a fraction of the bandwidth roofline. The probe runs after every
 // repetition and its median is used: on a shared machine the bandwidth drifts, and a probe taken
-// at one moment would compare generation with another moment's machine.
+// at one moment would compare generation with another moment's machine. --parallel measures
+// decoding many sequences together (BatchSession), like llama-batched-bench's S_TG.
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -12,6 +15,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "minillm/batch_session.h"
 #include "minillm/error.h"
 #include "minillm/model.h"
 #include "minillm/sampler.h"
@@ -70,6 +74,77 @@ std::string main_weight_type(const Model& model) {
       ->first;
 }
 
+// Resident memory of this process in bytes.
+uint64_t resident_bytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  unsigned long long pages = 0, resident = 0;
+  if (f) {
+    if (std::fscanf(f, "%llu %llu", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return resident * uint64_t(sysconf(_SC_PAGESIZE));
+}
+
+constexpr uint32_t kParallelPrompt = 32;  // tokens of each sequence's own prompt
+
+// N sequences, each with its own 32-token prompt (evaluated first, not timed), then n_gen decode
+// steps, each one forward pass over one new token of every sequence. Aggregate and per-sequence
+// generation tokens/s (median over the repetitions) and the resident memory at the end.
+nlohmann::ordered_json bench_parallel(const std::shared_ptr<const Model>& model, uint32_t n_seq,
+                                      uint32_t n_gen, int threads, int reps) {
+  const uint32_t n_vocab = model->config().n_vocab, seq_ctx = kParallelPrompt + n_gen;
+  std::vector<double> tg;
+  uint64_t rss = 0;
+  for (int r = 0; r < reps; ++r) {
+    BatchSession batch(model, {.n_ctx = n_seq * seq_ctx,
+                               .n_seq_ctx = seq_ctx,
+                               .n_batch = std::max(n_seq * kParallelPrompt, 1u),
+                               .kv_type = KvCacheType::F16,
+                               .n_threads = threads});
+    std::vector<std::vector<int32_t>> prompts;
+    std::vector<SequenceInput> inputs;
+    for (uint32_t s = 0; s < n_seq; ++s)
+      prompts.push_back(random_tokens(kParallelPrompt, n_vocab, 1000 * (r + 1) + s));
+    for (uint32_t s = 0; s < n_seq; ++s) inputs.push_back({batch.add(), prompts[s]});
+    batch.eval(inputs);
+    const auto steps = random_tokens(n_seq * n_gen, n_vocab, 300 + r);
+    const auto t = Clock::now();
+    for (uint32_t step = 0; step < n_gen; ++step) {
+      for (uint32_t s = 0; s < n_seq; ++s)
+        inputs[s].tokens = std::span<const int32_t>(&steps[size_t(step) * n_seq + s], 1);
+      batch.eval(inputs);
+    }
+    tg.push_back(double(n_seq) * n_gen / seconds_since(t));
+    rss = std::max(rss, resident_bytes());
+  }
+  const double aggregate = median(tg);
+  return {{"n_seq", n_seq},
+          {"tg_tokens_per_s", aggregate},
+          {"per_seq_tokens_per_s", aggregate / n_seq},
+          {"rss_mib", double(rss) / (1 << 20)}};
+}
+
+std::vector<uint32_t> parse_counts(const std::string& text) {
+  std::vector<uint32_t> counts;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    const std::string item = text.substr(start, comma - start);
+    size_t used = 0;
+    unsigned long n = 0;
+    try {
+      n = std::stoul(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != item.size() || item.empty() || n == 0 || n > 4096)
+      throw Error("--parallel: '" + text + "' is not a list of sequence counts such as 1,4,16");
+    counts.push_back(uint32_t(n));
+    start = comma + 1;
+  }
+  return counts;
+}
+
 // Matrices the load packed for the packed kernels (0 with --no-pack or where packing does not pay).
 size_t packed_matrices(const Model& model) {
   const ModelWeights& w = model.impl().weights;
@@ -88,6 +163,7 @@ void add_bench_command(CLI::App& app) {
     int threads = 0, reps = 3;
     bool json = false, no_pack = false;
     uint32_t probe_mib = 1024;
+    std::string parallel;
   };
   auto o = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand(
@@ -106,12 +182,17 @@ void add_bench_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--no-pack", o->no_pack,
                 "Leave the weights in the file mapping, unpacked (to measure what packing gains)");
+  cmd->add_option("--parallel", o->parallel,
+                  "Also decode N sequences together for each N in this list (e.g. 1,4,16): each "
+                  "has its own 32-token prompt, then -n steps of one token per sequence");
   cmd->add_flag("--json", o->json, "Print one JSON object");
   cmd->callback([o] {
+    const std::vector<uint32_t> parallel =
+        o->parallel.empty() ? std::vector<uint32_t>{} : parse_counts(o->parallel);
+    if (!parallel.empty() && o->n_gen == 0) throw Error("--parallel needs -n above 0");
     const auto load_start = Clock::now();
     const auto path = resolve_model(o->model);
-    const auto model =
-        load_model(path, {.quantize = std::nullopt, .pack = !o->no_pack});
+    const auto model = load_model(path, {.quantize = std::nullopt, .pack = !o->no_pack});
     const double load_s = seconds_since(load_start);
     const ModelConfig& c = model->config();
     const int threads = o->threads > 0 ? o->threads : default_thread_count();
@@ -143,6 +224,9 @@ void add_bench_command(CLI::App& app) {
       }
       probes.push_back(measure_read_bandwidth(size_t(o->probe_mib) << 20, threads, 3));
     }
+    nlohmann::ordered_json parallel_json = nlohmann::ordered_json::array();
+    for (uint32_t n_seq : parallel)
+      parallel_json.push_back(bench_parallel(model, n_seq, o->n_gen, threads, o->reps));
     const double probe = median(probes);
     const uint64_t bytes = model->weight_bytes();
     const double roofline = probe * 1e9 / double(bytes);  // tokens/s if weights streamed at probe
@@ -162,6 +246,7 @@ void add_bench_command(CLI::App& app) {
     j["bandwidth_probe_max_gb_s"] = *std::max_element(probes.begin(), probes.end());
     j["tg_roofline_tokens_per_s"] = roofline;
     j["tg_roofline_fraction"] = fraction;
+    if (!parallel.empty()) j["parallel"] = parallel_json;
     if (o->json) {
       std::cout << j.dump(2) << "\n";
       return;
@@ -181,6 +266,12 @@ void add_bench_command(CLI::App& app) {
                 *std::max_element(probes.begin(), probes.end()), roofline);
     if (o->n_gen) std::printf(", tg at %.0f %% of it", 100 * fraction);
     std::printf("\n");
+    for (const auto& p : parallel_json)
+      std::printf(
+          "parallel %4u sequences: tg %.2f t/s in all, %.2f t/s each (32-token prompts, "
+          "%u steps; RSS %.0f MiB)\n",
+          p["n_seq"].get<uint32_t>(), p["tg_tokens_per_s"].get<double>(),
+          p["per_seq_tokens_per_s"].get<double>(), o->n_gen, p["rss_mib"].get<double>());
   });
 }
 
