@@ -60,9 +60,9 @@ GenerateResult generate(Session& session, const Tokenizer& tokenizer,
                 " tokens) does not match the model's (" +
                 std::to_string(session.model().config().n_vocab) + ")");
   if (prompt_ids.size() > size_t(session.n_ctx() - session.n_past()))
-    throw Error("the prompt has " + std::to_string(prompt_ids.size()) +
-                " tokens but the context has room for " +
-                std::to_string(session.n_ctx() - session.n_past()));
+    throw Error(ErrorKind::ContextFull, "the prompt has " + std::to_string(prompt_ids.size()) +
+                                            " tokens but the context has room for " +
+                                            std::to_string(session.n_ctx() - session.n_past()));
 
   Sampler sampler(params.sampling);
   for (int32_t id : prompt_ids) sampler.accept(id);  // penalties see the prompt, as in llama.cpp

@@ -59,9 +59,10 @@ std::span<const float> Session::eval(std::span<const int32_t> tokens, bool all_l
       throw Error("token id " + std::to_string(tokens[i]) + " at index " + std::to_string(i) +
                   " is outside the vocabulary of " + std::to_string(c.n_vocab));
   if (tokens.size() > s.cache.capacity() - s.n_past)
-    throw Error("context full: " + std::to_string(s.n_past) + " tokens in the cache plus " +
-                std::to_string(tokens.size()) + " new ones exceed its capacity of " +
-                std::to_string(s.cache.capacity()));
+    throw Error(ErrorKind::ContextFull,
+                "context full: " + std::to_string(s.n_past) + " tokens in the cache plus " +
+                    std::to_string(tokens.size()) + " new ones exceed its capacity of " +
+                    std::to_string(s.cache.capacity()));
 
   const size_t n = tokens.size();
   s.logits.resize((all_logits ? n : 1) * size_t(c.n_vocab));
