@@ -15,6 +15,21 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// The processor (if any) sees a copy of the logits, so the session's buffer stays as evaluated.
+int32_t next_token(Sampler& sampler, std::span<const float> logits,
+                   const LogitsProcessor& processor, std::span<const int32_t> generated,
+                   std::vector<float>& copy) {
+  if (!processor) return sampler.sample(logits);
+  copy.assign(logits.begin(), logits.end());
+  if (const std::optional<int32_t> forced = processor(copy, generated)) {
+    if (*forced < 0 || size_t(*forced) >= logits.size())
+      throw Error("the logits processor chose token " + std::to_string(*forced) +
+                  ", outside the vocabulary of " + std::to_string(logits.size()));
+    return *forced;
+  }
+  return sampler.sample(copy);
+}
+
 }  // namespace
 
 const char* stop_reason_name(StopReason reason) {
@@ -92,12 +107,14 @@ GenerateResult generate(Session& session, const Tokenizer& tokenizer,
   };
 
   const auto gen_start = Clock::now();
+  std::vector<float> processed;  // the logits processor's copy of the logits
   for (int32_t n = 0;; ++n) {
     if (params.max_tokens >= 0 && n >= params.max_tokens) {
       result.stop = StopReason::MaxTokens;
       break;
     }
-    const int32_t id = sampler.sample(logits);
+    const int32_t id =
+        next_token(sampler, logits, params.logits_processor, result.tokens, processed);
     sampler.accept(id);
     result.tokens.push_back(id);
     if (!params.ignore_eos && tokenizer.is_end_of_generation(id)) {
