@@ -83,15 +83,18 @@ Isa detect_best() {
 void check_supported(Isa want, const char* where) {
   const Isa best = best_isa();
   if (static_cast<int>(want) > static_cast<int>(best))
-    throw Error(std::string(where) + " asks for the " + std::string(isa_name(want)) +
-                " code path, but this CPU supports at most " + std::string(isa_name(best)));
+    throw Error(ErrorKind::Unsupported,
+                std::string(where) + " asks for the " + std::string(isa_name(want)) +
+                    " code path, but this CPU supports at most " + std::string(isa_name(best)));
 }
 
 Isa from_environment() {
   const char* env = std::getenv("MINILLM_ISA");
   if (env == nullptr || *env == '\0') return best_isa();
   const std::optional<Isa> isa = parse_isa(env);
-  if (!isa) throw Error(std::string("MINILLM_ISA=") + env + " is not one of scalar, avx2, avx512");
+  if (!isa)
+    throw Error(ErrorKind::InvalidArgument,
+                std::string("MINILLM_ISA=") + env + " is not one of scalar, avx2, avx512");
   check_supported(*isa, "MINILLM_ISA");
   return *isa;
 }
@@ -147,7 +150,7 @@ bool avx_vnni_active() {
 
 void set_avx_vnni_for_testing(std::optional<bool> on) {
   if (on && *on && !cpu_features().avx_vnni)
-    throw Error("set_avx_vnni_for_testing: this CPU has no AVX-VNNI");
+    throw Error(ErrorKind::Unsupported, "set_avx_vnni_for_testing: this CPU has no AVX-VNNI");
   g_vnni_override.store(on ? static_cast<int>(*on) : kNoOverride, std::memory_order_relaxed);
 }
 

@@ -97,8 +97,9 @@ void matmul(TensorType wtype, const void* w, size_t n_out, size_t n_in, const fl
             size_t n_tok, float* y, int n_threads, MatmulMode mode) {
   if (!matmul_supported(wtype)) {
     const auto t = tensor_type_traits(static_cast<uint32_t>(wtype));
-    throw Error("matmul does not support weights of type " +
-                (t ? std::string(t->name) : std::to_string(static_cast<uint32_t>(wtype))));
+    throw Error(ErrorKind::Unsupported,
+                "matmul does not support weights of type " +
+                    (t ? std::string(t->name) : std::to_string(static_cast<uint32_t>(wtype))));
   }
   const size_t stride = row_bytes(wtype, n_in);  // throws if n_in is not whole blocks
   if (n_out == 0 || n_tok == 0) return;
@@ -183,7 +184,8 @@ MatmulMode mode_from_environment() {
   const char* env = std::getenv("MINILLM_MATMUL");
   if (env == nullptr || *env == '\0' || std::string_view(env) == "fast") return MatmulMode::Fast;
   if (std::string_view(env) == "exact") return MatmulMode::Exact;
-  throw Error("MINILLM_MATMUL must be fast or exact, not '" + std::string(env) + "'");
+  throw Error(ErrorKind::InvalidArgument,
+              "MINILLM_MATMUL must be fast or exact, not '" + std::string(env) + "'");
 }
 }  // namespace
 

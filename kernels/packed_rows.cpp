@@ -85,7 +85,8 @@ namespace {
 PackedFormat packed_format_or_throw(TensorType type) {
   const PackedFormat f = packed_format(type);
   if (f.block_bytes == 0)
-    throw Error("no packed layout for weights of type " + std::string(type_name(type)));
+    throw Error(ErrorKind::Unsupported,
+                "no packed layout for weights of type " + std::string(type_name(type)));
   return f;
 }
 }  // namespace
@@ -98,12 +99,12 @@ size_t packed_bytes(TensorType type, size_t n_out, size_t n_in) {
 
 std::shared_ptr<uint8_t> allocate_packed(size_t bytes) {
   constexpr size_t kLarge = size_t(2) << 20;
-  if (bytes > SIZE_MAX / 2) throw Error("out of memory packing weights");
+  if (bytes > SIZE_MAX / 2) throw Error(ErrorKind::OutOfMemory, "out of memory packing weights");
   // Mapped with room to start on a large-page boundary; the unused head and tail stay untouched
   // address space and go back with the whole mapping.
   const size_t mapped = std::max<size_t>(bytes, 1) + kLarge;
   void* base = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (base == MAP_FAILED) throw Error("out of memory packing weights");
+  if (base == MAP_FAILED) throw Error(ErrorKind::OutOfMemory, "out of memory packing weights");
   auto* start = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(base) + kLarge - 1) &
                                            ~uintptr_t(kLarge - 1));
   madvise(start, std::max<size_t>(bytes, 1), MADV_HUGEPAGE);  // only advice; may be ignored
@@ -123,7 +124,7 @@ PackedRows::PackedRows(TensorType type, const void* rows, size_t n_out, size_t n
       data_(std::move(dest)) {
   const PackedFormat f = packed_format_or_throw(type);
   if (!data_ || reinterpret_cast<uintptr_t>(data_.get()) % 64 != 0)
-    throw Error("packed weights need 64-byte aligned memory");
+    throw Error(ErrorKind::Internal, "packed weights need 64-byte aligned memory");
   const auto* src = static_cast<const uint8_t*>(rows);
   const size_t n_blocks = row_bytes_ / f.block_bytes, rb = row_bytes_;
   uint8_t* dst = data_.get();
@@ -135,7 +136,8 @@ PackedRows::PackedRows(TensorType type, const void* rows, size_t n_out, size_t n
 }
 
 void PackedRows::unpack_group(size_t g, uint8_t* rows) const {
-  if (g >= n_groups()) throw Error("packed group " + std::to_string(g) + " out of range");
+  if (g >= n_groups())
+    throw Error(ErrorKind::Internal, "packed group " + std::to_string(g) + " out of range");
   const PackedFormat f = packed_format(type_);
   permute_group<false>(f, row_bytes_ / f.block_bytes, row_bytes_, n_out_ - g * kPackRows, group(g),
                        rows);

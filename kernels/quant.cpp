@@ -84,8 +84,9 @@ std::string describe(TensorType type) {
 void check_length(TensorType type, size_t n) {
   const uint32_t bs = traits(type).block_size;
   if (n % bs != 0)
-    throw Error(describe(type) + " row of " + std::to_string(n) +
-                " elements is not a multiple of the block size " + std::to_string(bs));
+    throw Error(ErrorKind::InvalidArgument, describe(type) + " row of " + std::to_string(n) +
+                                                " elements is not a multiple of the block size " +
+                                                std::to_string(bs));
 }
 
 }  // namespace
@@ -99,14 +100,17 @@ bool can_quantize(TensorType type) {
 
 void dequantize_row(TensorType type, const void* src, float* dst, size_t n) {
   const DequantFn fn = converters(type).dequant;
-  if (fn == nullptr) throw Error("dequantization of " + describe(type) + " is not supported");
+  if (fn == nullptr)
+    throw Error(ErrorKind::Unsupported,
+                "dequantization of " + describe(type) + " is not supported");
   check_length(type, n);
   fn(src, dst, n);
 }
 
 void quantize_row(TensorType type, const float* src, void* dst, size_t n) {
   const QuantFn fn = converters(type).quant;
-  if (fn == nullptr) throw Error("quantization to " + describe(type) + " is not supported");
+  if (fn == nullptr)
+    throw Error(ErrorKind::Unsupported, "quantization to " + describe(type) + " is not supported");
   check_length(type, n);
   fn(src, dst, n);
 }

@@ -79,7 +79,8 @@ std::optional<TensorTypeTraits> tensor_type_traits(uint32_t type_id) {
 
 const TensorTypeTraits& traits(TensorType type) {
   const auto id = static_cast<uint32_t>(type);
-  if (id > kMaxId || !kTable[id]) throw Error("unknown tensor type id " + std::to_string(id));
+  if (id > kMaxId || !kTable[id])
+    throw Error(ErrorKind::Unsupported, "unknown tensor type id " + std::to_string(id));
   return *kTable[id];
 }
 
@@ -101,8 +102,10 @@ std::optional<TensorType> parse_tensor_type(std::string_view name) {
 uint64_t row_bytes(TensorType type, uint64_t n_elements) {
   const TensorTypeTraits& t = traits(type);
   if (n_elements % t.block_size != 0)
-    throw Error(std::string(t.name) + " row of " + std::to_string(n_elements) +
-                " elements is not a multiple of the block size " + std::to_string(t.block_size));
+    throw Error(ErrorKind::InvalidArgument, std::string(t.name) + " row of " +
+                                                std::to_string(n_elements) +
+                                                " elements is not a multiple of the block size " +
+                                                std::to_string(t.block_size));
   return n_elements / t.block_size * t.block_bytes;
 }
 

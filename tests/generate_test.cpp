@@ -2,7 +2,10 @@
 // reproducible, streaming equals decoding, and every stop condition is reported.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "generation/stop_strings.h"
@@ -134,6 +137,145 @@ TEST(Generate, CallbackCanStop) {
   EXPECT_EQ(r.stop, StopReason::Callback);
   EXPECT_EQ(calls, 3);
   EXPECT_EQ(r.tokens.size(), 3u);
+}
+
+// The logits processor sees the session's logits and the ids so far at every step, before
+// sampling.
+TEST(GenerateLogitsProcessor, SeesEveryStepsLogitsAndTheIdsSoFar) {
+  REQUIRE_SHARED_FILE(model_path());
+  Fixture f = load();
+  const std::vector<int32_t> prompt = f.tokenizer.encode("Once upon a time");
+  Session reference(f.model, {.n_ctx = 64});
+  const auto first = reference.eval(prompt);
+  const std::vector<float> expected_first(first.begin(), first.end());
+
+  std::vector<std::vector<int32_t>> seen;
+  GenerateParams p = greedy(6);
+  p.logits_processor = [&](std::span<float> logits, std::span<const int32_t> generated) {
+    if (seen.empty()) {
+      EXPECT_EQ(std::vector<float>(logits.begin(), logits.end()), expected_first);
+    }
+    EXPECT_EQ(logits.size(), size_t(f.tokenizer.n_vocab()));
+    seen.emplace_back(generated.begin(), generated.end());
+    return std::optional<int32_t>();
+  };
+  Session session(f.model, {.n_ctx = 64});
+  const auto r = generate(session, f.tokenizer, prompt, p);
+  ASSERT_EQ(seen.size(), r.tokens.size());
+  for (size_t i = 0; i < seen.size(); ++i)
+    EXPECT_EQ(seen[i], std::vector<int32_t>(r.tokens.begin(), r.tokens.begin() + i));
+  // Looking without changing anything leaves the output as it was.
+  Session plain(f.model, {.n_ctx = 64});
+  EXPECT_EQ(generate(plain, f.tokenizer, prompt, greedy(6)).tokens, r.tokens);
+}
+
+TEST(GenerateLogitsProcessor, ABannedTokenNeverAppears) {
+  REQUIRE_SHARED_FILE(model_path());
+  Fixture f = load();
+  Session free_session(f.model, {.n_ctx = 128});
+  const auto unconstrained = generate(free_session, f.tokenizer, "Once upon a time", greedy(40));
+  // Ban the token greedy decoding produces most often.
+  std::map<int32_t, int> count;
+  for (int32_t id : unconstrained.tokens) ++count[id];
+  const int32_t banned = std::max_element(count.begin(), count.end(), [](auto& a, auto& b) {
+                           return a.second < b.second;
+                         })->first;
+  ASSERT_GE(count[banned], 2);
+
+  for (const float temperature : {0.0f, 1.5f}) {
+    GenerateParams p = greedy(40);
+    p.sampling.temperature = temperature;
+    p.sampling.seed = 5;
+    p.logits_processor = [&](std::span<float> logits, std::span<const int32_t>) {
+      logits[banned] = -INFINITY;
+      return std::optional<int32_t>();
+    };
+    Session session(f.model, {.n_ctx = 128});
+    const auto r = generate(session, f.tokenizer, "Once upon a time", p);
+    EXPECT_EQ(r.tokens.size(), 40u);
+    EXPECT_EQ(std::count(r.tokens.begin(), r.tokens.end(), banned), 0) << temperature;
+  }
+}
+
+TEST(GenerateLogitsProcessor, ForcesAFixedSequence) {
+  REQUIRE_SHARED_FILE(model_path());
+  Fixture f = load();
+  const std::vector<int32_t> forced =
+      f.tokenizer.encode(" the cat sat on the mat.", {.add_bos = false, .add_eos = false});
+  ASSERT_GE(forced.size(), 5u);
+  GenerateParams p;
+  p.max_tokens = int32_t(forced.size());
+  p.sampling.seed = 3;  // sampling would pick other tokens; forcing bypasses it
+  p.logits_processor = [&](std::span<float>, std::span<const int32_t> generated) {
+    return std::optional<int32_t>(forced[generated.size()]);
+  };
+  Session session(f.model, {.n_ctx = 64});
+  std::string streamed;
+  const auto r =
+      generate(session, f.tokenizer, "Once upon a time", p, [&](std::string_view text, int32_t) {
+        streamed += text;
+        return true;
+      });
+  EXPECT_EQ(r.tokens, forced);
+  EXPECT_EQ(r.text, f.tokenizer.decode(forced, {.strip_leading_space = false}));
+  EXPECT_EQ(streamed, r.text);
+  EXPECT_EQ(r.stop, StopReason::MaxTokens);
+
+  // A forced end-of-generation token ends generation as a sampled one would.
+  p.logits_processor = [&](std::span<float>, std::span<const int32_t>) {
+    return std::optional<int32_t>(f.tokenizer.eos_id());
+  };
+  Session eos_session(f.model, {.n_ctx = 64});
+  EXPECT_EQ(generate(eos_session, f.tokenizer, "Once upon a time", p).stop, StopReason::EndOfText);
+
+  // A token outside the vocabulary is the caller's error.
+  for (const int32_t bad : {-1, f.tokenizer.n_vocab()}) {
+    p.logits_processor = [&](std::span<float>, std::span<const int32_t>) {
+      return std::optional<int32_t>(bad);
+    };
+    Session s(f.model, {.n_ctx = 64});
+    try {
+      generate(s, f.tokenizer, "Once upon a time", p);
+      ADD_FAILURE() << "token " << bad << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument);
+    }
+  }
+}
+
+// A logit bias written as a processor samples exactly as the sampler's own logit_bias does.
+TEST(GenerateLogitsProcessor, LogitBiasMatchesTheSamplersBias) {
+  REQUIRE_SHARED_FILE(model_path());
+  Fixture f = load();
+  const int32_t favoured = *f.tokenizer.token_id("▁cat");
+  const int32_t banned = *f.tokenizer.token_id("▁the");
+  auto run = [&](bool with_processor, bool with_bias) {
+    GenerateParams p;
+    p.max_tokens = 40;
+    p.sampling.temperature = 1.0f;
+    p.sampling.seed = 42;
+    if (with_bias && with_processor) {
+      p.logits_processor = [&](std::span<float> logits, std::span<const int32_t>) {
+        logits[favoured] += 8.0f;
+        logits[banned] = -INFINITY;
+        return std::optional<int32_t>();
+      };
+    } else if (with_bias) {
+      p.sampling.logit_bias = {{favoured, 8.0f}, {banned, -INFINITY}};
+    }
+    Session session(f.model, {.n_ctx = 128});
+    return generate(session, f.tokenizer, "Once upon a time", p).tokens;
+  };
+  const auto biased = run(true, true);
+  const auto unbiased = run(false, false);
+  EXPECT_EQ(biased, run(false, true));
+  // The bias does change what is generated, in the direction asked.
+  auto count = [](const std::vector<int32_t>& ids, int32_t id) {
+    return std::count(ids.begin(), ids.end(), id);
+  };
+  EXPECT_GT(count(biased, favoured), count(unbiased, favoured));
+  EXPECT_GT(count(unbiased, banned), 0);
+  EXPECT_EQ(count(biased, banned), 0);
 }
 
 TEST(StopStringFilter, HoldsBackPossibleStartsAcrossPieces) {

@@ -13,10 +13,20 @@
 //                                     return true;  // false stops generation
 //                                   });
 //   std::cerr << result.stats.generation_tokens_per_second() << " tokens/s\n";
+//
+// A logits processor plugs user code into every step (a logit bias, a ban, a grammar mask, or a
+// token chosen outright):
+//
+//   params.logits_processor = [&](std::span<float> logits, std::span<const int32_t> generated)
+//       -> std::optional<int32_t> {
+//     logits[tokenizer.eos_id()] = -INFINITY;  // never stop on EOS
+//     return std::nullopt;                     // sample from the changed logits
+//   };
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -28,6 +38,14 @@
 
 namespace minillm {
 
+// Called before sampling at every step with the logits of the last position (n_vocab floats, a
+// copy it may change in place; the sampler then runs on the changed values) and the ids
+// generated so far. Returning a token id uses that token instead of sampling (it must be inside
+// the vocabulary; it still feeds the repetition penalties and the stop conditions); returning
+// std::nullopt samples as usual. What it throws passes out of generate().
+using LogitsProcessor = std::function<std::optional<int32_t>(std::span<float> logits,
+                                                             std::span<const int32_t> generated)>;
+
 struct GenerateParams {
   int32_t max_tokens = 128;  // tokens to generate at most; -1 = until EOS or the context is full
   SamplerParams sampling;
@@ -35,6 +53,7 @@ struct GenerateParams {
   std::vector<std::string> stop_strings;  // stop when the generated text contains one of these
   bool add_bos = true;                    // for a text prompt: prepend BOS as the vocabulary asks
   bool parse_special = false;             // for a text prompt: recognise special-token text
+  LogitsProcessor logits_processor;       // optional; see above
 };
 
 enum class StopReason {

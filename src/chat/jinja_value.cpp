@@ -20,7 +20,8 @@ void check_nesting(int depth, int line) {
 }  // namespace
 
 void fail(int line, const std::string& message) {
-  throw Error("chat template line " + std::to_string(line) + ": " + message);
+  throw Error(ErrorKind::InvalidArgument,
+              "chat template line " + std::to_string(line) + ": " + message);
 }
 
 const Value* Dict::find(std::string_view key) const {
@@ -388,7 +389,7 @@ Value from_json_at(const nlohmann::ordered_json& j, int depth) {
       return Value::dict(std::move(d));
     }
     default:
-      throw Error("chat template: unsupported JSON value (binary data)");
+      throw Error(ErrorKind::Unsupported, "chat template: unsupported JSON value (binary data)");
   }
 }
 

@@ -53,8 +53,10 @@ class Cursor {
   uint64_t offset() const { return pos_; }
   uint64_t remaining() const { return bytes_.size() - pos_; }
 
-  [[noreturn]] void fail(const std::string& what, uint64_t at) const {
-    throw Error(source_ + ": invalid GGUF: " + what + " (at offset " + std::to_string(at) + ")");
+  [[noreturn]] void fail(const std::string& what, uint64_t at,
+                         ErrorKind kind = ErrorKind::BadFile) const {
+    throw Error(kind,
+                source_ + ": invalid GGUF: " + what + " (at offset " + std::to_string(at) + ")");
   }
   [[noreturn]] void fail(const std::string& what) const { fail(what, pos_); }
 
@@ -185,7 +187,7 @@ GGUFFile GGUFFile::parse(std::shared_ptr<const void> owner, std::span<const uint
     std::string why = "unsupported version " + std::to_string(f.version_);
     if (f.version_ == 1) why += " (GGUF v1 is obsolete; reconvert the model)";
     if ((f.version_ & 0xFFFF) == 0 && f.version_ != 0) why += " (a big-endian file?)";
-    c.fail(why + "; versions 2 and 3 are supported", 4);
+    c.fail(why + "; versions 2 and 3 are supported", 4, ErrorKind::Unsupported);
   }
   const uint64_t count_at = c.offset();
   const uint64_t n_tensors = c.read<uint64_t>("tensor count");
@@ -214,7 +216,7 @@ GGUFFile GGUFFile::parse(std::shared_ptr<const void> owner, std::span<const uint
     try {
       value = read_value(c, type, 0);
     } catch (const Error& e) {
-      throw Error(std::string(e.what()) + " in metadata '" + key + "'");
+      throw Error(e.kind(), std::string(e.what()) + " in metadata '" + key + "'");
     }
     f.metadata_.emplace_back(std::move(key), std::move(value));
   }
@@ -252,7 +254,9 @@ GGUFFile GGUFFile::parse(std::shared_ptr<const void> owner, std::span<const uint
     }
     const uint32_t type_id = c.read<uint32_t>("tensor type");
     const auto tt = tensor_type_traits(type_id);
-    if (!tt) c.fail(where + " has unknown type id " + std::to_string(type_id), at);
+    // Most likely a ggml type newer than this reader, not corruption.
+    if (!tt)
+      c.fail(where + " has unknown type id " + std::to_string(type_id), at, ErrorKind::Unsupported);
     t.type = static_cast<TensorType>(type_id);
     if (t.shape[0] % tt->block_size != 0)
       c.fail(where + ": row length " + std::to_string(t.shape[0]) + " is not a multiple of the " +
@@ -305,7 +309,8 @@ const GGUFValue* GGUFFile::find(std::string_view key) const {
 
 const GGUFValue& GGUFFile::at(std::string_view key) const {
   if (const GGUFValue* v = find(key)) return *v;
-  throw Error(source_name_ + ": missing metadata key '" + std::string(key) + "'");
+  throw Error(ErrorKind::BadFile,
+              source_name_ + ": missing metadata key '" + std::string(key) + "'");
 }
 
 const GGUFTensorInfo* GGUFFile::find_tensor(std::string_view name) const {

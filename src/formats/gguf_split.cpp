@@ -29,12 +29,14 @@ GGUFFile GGUFFile::open_model(const std::filesystem::path& path) {
   static const std::regex kPartName(R"((.*)-(\d{5})-of-(\d{5})\.gguf)");
   std::smatch m;
   if (!std::regex_match(name, m, kPartName) || std::stoull(m[3].str()) != n_parts)
-    throw Error(path.string() + ": split.count is " + std::to_string(n_parts) +
-                ", but the name does not end in -0000K-of-NNNNN.gguf with that count");
+    throw Error(ErrorKind::BadFile,
+                path.string() + ": split.count is " + std::to_string(n_parts) +
+                    ", but the name does not end in -0000K-of-NNNNN.gguf with that count");
   if (split_key(first, "split.no") != 0 || m[2].str() != "00001")
-    throw Error(path.string() + ": this is part " + m[2].str() +
-                " of a split model; give part 00001");
-  if (n_parts > 9999) throw Error(path.string() + ": split.count is out of range");
+    throw Error(ErrorKind::BadFile, path.string() + ": this is part " + m[2].str() +
+                                        " of a split model; give part 00001");
+  if (n_parts > 9999)
+    throw Error(ErrorKind::BadFile, path.string() + ": split.count is out of range");
 
   std::vector<std::shared_ptr<const void>> owners = {first.owner_};
   std::set<std::string> names;
@@ -45,22 +47,26 @@ GGUFFile GGUFFile::open_model(const std::filesystem::path& path) {
                   (unsigned long long)n_parts);
     const std::filesystem::path part_path = path.parent_path() / (m[1].str() + suffix);
     if (!std::filesystem::exists(part_path))
-      throw Error(path.string() + ": split part " + part_path.string() + " is missing");
+      throw Error(ErrorKind::BadFile,
+                  path.string() + ": split part " + part_path.string() + " is missing");
     GGUFFile part = open(part_path);
     if (split_key(part, "split.no") != i || split_key(part, "split.count") != n_parts)
-      throw Error(part_path.string() + ": split.no / split.count do not say part " +
-                  std::to_string(i + 1) + " of " + std::to_string(n_parts));
+      throw Error(ErrorKind::BadFile, part_path.string() +
+                                          ": split.no / split.count do not say part " +
+                                          std::to_string(i + 1) + " of " + std::to_string(n_parts));
     for (GGUFTensorInfo& t : part.tensors_) {
       if (!names.insert(t.name).second)
-        throw Error(part_path.string() + ": tensor '" + t.name + "' is also in an earlier part");
+        throw Error(ErrorKind::BadFile,
+                    part_path.string() + ": tensor '" + t.name + "' is also in an earlier part");
       first.tensors_.push_back(std::move(t));
     }
     owners.push_back(part.owner_);
   }
   const uint64_t expected = split_key(first, "split.tensors.count");
   if (expected != first.tensors_.size())
-    throw Error(path.string() + ": split.tensors.count says " + std::to_string(expected) +
-                " tensors, the parts hold " + std::to_string(first.tensors_.size()));
+    throw Error(ErrorKind::BadFile, path.string() + ": split.tensors.count says " +
+                                        std::to_string(expected) + " tensors, the parts hold " +
+                                        std::to_string(first.tensors_.size()));
   // One owner keeps every part's mapping alive (tensor views point into all of them).
   auto all = std::make_shared<std::vector<std::shared_ptr<const void>>>(std::move(owners));
   first.owner_ = std::shared_ptr<const void>(all, all.get());

@@ -48,15 +48,17 @@ std::string describe(const GGUFValue& v) {
 }  // namespace
 
 void throw_gguf_type_mismatch(std::string_view what, GGUFType expected, const GGUFValue& found) {
-  throw Error("metadata '" + std::string(what) + "': expected " +
-              std::string(gguf_type_name(expected)) + ", found " + describe(found));
+  throw Error(ErrorKind::BadFile, "metadata '" + std::string(what) + "': expected " +
+                                      std::string(gguf_type_name(expected)) + ", found " +
+                                      describe(found));
 }
 
 GGUFValue GGUFValue::array(GGUFType element_type, std::vector<GGUFValue> items) {
   for (const GGUFValue& v : items)
     if (v.type() != element_type)
-      throw Error("GGUF array of " + std::string(gguf_type_name(element_type)) + " holds a " +
-                  describe(v));
+      throw Error(
+          ErrorKind::InvalidArgument,
+          "GGUF array of " + std::string(gguf_type_name(element_type)) + " holds a " + describe(v));
   GGUFValue out;
   out.storage_ = Array{element_type, std::move(items)};
   return out;
@@ -78,8 +80,9 @@ uint64_t GGUFValue::as_uint(std::string_view what) const {
         if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
           if constexpr (std::is_signed_v<T>) {
             if (v < 0)
-              throw Error("metadata '" + std::string(what) + "': negative value " +
-                          std::to_string(v) + " where a count was expected");
+              throw Error(ErrorKind::BadFile, "metadata '" + std::string(what) +
+                                                  "': negative value " + std::to_string(v) +
+                                                  " where a count was expected");
           }
           return static_cast<uint64_t>(v);
         } else {
@@ -96,7 +99,8 @@ int64_t GGUFValue::as_int(std::string_view what) const {
         if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
           if constexpr (std::is_same_v<T, uint64_t>) {
             if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-              throw Error("metadata '" + std::string(what) + "': value out of range");
+              throw Error(ErrorKind::BadFile,
+                          "metadata '" + std::string(what) + "': value out of range");
           }
           return static_cast<int64_t>(v);
         } else {

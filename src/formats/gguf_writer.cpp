@@ -67,15 +67,17 @@ class Encoder {
             put_string(x);
           } else if constexpr (std::is_same_v<T, GGUFValue::Array>) {
             if (depth >= kMaxArrayNesting)
-              throw Error("GGUF writer: metadata '" + key + "': arrays nested more than " +
-                          std::to_string(kMaxArrayNesting) + " deep");
+              throw Error(ErrorKind::InvalidArgument,
+                          "GGUF writer: metadata '" + key + "': arrays nested more than " +
+                              std::to_string(kMaxArrayNesting) + " deep");
             put<uint32_t>(static_cast<uint32_t>(x.element_type));
             put<uint64_t>(x.items.size());
             for (const GGUFValue& item : x.items) {
               if (item.type() != x.element_type)
-                throw Error("GGUF writer: metadata '" + key + "': array of " +
-                            std::string(gguf_type_name(x.element_type)) + " holds a " +
-                            std::string(gguf_type_name(item.type())));
+                throw Error(ErrorKind::InvalidArgument,
+                            "GGUF writer: metadata '" + key + "': array of " +
+                                std::string(gguf_type_name(x.element_type)) + " holds a " +
+                                std::string(gguf_type_name(item.type())));
               put_value(item, key, depth + 1);
             }
           } else {
@@ -101,7 +103,7 @@ void write_all(int fd, const uint8_t* data, size_t size, const std::string& path
     const ssize_t n = ::write(fd, data, size);
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw Error("cannot write '" + path + "': " + std::strerror(errno));
+      throw Error(ErrorKind::BadFile, "cannot write '" + path + "': " + std::strerror(errno));
     }
     data += n;
     size -= static_cast<size_t>(n);
@@ -112,20 +114,23 @@ void write_all(int fd, const uint8_t* data, size_t size, const std::string& path
 
 GGUFWriter::GGUFWriter(uint32_t alignment) : alignment_(alignment) {
   if (alignment == 0 || (alignment & (alignment - 1)) != 0)
-    throw Error("GGUF writer: alignment " + std::to_string(alignment) + " is not a power of two");
+    throw Error(ErrorKind::InvalidArgument,
+                "GGUF writer: alignment " + std::to_string(alignment) + " is not a power of two");
   // Readers use 32 unless the file says otherwise.
   if (alignment != kDefaultAlignment) metadata_.emplace_back(kAlignmentKey, GGUFValue(alignment));
 }
 
 void GGUFWriter::set(std::string key, GGUFValue value) {
-  if (key.empty()) throw Error("GGUF writer: empty metadata key");
+  if (key.empty()) throw Error(ErrorKind::InvalidArgument, "GGUF writer: empty metadata key");
   if (key.size() > kMaxKeyBytes)
-    throw Error("GGUF writer: metadata key of " + std::to_string(key.size()) +
-                " bytes is longer than the " + std::to_string(kMaxKeyBytes) + " allowed");
+    throw Error(ErrorKind::InvalidArgument,
+                "GGUF writer: metadata key of " + std::to_string(key.size()) +
+                    " bytes is longer than the " + std::to_string(kMaxKeyBytes) + " allowed");
   if (key == kAlignmentKey &&
       (value.type() != GGUFType::UINT32 || value.as<uint32_t>() != alignment_))
-    throw Error("GGUF writer: general.alignment must be the UINT32 " + std::to_string(alignment_) +
-                " this writer was created with");
+    throw Error(ErrorKind::InvalidArgument, "GGUF writer: general.alignment must be the UINT32 " +
+                                                std::to_string(alignment_) +
+                                                " this writer was created with");
   for (auto& [k, v] : metadata_) {
     if (k == key) {
       v = std::move(value);
@@ -137,38 +142,48 @@ void GGUFWriter::set(std::string key, GGUFValue value) {
 
 void GGUFWriter::add_tensor_view(std::string name, TensorType type, std::vector<uint64_t> shape,
                                  std::span<const uint8_t> data) {
-  if (name.empty()) throw Error("GGUF writer: tensor with an empty name");
+  if (name.empty())
+    throw Error(ErrorKind::InvalidArgument, "GGUF writer: tensor with an empty name");
   const std::string where = "GGUF writer: tensor '" + name + "'";
   if (name.size() > kMaxTensorName)
-    throw Error(where + ": name is longer than " + std::to_string(kMaxTensorName) + " bytes");
+    throw Error(ErrorKind::InvalidArgument,
+                where + ": name is longer than " + std::to_string(kMaxTensorName) + " bytes");
   for (const PendingTensor& t : tensors_)
-    if (t.name == name) throw Error(where + " added twice");
+    if (t.name == name) throw Error(ErrorKind::InvalidArgument, where + " added twice");
   const auto tt = tensor_type_traits(static_cast<uint32_t>(type));
-  if (!tt) throw Error(where + ": unknown type id " + std::to_string(static_cast<uint32_t>(type)));
+  if (!tt)
+    throw Error(ErrorKind::Unsupported,
+                where + ": unknown type id " + std::to_string(static_cast<uint32_t>(type)));
   if (shape.empty() || shape.size() > kMaxDims)
-    throw Error(where + " has " + std::to_string(shape.size()) + " dimensions (1 to " +
-                std::to_string(kMaxDims) + " allowed)");
+    throw Error(ErrorKind::InvalidArgument, where + " has " + std::to_string(shape.size()) +
+                                                " dimensions (1 to " + std::to_string(kMaxDims) +
+                                                " allowed)");
   uint64_t rows = 1;
   for (size_t d = 0; d < shape.size(); ++d) {
     if (shape[d] == 0 || shape[d] > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-      throw Error(where + ": invalid dimension " + std::to_string(shape[d]) + " in shape " +
-                  shape_text(shape));
+      throw Error(ErrorKind::InvalidArgument, where + ": invalid dimension " +
+                                                  std::to_string(shape[d]) + " in shape " +
+                                                  shape_text(shape));
     if (d > 0 && __builtin_mul_overflow(rows, shape[d], &rows))
-      throw Error(where + ": shape " + shape_text(shape) + " has too many elements");
+      throw Error(ErrorKind::InvalidArgument,
+                  where + ": shape " + shape_text(shape) + " has too many elements");
   }
   if (shape[0] % tt->block_size != 0)
-    throw Error(where + ": row length " + std::to_string(shape[0]) + " is not a multiple of the " +
-                std::string(tt->name) + " block size " + std::to_string(tt->block_size));
+    throw Error(ErrorKind::InvalidArgument,
+                where + ": row length " + std::to_string(shape[0]) + " is not a multiple of the " +
+                    std::string(tt->name) + " block size " + std::to_string(tt->block_size));
   // Bytes: whole blocks per row (row_bytes), times the rows; checked for overflow.
   uint64_t n_elements = 0, n_bytes = 0;
   if (__builtin_mul_overflow(rows, shape[0], &n_elements) ||
       __builtin_mul_overflow(shape[0] / tt->block_size, tt->block_bytes, &n_bytes) ||
       __builtin_mul_overflow(rows, n_bytes, &n_bytes))
-    throw Error(where + ": shape " + shape_text(shape) + " has too many elements");
+    throw Error(ErrorKind::InvalidArgument,
+                where + ": shape " + shape_text(shape) + " has too many elements");
   if (n_bytes != data.size())
-    throw Error(where + ": shape " + shape_text(shape) + " of " + std::string(tt->name) +
-                " takes " + std::to_string(n_bytes) + " bytes, but " + std::to_string(data.size()) +
-                " were given");
+    throw Error(ErrorKind::InvalidArgument, where + ": shape " + shape_text(shape) + " of " +
+                                                std::string(tt->name) + " takes " +
+                                                std::to_string(n_bytes) + " bytes, but " +
+                                                std::to_string(data.size()) + " were given");
   tensors_.push_back({std::move(name), type, std::move(shape), data, nullptr});
 }
 
@@ -223,8 +238,8 @@ void GGUFWriter::write(const std::filesystem::path& path) const {
   const std::filesystem::path tmp = path.parent_path() / tmp_name;
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
   if (fd < 0)
-    throw Error("cannot create '" + tmp.string() + "' to write '" + path.string() +
-                "': " + std::strerror(errno));
+    throw Error(ErrorKind::BadFile, "cannot create '" + tmp.string() + "' to write '" +
+                                        path.string() + "': " + std::strerror(errno));
   try {
     write_all(fd, header.data(), header.size(), tmp.string());
     static const uint8_t zeros[256] = {};
@@ -237,7 +252,8 @@ void GGUFWriter::write(const std::filesystem::path& path) const {
       }
     }
     if (::fsync(fd) != 0)
-      throw Error("cannot write '" + tmp.string() + "': " + std::strerror(errno));
+      throw Error(ErrorKind::BadFile,
+                  "cannot write '" + tmp.string() + "': " + std::strerror(errno));
   } catch (...) {
     ::close(fd);
     ::unlink(tmp.c_str());
@@ -246,13 +262,13 @@ void GGUFWriter::write(const std::filesystem::path& path) const {
   if (::close(fd) != 0) {
     const int err = errno;
     ::unlink(tmp.c_str());
-    throw Error("cannot write '" + tmp.string() + "': " + std::strerror(err));
+    throw Error(ErrorKind::BadFile, "cannot write '" + tmp.string() + "': " + std::strerror(err));
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     const int err = errno;
     ::unlink(tmp.c_str());
-    throw Error("cannot rename '" + tmp.string() + "' to '" + path.string() +
-                "': " + std::strerror(err));
+    throw Error(ErrorKind::BadFile, "cannot rename '" + tmp.string() + "' to '" + path.string() +
+                                        "': " + std::strerror(err));
   }
 }
 

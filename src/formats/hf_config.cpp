@@ -24,7 +24,7 @@ class Reader {
   }
   uint32_t u32(const char* key) const {
     const json* v = get(key);
-    if (!v) throw Error(src_ + ": '" + key + "' is missing");
+    if (!v) throw Error(ErrorKind::BadFile, src_ + ": '" + key + "' is missing");
     return as_u32(*v, key);
   }
   uint32_t u32_or(const char* key, uint32_t fallback) const {
@@ -38,13 +38,14 @@ class Reader {
   bool bool_or(const char* key, bool fallback) const {
     const json* v = get(key);
     if (!v) return fallback;
-    if (!v->is_boolean()) throw Error(src_ + ": '" + key + "' is not true or false");
+    if (!v->is_boolean())
+      throw Error(ErrorKind::BadFile, src_ + ": '" + key + "' is not true or false");
     return v->get<bool>();
   }
   std::string string_or(const char* key, const std::string& fallback) const {
     const json* v = get(key);
     if (!v) return fallback;
-    if (!v->is_string()) throw Error(src_ + ": '" + key + "' is not a string");
+    if (!v->is_string()) throw Error(ErrorKind::BadFile, src_ + ": '" + key + "' is not a string");
     return v->get<std::string>();
   }
   // A token id, or the first of a list (generation may stop at several EOS ids).
@@ -61,17 +62,18 @@ class Reader {
   uint32_t as_u32(const json& v, const std::string& key) const {
     uint64_t n = 0;
     if (!json_uint(v, n) || n > 0x7FFFFFFFu)
-      throw Error(src_ + ": '" + key + "' is not a non-negative integer below 2^31");
+      throw Error(ErrorKind::BadFile,
+                  src_ + ": '" + key + "' is not a non-negative integer below 2^31");
     return uint32_t(n);
   }
   float as_f32(const json& v, const std::string& key) const {
-    if (!v.is_number()) throw Error(src_ + ": '" + key + "' is not a number");
+    if (!v.is_number()) throw Error(ErrorKind::BadFile, src_ + ": '" + key + "' is not a number");
     const double d = v.get<double>();
-    if (!std::isfinite(d)) throw Error(src_ + ": '" + key + "' is not finite");
+    if (!std::isfinite(d)) throw Error(ErrorKind::BadFile, src_ + ": '" + key + "' is not finite");
     return float(d);
   }
   [[noreturn]] void unsupported(const std::string& what) const {
-    throw Error(src_ + ": " + what + " is not supported yet");
+    throw Error(ErrorKind::Unsupported, src_ + ": " + what + " is not supported yet");
   }
   const std::string& src() const { return src_; }
 
@@ -83,7 +85,8 @@ class Reader {
 void check_architecture(const Reader& r) {
   static const char* const kSupported[] = {"LlamaForCausalLM", "MistralForCausalLM"};
   if (const json* arch = r.get("architectures")) {
-    if (!arch->is_array()) throw Error(r.src() + ": 'architectures' is not a list");
+    if (!arch->is_array())
+      throw Error(ErrorKind::BadFile, r.src() + ": 'architectures' is not a list");
     std::string names;
     for (const json& a : *arch) {
       if (!a.is_string()) continue;
@@ -91,26 +94,29 @@ void check_architecture(const Reader& r) {
         if (a.get<std::string>() == s) return;
       names += (names.empty() ? "" : ", ") + a.get<std::string>();
     }
-    throw Error(r.src() + ": architecture '" + names +
-                "' is not supported (mini-llm runs LlamaForCausalLM and MistralForCausalLM)");
+    throw Error(ErrorKind::Unsupported,
+                r.src() + ": architecture '" + names +
+                    "' is not supported (mini-llm runs LlamaForCausalLM and MistralForCausalLM)");
   }
   const std::string type = r.string_or("model_type", "");
   if (type != "llama" && type != "mistral")
-    throw Error(r.src() + ": no 'architectures' and model_type '" + type +
-                "' is not llama or mistral");
+    throw Error(ErrorKind::Unsupported, r.src() + ": no 'architectures' and model_type '" + type +
+                                            "' is not llama or mistral");
 }
 
 void read_rope_scaling(const Reader& r, HFModelConfig& out) {
   const json* s = r.get("rope_scaling");
   if (!s) return;
-  if (!s->is_object()) throw Error(r.src() + ": 'rope_scaling' is not an object");
+  if (!s->is_object())
+    throw Error(ErrorKind::BadFile, r.src() + ": 'rope_scaling' is not an object");
   const Reader rs(*s, r.src());
   // transformers accepts both spellings; rope_type is the newer one.
   std::string type = rs.string_or("rope_type", "");
   if (type.empty()) type = rs.string_or("type", "default");
   if (type == "default") return;
   const float factor = rs.f32_or("factor", 1.0f);
-  if (!(factor > 0.0f)) throw Error(r.src() + ": rope_scaling.factor must be positive");
+  if (!(factor > 0.0f))
+    throw Error(ErrorKind::BadFile, r.src() + ": rope_scaling.factor must be positive");
   if (type == "linear") {
     out.config.rope_freq_scale = 1.0f / factor;
   } else if (type == "llama3") {
@@ -118,9 +124,10 @@ void read_rope_scaling(const Reader& r, HFModelConfig& out) {
     const float high = rs.f32_or("high_freq_factor", 4.0f);
     const float original = float(rs.u32("original_max_position_embeddings"));
     if (!(high > low) || !(low > 0.0f) || !(original > 0.0f))
-      throw Error(r.src() +
-                  ": rope_scaling needs 0 < low_freq_factor < high_freq_factor and a "
-                  "positive original_max_position_embeddings");
+      throw Error(ErrorKind::BadFile,
+                  r.src() +
+                      ": rope_scaling needs 0 < low_freq_factor < high_freq_factor and a "
+                      "positive original_max_position_embeddings");
     out.rope_freq_factors =
         llama3_rope_factors(out.config.rope_theta, out.config.n_rot, factor, low, high, original);
   } else {
@@ -157,7 +164,7 @@ std::vector<float> llama3_rope_factors(float theta, uint32_t n_rot, float factor
 }
 
 HFModelConfig parse_hf_config(const json& j, const std::string& source) {
-  if (!j.is_object()) throw Error(source + ": config is not a JSON object");
+  if (!j.is_object()) throw Error(ErrorKind::BadFile, source + ": config is not a JSON object");
   const Reader r(j, source);
   check_architecture(r);
   if (r.string_or("hidden_act", "silu") != "silu")
@@ -178,11 +185,11 @@ HFModelConfig parse_hf_config(const json& j, const std::string& source) {
   c.n_layer = r.u32("num_hidden_layers");
   c.n_head = r.u32("num_attention_heads");
   c.n_head_kv = r.u32_or("num_key_value_heads", c.n_head);
-  if (c.n_head == 0) throw Error(source + ": num_attention_heads is 0");
+  if (c.n_head == 0) throw Error(ErrorKind::BadFile, source + ": num_attention_heads is 0");
   if (!r.get("head_dim") && c.n_embd % c.n_head != 0)
-    throw Error(source + ": hidden_size " + std::to_string(c.n_embd) +
-                " is not divisible by head count " + std::to_string(c.n_head) +
-                " (and no head_dim)");
+    throw Error(ErrorKind::BadFile, source + ": hidden_size " + std::to_string(c.n_embd) +
+                                        " is not divisible by head count " +
+                                        std::to_string(c.n_head) + " (and no head_dim)");
   c.head_dim = r.u32_or("head_dim", c.n_embd / c.n_head);
   c.n_rot = c.head_dim;
   c.n_vocab = r.u32_or("vocab_size", 0);
@@ -194,7 +201,8 @@ HFModelConfig parse_hf_config(const json& j, const std::string& source) {
   c.bos_token = r.token_id("bos_token_id");
   c.eos_token = r.token_id("eos_token_id");
   out.torch_dtype = r.string_or("torch_dtype", "");
-  if (!(c.rope_theta > 0.0f)) throw Error(source + ": rope_theta must be positive");
+  if (!(c.rope_theta > 0.0f))
+    throw Error(ErrorKind::BadFile, source + ": rope_theta must be positive");
   read_rope_scaling(r, out);
   c.has_rope_freq_factors = !out.rope_freq_factors.empty();
   return out;

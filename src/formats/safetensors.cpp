@@ -60,13 +60,14 @@ json parse_header(std::string_view text, const std::string& src) {
   try {
     header = json::parse(text.begin(), text.end(), callback);
   } catch (const JsonTooDeep&) {
-    throw Error(src + ": header JSON nests deeper than " + std::to_string(kMaxJsonDepth) +
-                " levels");
+    throw Error(ErrorKind::BadFile, src + ": header JSON nests deeper than " +
+                                        std::to_string(kMaxJsonDepth) + " levels");
   } catch (const json::exception& e) {
-    throw Error(src + ": header is not valid JSON (" + e.what() + ")");
+    throw Error(ErrorKind::BadFile, src + ": header is not valid JSON (" + e.what() + ")");
   }
-  if (!header.is_object()) throw Error(src + ": header JSON is not an object");
-  if (!duplicate.empty()) throw Error(src + ": tensor '" + duplicate + "' is listed twice");
+  if (!header.is_object()) throw Error(ErrorKind::BadFile, src + ": header JSON is not an object");
+  if (!duplicate.empty())
+    throw Error(ErrorKind::BadFile, src + ": tensor '" + duplicate + "' is listed twice");
   return header;
 }
 
@@ -80,8 +81,9 @@ uint64_t read_u64_le(const uint8_t* p) {
 
 TensorType SafetensorsTensor::require_type() const {
   if (type) return *type;
-  throw Error(source + ": tensor '" + name + "' has dtype " + dtype +
-              ", which mini-llm cannot use (F32, F16 and BF16 are supported)");
+  throw Error(ErrorKind::Unsupported,
+              source + ": tensor '" + name + "' has dtype " + dtype +
+                  ", which mini-llm cannot use (F32, F16 and BF16 are supported)");
 }
 
 SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
@@ -104,15 +106,17 @@ SafetensorsFile SafetensorsFile::parse(std::shared_ptr<const void> owner,
   f.source_name_ = std::move(source_name);
   const std::string& src = f.source_name_;
   if (bytes.size() < 8)
-    throw Error(src + ": " + std::to_string(bytes.size()) +
-                " bytes is too short for a safetensors file (no header length)");
+    throw Error(ErrorKind::BadFile,
+                src + ": " + std::to_string(bytes.size()) +
+                    " bytes is too short for a safetensors file (no header length)");
   const uint64_t header_len = read_u64_le(bytes.data());
   if (header_len > kMaxHeaderBytes)
-    throw Error(src + ": header length " + std::to_string(header_len) +
-                " is over the 100 MB limit");
+    throw Error(ErrorKind::BadFile, src + ": header length " + std::to_string(header_len) +
+                                        " is over the 100 MB limit");
   if (header_len > bytes.size() - 8)
-    throw Error(src + ": header length " + std::to_string(header_len) +
-                " runs past the end of the " + std::to_string(bytes.size()) + "-byte file");
+    throw Error(ErrorKind::BadFile, src + ": header length " + std::to_string(header_len) +
+                                        " runs past the end of the " +
+                                        std::to_string(bytes.size()) + "-byte file");
   const auto* header_begin = reinterpret_cast<const char*>(bytes.data() + 8);
   const json header = parse_header(std::string_view(header_begin, header_len), src);
   const std::span<const uint8_t> data = bytes.subspan(8 + header_len);
@@ -120,55 +124,61 @@ SafetensorsFile SafetensorsFile::parse(std::shared_ptr<const void> owner,
   for (const auto& [name, entry] : header.items()) {
     const std::string what = src + ": tensor '" + name + "'";
     if (name == "__metadata__") {
-      if (!entry.is_object()) throw Error(src + ": __metadata__ is not an object");
+      if (!entry.is_object())
+        throw Error(ErrorKind::BadFile, src + ": __metadata__ is not an object");
       for (const auto& [key, value] : entry.items()) {
         if (!value.is_string())
-          throw Error(src + ": __metadata__ value '" + key + "' is not a string");
+          throw Error(ErrorKind::BadFile,
+                      src + ": __metadata__ value '" + key + "' is not a string");
         f.metadata_[key] = value.get<std::string>();
       }
       continue;
     }
-    if (!entry.is_object()) throw Error(what + ": entry is not an object");
+    if (!entry.is_object()) throw Error(ErrorKind::BadFile, what + ": entry is not an object");
     const auto dtype_it = entry.find("dtype");
     const auto shape_it = entry.find("shape");
     const auto offsets_it = entry.find("data_offsets");
     if (dtype_it == entry.end() || !dtype_it->is_string())
-      throw Error(what + ": 'dtype' is missing or not a string");
+      throw Error(ErrorKind::BadFile, what + ": 'dtype' is missing or not a string");
     if (shape_it == entry.end() || !shape_it->is_array())
-      throw Error(what + ": 'shape' is missing or not an array");
+      throw Error(ErrorKind::BadFile, what + ": 'shape' is missing or not an array");
     uint64_t begin = 0, end = 0;
     if (offsets_it == entry.end() || !offsets_it->is_array() || offsets_it->size() != 2 ||
         !json_uint((*offsets_it)[0], begin) || !json_uint((*offsets_it)[1], end))
-      throw Error(what + ": 'data_offsets' must be two non-negative integers");
+      throw Error(ErrorKind::BadFile, what + ": 'data_offsets' must be two non-negative integers");
 
     SafetensorsTensor t;
     t.name = name;
     t.source = src;
     t.dtype = dtype_it->get<std::string>();
     const Dtype* dtype = find_dtype(t.dtype);
-    if (!dtype) throw Error(what + " has unknown dtype '" + t.dtype + "'");
+    if (!dtype) throw Error(ErrorKind::Unsupported, what + " has unknown dtype '" + t.dtype + "'");
     t.type = dtype->type;
     if (shape_it->size() > kMaxDims)
-      throw Error(what + " has " + std::to_string(shape_it->size()) + " dimensions (at most " +
-                  std::to_string(kMaxDims) + ")");
+      throw Error(ErrorKind::BadFile, what + " has " + std::to_string(shape_it->size()) +
+                                          " dimensions (at most " + std::to_string(kMaxDims) + ")");
     uint64_t n = 1;
     for (const json& dim : *shape_it) {
       uint64_t d = 0;
-      if (!json_uint(dim, d)) throw Error(what + ": shape holds a non-integer or negative");
-      if (d != 0 && n > UINT64_MAX / d) throw Error(what + ": shape's element count overflows");
+      if (!json_uint(dim, d))
+        throw Error(ErrorKind::BadFile, what + ": shape holds a non-integer or negative");
+      if (d != 0 && n > UINT64_MAX / d)
+        throw Error(ErrorKind::BadFile, what + ": shape's element count overflows");
       n *= d;
       t.shape.push_back(d);
     }
     t.n_elements = n;
     if (begin > end)
-      throw Error(what + ": data range [" + std::to_string(begin) + ", " + std::to_string(end) +
-                  ") is reversed");
+      throw Error(ErrorKind::BadFile, what + ": data range [" + std::to_string(begin) + ", " +
+                                          std::to_string(end) + ") is reversed");
     if (end > data.size())
-      throw Error(what + ": data range [" + std::to_string(begin) + ", " + std::to_string(end) +
-                  ") runs past the " + std::to_string(data.size()) + "-byte data section");
+      throw Error(ErrorKind::BadFile, what + ": data range [" + std::to_string(begin) + ", " +
+                                          std::to_string(end) + ") runs past the " +
+                                          std::to_string(data.size()) + "-byte data section");
     if (n > UINT64_MAX / dtype->bytes || n * dtype->bytes != end - begin)
-      throw Error(what + ": shape holds " + std::to_string(n) + " " + t.dtype + " elements but " +
-                  "its data range has " + std::to_string(end - begin) + " bytes");
+      throw Error(ErrorKind::BadFile, what + ": shape holds " + std::to_string(n) + " " + t.dtype +
+                                          " elements but " + "its data range has " +
+                                          std::to_string(end - begin) + " bytes");
     t.data = data.subspan(begin, end - begin);
     f.tensors_.push_back(std::move(t));
   }
@@ -184,16 +194,18 @@ SafetensorsFile SafetensorsFile::parse(std::shared_ptr<const void> owner,
   for (const SafetensorsTensor& t : f.tensors_) {
     const uint64_t begin = uint64_t(t.data.data() - data.data());
     if (begin < expected)
-      throw Error(src + ": tensor '" + t.name + "' overlaps tensor '" + previous->name + "'");
+      throw Error(ErrorKind::BadFile,
+                  src + ": tensor '" + t.name + "' overlaps tensor '" + previous->name + "'");
     if (begin > expected)
-      throw Error(src + ": data bytes " + std::to_string(expected) + ".." + std::to_string(begin) +
-                  " before tensor '" + t.name + "' belong to no tensor");
+      throw Error(ErrorKind::BadFile, src + ": data bytes " + std::to_string(expected) + ".." +
+                                          std::to_string(begin) + " before tensor '" + t.name +
+                                          "' belong to no tensor");
     expected = begin + t.data.size();
     previous = &t;
   }
   if (expected != data.size())
-    throw Error(src + ": the last " + std::to_string(data.size() - expected) +
-                " bytes of the data section belong to no tensor");
+    throw Error(ErrorKind::BadFile, src + ": the last " + std::to_string(data.size() - expected) +
+                                        " bytes of the data section belong to no tensor");
   for (size_t i = 0; i < f.tensors_.size(); ++i) f.index_.emplace(f.tensors_[i].name, i);
   return f;
 }

@@ -18,8 +18,8 @@ constexpr const char* kSingleName = "model.safetensors";
 void check_shard_name(const std::string& shard, const std::string& tensor, const std::string& src) {
   if (shard.empty() || shard == "." || shard == ".." ||
       shard.find_first_of("/\\") != std::string::npos || shard.find('\0') != std::string::npos)
-    throw Error(src + ": tensor '" + tensor + "' names shard '" + shard +
-                "', which is not a file name inside the folder");
+    throw Error(ErrorKind::BadFile, src + ": tensor '" + tensor + "' names shard '" + shard +
+                                        "', which is not a file name inside the folder");
 }
 
 }  // namespace
@@ -32,8 +32,9 @@ SafetensorsSet SafetensorsSet::from_files(std::vector<SafetensorsFile> files) {
     for (size_t t = 0; t < tensors.size(); ++t) {
       const auto [it, inserted] = set.by_name_.emplace(tensors[t].name, std::pair{f, t});
       if (!inserted)
-        throw Error(set.files_[f].source_name() + ": tensor '" + tensors[t].name + "' is also in " +
-                    set.files_[it->second.first].source_name());
+        throw Error(ErrorKind::BadFile, set.files_[f].source_name() + ": tensor '" +
+                                            tensors[t].name + "' is also in " +
+                                            set.files_[it->second.first].source_name());
     }
   }
   if (!set.files_.empty()) set.source_name_ = set.files_.front().source_name();
@@ -45,7 +46,8 @@ SafetensorsSet SafetensorsSet::open_folder(const std::filesystem::path& folder) 
   if (!std::filesystem::exists(index_path)) {
     const auto single = folder / kSingleName;
     if (!std::filesystem::exists(single))
-      throw Error(folder.string() + ": no " + kSingleName + " or " + kIndexName + " in the folder");
+      throw Error(ErrorKind::BadFile,
+                  folder.string() + ": no " + kSingleName + " or " + kIndexName + " in the folder");
     return from_files({SafetensorsFile::open(single)});
   }
 
@@ -53,11 +55,12 @@ SafetensorsSet SafetensorsSet::open_folder(const std::filesystem::path& folder) 
   const nlohmann::json index = read_json_file(index_path);
   const auto map_it = index.is_object() ? index.find("weight_map") : index.end();
   if (map_it == index.end() || !map_it->is_object())
-    throw Error(src + ": 'weight_map' is missing or not an object");
-  if (map_it->empty()) throw Error(src + ": 'weight_map' lists no tensors");
+    throw Error(ErrorKind::BadFile, src + ": 'weight_map' is missing or not an object");
+  if (map_it->empty()) throw Error(ErrorKind::BadFile, src + ": 'weight_map' lists no tensors");
   std::map<std::string, std::vector<std::string>> by_shard;  // shard -> tensors it must hold
   for (const auto& [tensor, shard] : map_it->items()) {
-    if (!shard.is_string()) throw Error(src + ": tensor '" + tensor + "' maps to a non-string");
+    if (!shard.is_string())
+      throw Error(ErrorKind::BadFile, src + ": tensor '" + tensor + "' maps to a non-string");
     const std::string name = shard.get<std::string>();
     check_shard_name(name, tensor, src);
     by_shard[name].push_back(tensor);
@@ -67,13 +70,13 @@ SafetensorsSet SafetensorsSet::open_folder(const std::filesystem::path& folder) 
   for (const auto& [shard, tensors] : by_shard) {
     const auto path = folder / shard;
     if (!std::filesystem::exists(path))
-      throw Error(src + ": shard '" + shard + "' (holding tensor '" + tensors.front() +
-                  "') is missing");
+      throw Error(ErrorKind::BadFile, src + ": shard '" + shard + "' (holding tensor '" +
+                                          tensors.front() + "') is missing");
     files.push_back(SafetensorsFile::open(path));
     for (const std::string& t : tensors)
       if (!files.back().find(t))
-        throw Error(src + ": tensor '" + t + "' should be in shard '" + shard +
-                    "', which does not have it");
+        throw Error(ErrorKind::BadFile, src + ": tensor '" + t + "' should be in shard '" + shard +
+                                            "', which does not have it");
   }
   SafetensorsSet set = from_files(std::move(files));
   set.source_name_ = folder.string();
@@ -88,7 +91,7 @@ const SafetensorsTensor* SafetensorsSet::find(std::string_view name) const {
 
 const SafetensorsTensor& SafetensorsSet::at(std::string_view name) const {
   if (const SafetensorsTensor* t = find(name)) return *t;
-  throw Error(source_name_ + ": missing tensor '" + std::string(name) + "'");
+  throw Error(ErrorKind::BadFile, source_name_ + ": missing tensor '" + std::string(name) + "'");
 }
 
 std::vector<const SafetensorsTensor*> SafetensorsSet::tensors() const {

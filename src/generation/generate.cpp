@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
-#include "generation/stop_strings.h"
+#include "generation/sequence_generator.h"
 #include "minillm/error.h"
 
 namespace minillm {
@@ -60,64 +60,21 @@ GenerateResult generate(Session& session, const Tokenizer& tokenizer,
                 " tokens) does not match the model's (" +
                 std::to_string(session.model().config().n_vocab) + ")");
   if (prompt_ids.size() > size_t(session.n_ctx() - session.n_past()))
-    throw Error("the prompt has " + std::to_string(prompt_ids.size()) +
-                " tokens but the context has room for " +
-                std::to_string(session.n_ctx() - session.n_past()));
+    throw Error(ErrorKind::ContextFull, "the prompt has " + std::to_string(prompt_ids.size()) +
+                                            " tokens but the context has room for " +
+                                            std::to_string(session.n_ctx() - session.n_past()));
 
-  Sampler sampler(params.sampling);
-  for (int32_t id : prompt_ids) sampler.accept(id);  // penalties see the prompt, as in llama.cpp
-  GenerateResult result;
-
+  SequenceGenerator gen(tokenizer, params, prompt_ids, on_text);
   const auto prompt_start = Clock::now();
   std::span<const float> logits = session.eval(prompt_ids);
-  result.stats.prompt_tokens = uint32_t(prompt_ids.size());
-  result.stats.prompt_seconds = seconds_since(prompt_start);
-
-  StreamDecoder decoder(tokenizer,
-                        DecodeOptions{.render_special = false, .strip_leading_space = false});
-  StopStringFilter filter(params.stop_strings);
-  // Hands text to the caller; false when generation must stop.
-  auto emit = [&](std::string piece, int32_t id, bool final) {
-    const auto out = filter.push(piece, final);
-    result.text += out.text;
-    if (!out.text.empty() && on_text && !on_text(out.text, id)) {
-      result.stop = StopReason::Callback;
-      return false;
-    }
-    if (out.matched) {
-      result.stop = StopReason::StopString;
-      return false;
-    }
-    return true;
-  };
+  const double prompt_seconds = seconds_since(prompt_start);
 
   const auto gen_start = Clock::now();
-  for (int32_t n = 0;; ++n) {
-    if (params.max_tokens >= 0 && n >= params.max_tokens) {
-      result.stop = StopReason::MaxTokens;
-      break;
-    }
-    const int32_t id = sampler.sample(logits);
-    sampler.accept(id);
-    result.tokens.push_back(id);
-    if (!params.ignore_eos && tokenizer.is_end_of_generation(id)) {
-      result.stop = StopReason::EndOfText;
-      break;
-    }
-    if (!emit(decoder.push(id), id, false)) break;
-    const bool last = params.max_tokens >= 0 && n + 1 >= params.max_tokens;
-    if (last) continue;  // the loop head reports MaxTokens; no need to evaluate this token
-    if (session.n_past() >= session.n_ctx()) {
-      result.stop = StopReason::ContextFull;
-      break;
-    }
-    logits = session.eval(std::span<const int32_t>(&result.tokens.back(), 1));
-  }
-  // Release what the decoder and the stop-string filter still hold, unless generation ended
-  // inside a stop string or the caller asked to stop.
-  if (result.stop != StopReason::StopString && result.stop != StopReason::Callback)
-    emit(decoder.flush(), result.tokens.empty() ? -1 : result.tokens.back(), true);
-  result.stats.generated_tokens = uint32_t(result.tokens.size());
+  while (const std::optional<int32_t> next = gen.step(logits, session.n_past() < session.n_ctx()))
+    logits = session.eval(std::span<const int32_t>(&*next, 1));
+  GenerateResult result = gen.finish();
+  result.stats.prompt_tokens = uint32_t(prompt_ids.size());
+  result.stats.prompt_seconds = prompt_seconds;
   result.stats.generation_seconds = seconds_since(gen_start);
   return result;
 }

@@ -1,5 +1,9 @@
 #include "generation/sequence_generator.h"
 
+#include <string>
+
+#include "minillm/error.h"
+
 namespace minillm {
 
 SequenceGenerator::SequenceGenerator(const Tokenizer& tokenizer, const GenerateParams& params,
@@ -27,13 +31,26 @@ bool SequenceGenerator::emit(const std::string& piece, int32_t id, bool final) {
   return true;
 }
 
+// The processor (if any) sees a copy of the logits, so the evaluator's buffer stays as evaluated.
+int32_t SequenceGenerator::next_token(std::span<const float> logits) {
+  if (!params_.logits_processor) return sampler_.sample(logits);
+  processed_.assign(logits.begin(), logits.end());
+  if (const std::optional<int32_t> forced = params_.logits_processor(processed_, result_.tokens)) {
+    if (*forced < 0 || size_t(*forced) >= logits.size())
+      throw Error("the logits processor chose token " + std::to_string(*forced) +
+                  ", outside the vocabulary of " + std::to_string(logits.size()));
+    return *forced;
+  }
+  return sampler_.sample(processed_);
+}
+
 std::optional<int32_t> SequenceGenerator::step(std::span<const float> logits, bool room) {
   const auto n = int32_t(result_.tokens.size());
   if (params_.max_tokens >= 0 && n >= params_.max_tokens) {
     result_.stop = StopReason::MaxTokens;
     return std::nullopt;
   }
-  const int32_t id = sampler_.sample(logits);
+  const int32_t id = next_token(logits);
   sampler_.accept(id);
   result_.tokens.push_back(id);
   if (!params_.ignore_eos && tokenizer_.is_end_of_generation(id)) {

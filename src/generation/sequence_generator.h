@@ -31,6 +31,8 @@ class SequenceGenerator {
  private:
   bool emit(const std::string& piece, int32_t id, bool final);
 
+  int32_t next_token(std::span<const float> logits);
+
   const Tokenizer& tokenizer_;
   const GenerateParams& params_;
   TokenCallback on_text_;
@@ -38,6 +40,7 @@ class SequenceGenerator {
   StreamDecoder decoder_;
   StopStringFilter filter_;
   GenerateResult result_;
+  std::vector<float> processed_;  // the logits processor's copy of the logits
 };
 
 }  // namespace minillm

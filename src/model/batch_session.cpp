@@ -132,9 +132,11 @@ void BatchSession::eval(std::span<const SequenceInput> inputs) {
                     std::to_string(in.seq) + " is outside the vocabulary of " +
                     std::to_string(n_vocab));
     if (in.tokens.size() > s.n_seq_ctx - q.n_past())
-      throw Error("context full: sequence " + std::to_string(in.seq) + " holds " +
-                  std::to_string(q.n_past()) + " positions, " + std::to_string(in.tokens.size()) +
-                  " more exceed its limit of " + std::to_string(s.n_seq_ctx));
+      throw Error(ErrorKind::ContextFull, "context full: sequence " + std::to_string(in.seq) +
+                                              " holds " + std::to_string(q.n_past()) +
+                                              " positions, " + std::to_string(in.tokens.size()) +
+                                              " more exceed its limit of " +
+                                              std::to_string(s.n_seq_ctx));
     total += in.tokens.size();
     n_out += in.all_logits ? in.tokens.size() : 1;
     blocks += q.blocks_needed(s.eval.cache, uint32_t(in.tokens.size()));
@@ -144,9 +146,10 @@ void BatchSession::eval(std::span<const SequenceInput> inputs) {
     throw Error("eval: " + std::to_string(total) + " tokens exceed the batch limit of " +
                 std::to_string(s.n_batch));
   if (blocks > s.eval.cache.free_blocks())
-    throw Error("KV cache full: the batch needs " + std::to_string(blocks) + " more blocks of " +
-                std::to_string(KvCache::kBlockRows) + " positions, " +
-                std::to_string(s.eval.cache.free_blocks()) + " are free");
+    throw Error(ErrorKind::ContextFull,
+                "KV cache full: the batch needs " + std::to_string(blocks) + " more blocks of " +
+                    std::to_string(KvCache::kBlockRows) + " positions, " +
+                    std::to_string(s.eval.cache.free_blocks()) + " are free");
 
   s.batch.clear();
   s.out.clear();

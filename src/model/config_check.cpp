@@ -7,7 +7,9 @@
 namespace minillm {
 
 void check_config(ModelConfig& c, const std::string& source) {
-  auto fail = [&](const std::string& what) { throw Error(source + ": " + what); };
+  auto fail = [&](const std::string& what) {
+    throw Error(ErrorKind::BadFile, source + ": " + what);
+  };
   if (c.n_embd == 0) fail("embedding length is 0");
   if (c.n_layer == 0) fail("block count is 0");
   if (c.n_head == 0) fail("attention head count is 0");

@@ -58,11 +58,13 @@ void set_model_keys(GGUFWriter& w, const ModelConfig& c, TensorType main_type) {
 // Returns how many placeholder tokens were appended to reach the embedding's row count.
 size_t set_tokenizer_keys(GGUFWriter& w, const Vocab& vocab_in, uint32_t n_vocab) {
   if (vocab_in.model != "llama")
-    throw Error("convert: tokenizer kind '" + vocab_in.model + "' cannot be written yet");
+    throw Error(ErrorKind::Unsupported,
+                "convert: tokenizer kind '" + vocab_in.model + "' cannot be written yet");
   Vocab v = vocab_in;
   if (v.tokens.size() > n_vocab)
-    throw Error("convert: the tokenizer has " + std::to_string(v.tokens.size()) +
-                " tokens but the model's embedding only " + std::to_string(n_vocab) + " rows");
+    throw Error(ErrorKind::BadFile,
+                "convert: the tokenizer has " + std::to_string(v.tokens.size()) +
+                    " tokens but the model's embedding only " + std::to_string(n_vocab) + " rows");
   // Checkpoints often pad the embedding beyond the vocabulary; GGUF wants one token per row.
   const size_t padding = n_vocab - v.tokens.size();
   if (v.types.empty()) v.types.assign(v.tokens.size(), TokenType::Normal);
@@ -102,10 +104,12 @@ size_t set_tokenizer_keys(GGUFWriter& w, const Vocab& vocab_in, uint32_t n_vocab
 ConvertResult convert_hf_to_gguf(const std::filesystem::path& folder,
                                  const std::filesystem::path& out, const ConvertOptions& options) {
   if (!std::filesystem::is_directory(folder))
-    throw Error(folder.string() + ": not a folder (convert reads a Hugging Face model folder)");
+    throw Error(ErrorKind::InvalidArgument,
+                folder.string() + ": not a folder (convert reads a Hugging Face model folder)");
   if (options.type && !kernels::can_quantize(*options.type))
-    throw Error("convert: writing " + std::string(type_name(*options.type)) +
-                " tensors is not supported");
+    throw Error(
+        ErrorKind::Unsupported,
+        "convert: writing " + std::string(type_name(*options.type)) + " tensors is not supported");
   // Loaded as Model::load loads a folder; --type re-encodes the matrices as quantize-on-load does.
   const std::unique_ptr<Model::Impl> m = load_hf_folder(folder);
   const Tokenizer tokenizer = Tokenizer::from_path(folder);

@@ -26,7 +26,8 @@ KvCache::KvCache(uint32_t n_layer, uint32_t capacity, uint32_t width, KvCacheTyp
   void* p = mmap(nullptr, mapped_bytes_, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED)
-    throw Error("cannot reserve " + std::to_string(mapped_bytes_ >> 20) + " MiB for the KV cache");
+    throw Error(ErrorKind::OutOfMemory,
+                "cannot reserve " + std::to_string(mapped_bytes_ >> 20) + " MiB for the KV cache");
   data_ = static_cast<uint8_t*>(p);
   free_.reserve(n_blocks_);
   for (uint32_t b = n_blocks_; b-- > 0;) free_.push_back(b);  // block 0 is handed out first
@@ -38,8 +39,9 @@ KvCache::~KvCache() {
 
 uint32_t KvCache::allocate() {
   if (free_.empty())
-    throw Error("KV cache full: all " + std::to_string(n_blocks_ * kBlockRows) +
-                " positions are in use");
+    throw Error(
+        ErrorKind::ContextFull,
+        "KV cache full: all " + std::to_string(n_blocks_ * kBlockRows) + " positions are in use");
   const uint32_t b = free_.back();
   free_.pop_back();
   refs_[b] = 1;
@@ -114,9 +116,10 @@ uint32_t KvSequence::blocks_needed(const KvCache& cache, uint32_t n) const {
 void KvSequence::reserve(KvCache& cache, uint32_t n) {
   const uint32_t needed = blocks_needed(cache, n);
   if (needed > cache.free_blocks())
-    throw Error("KV cache full: " + std::to_string(n) + " more positions need " +
-                std::to_string(needed) + " blocks of " + std::to_string(KvCache::kBlockRows) +
-                ", " + std::to_string(cache.free_blocks()) + " are free");
+    throw Error(ErrorKind::ContextFull,
+                "KV cache full: " + std::to_string(n) + " more positions need " +
+                    std::to_string(needed) + " blocks of " + std::to_string(KvCache::kBlockRows) +
+                    ", " + std::to_string(cache.free_blocks()) + " are free");
   const uint32_t in_block = n_past_ & (KvCache::kBlockRows - 1);
   if (n > 0 && in_block != 0) {
     uint32_t& last = blocks_[n_past_ >> KvCache::kBlockShift];

@@ -103,7 +103,7 @@ void llama_forward(const Model::Impl& model, KvCache& cache, ForwardScratch& s,
 
   for (uint32_t l = 0; l < c.n_layer; ++l) {
     // Between layers: a long prompt can be abandoned within one layer's work.
-    if (cancelled && cancelled()) throw Error("evaluation cancelled");
+    if (cancelled && cancelled()) throw Error(ErrorKind::Cancelled, "evaluation cancelled");
     const LayerWeights& L = w.layers[l];
 
     // Attention block.

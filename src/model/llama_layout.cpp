@@ -81,8 +81,9 @@ std::string shape_text(const std::vector<uint64_t>& shape) {
 
 void require_matmul_kernel(const std::string& source, const std::string& tensor, TensorType type) {
   if (!kernels::matmul_supported(type))
-    throw Error(source + ": tensor '" + tensor + "' has type " + std::string(type_name(type)) +
-                ", which mini-llm has no kernel for yet");
+    throw Error(ErrorKind::Unsupported, source + ": tensor '" + tensor + "' has type " +
+                                            std::string(type_name(type)) +
+                                            ", which mini-llm has no kernel for yet");
 }
 
 }  // namespace minillm

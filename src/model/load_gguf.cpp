@@ -15,7 +15,8 @@ namespace {
 
 uint32_t read_u32(const GGUFFile& f, const std::string& key) {
   const uint64_t v = f.at(key).as_uint(key);
-  if (v > 0xFFFFFFFFu) throw Error(f.source_name() + ": metadata '" + key + "' is out of range");
+  if (v > 0xFFFFFFFFu)
+    throw Error(ErrorKind::BadFile, f.source_name() + ": metadata '" + key + "' is out of range");
   return static_cast<uint32_t>(v);
 }
 uint32_t read_u32_or(const GGUFFile& f, const std::string& key, uint32_t fallback) {
@@ -31,7 +32,8 @@ int32_t read_token_id(const GGUFFile& f, const std::string& key) {
   if (!v) return -1;
   const int64_t id = v->as_int(key);
   if (id < 0 || id >= 0xFFFFFFFFll) return -1;
-  if (id > 0x7FFFFFFF) throw Error(f.source_name() + ": '" + key + "' is out of range");
+  if (id > 0x7FFFFFFF)
+    throw Error(ErrorKind::BadFile, f.source_name() + ": '" + key + "' is out of range");
   return static_cast<int32_t>(id);
 }
 
@@ -41,7 +43,7 @@ class Binder {
 
   const GGUFTensorInfo& tensor(const std::string& name) const {
     const GGUFTensorInfo* t = f_.find_tensor(name);
-    if (!t) throw Error(f_.source_name() + ": missing tensor '" + name + "'");
+    if (!t) throw Error(ErrorKind::BadFile, f_.source_name() + ": missing tensor '" + name + "'");
     return *t;
   }
 
@@ -51,8 +53,9 @@ class Binder {
   }
   MatrixView matrix_of(const GGUFTensorInfo& t, uint32_t rows, uint32_t cols) const {
     if (t.shape.size() != 2 || t.shape[0] != cols || t.shape[1] != rows)
-      throw Error(f_.source_name() + ": tensor '" + t.name + "' has shape " + shape_text(t.shape) +
-                  ", expected [" + std::to_string(cols) + ", " + std::to_string(rows) + "]");
+      throw Error(ErrorKind::BadFile, f_.source_name() + ": tensor '" + t.name + "' has shape " +
+                                          shape_text(t.shape) + ", expected [" +
+                                          std::to_string(cols) + ", " + std::to_string(rows) + "]");
     require_matmul_kernel(f_.source_name(), t.name, t.type);
     return MatrixView{t.type, t.data.data(), rows, cols, nullptr};
   }
@@ -61,11 +64,13 @@ class Binder {
   std::vector<float> vector(const std::string& name, uint32_t n) const {
     const GGUFTensorInfo& t = tensor(name);
     if (t.shape.size() != 1 || t.shape[0] != n)
-      throw Error(f_.source_name() + ": tensor '" + name + "' has shape " + shape_text(t.shape) +
-                  ", expected [" + std::to_string(n) + "]");
+      throw Error(ErrorKind::BadFile, f_.source_name() + ": tensor '" + name + "' has shape " +
+                                          shape_text(t.shape) + ", expected [" + std::to_string(n) +
+                                          "]");
     if (!kernels::can_dequantize(t.type))
-      throw Error(f_.source_name() + ": tensor '" + name + "' has unsupported type " +
-                  std::string(type_name(t.type)));
+      throw Error(ErrorKind::Unsupported, f_.source_name() + ": tensor '" + name +
+                                              "' has unsupported type " +
+                                              std::string(type_name(t.type)));
     std::vector<float> out(n);
     kernels::dequantize_row(t.type, t.data.data(), out.data(), n);
     return out;
@@ -81,8 +86,9 @@ ModelConfig read_gguf_config(const GGUFFile& f) {
   ModelConfig c;
   c.architecture = f.get_or<std::string>("general.architecture", "");
   if (c.architecture != "llama")
-    throw Error(f.source_name() + ": unsupported architecture '" + c.architecture +
-                "' (mini-llm runs 'llama', which Llama 1/2/3 and Mistral files use)");
+    throw Error(ErrorKind::Unsupported,
+                f.source_name() + ": unsupported architecture '" + c.architecture +
+                    "' (mini-llm runs 'llama', which Llama 1/2/3 and Mistral files use)");
   if (const GGUFValue* n = f.find("general.name"); n && n->type() == GGUFType::STRING)
     c.name = n->as<std::string>();
   const std::string p = c.architecture + ".";
@@ -94,7 +100,8 @@ ModelConfig read_gguf_config(const GGUFFile& f) {
   c.n_head_kv = read_u32_or(f, p + "attention.head_count_kv", c.n_head);
   c.head_dim = read_u32_or(f, p + "attention.key_length", 0);
   if (c.head_dim != 0 && read_u32_or(f, p + "attention.value_length", c.head_dim) != c.head_dim)
-    throw Error(f.source_name() + ": different key and value head sizes are not supported");
+    throw Error(ErrorKind::Unsupported,
+                f.source_name() + ": different key and value head sizes are not supported");
   c.n_rot = read_u32_or(f, p + "rope.dimension_count", 0);
   c.rms_eps = read_f32_or(f, p + "attention.layer_norm_rms_epsilon", 1e-5f);
   c.rope_theta = read_f32_or(f, p + "rope.freq_base", 10000.0f);
@@ -103,13 +110,16 @@ ModelConfig read_gguf_config(const GGUFFile& f) {
   const std::string scaling = f.get_or<std::string>(p + "rope.scaling.type", "none");
   if (scaling == "linear") {
     const float factor = read_f32_or(f, p + "rope.scaling.factor", 1.0f);
-    if (!(factor > 0.0f)) throw Error(f.source_name() + ": RoPE scaling factor must be positive");
+    if (!(factor > 0.0f))
+      throw Error(ErrorKind::BadFile, f.source_name() + ": RoPE scaling factor must be positive");
     c.rope_freq_scale = 1.0f / factor;
   } else if (scaling != "none") {
-    throw Error(f.source_name() + ": RoPE scaling type '" + scaling + "' is not supported yet");
+    throw Error(ErrorKind::Unsupported,
+                f.source_name() + ": RoPE scaling type '" + scaling + "' is not supported yet");
   } else if (f.has(p + "rope.scale_linear")) {  // the older key for the same thing
     const float factor = read_f32_or(f, p + "rope.scale_linear", 1.0f);
-    if (!(factor > 0.0f)) throw Error(f.source_name() + ": RoPE scaling factor must be positive");
+    if (!(factor > 0.0f))
+      throw Error(ErrorKind::BadFile, f.source_name() + ": RoPE scaling factor must be positive");
     c.rope_freq_scale = 1.0f / factor;
   }
 
@@ -141,15 +151,17 @@ ModelWeights bind_gguf_weights(const GGUFFile& f, const ModelConfig& c) {
     }
   // A block count smaller than the tensors present is as wrong as a larger one.
   if (f.find_tensor(gguf_block_prefix(c.n_layer) + "attn_q.weight"))
-    throw Error(f.source_name() + ": the file has more blocks than block_count " +
-                std::to_string(c.n_layer));
+    throw Error(ErrorKind::BadFile, f.source_name() +
+                                        ": the file has more blocks than block_count " +
+                                        std::to_string(c.n_layer));
   w.output_norm = b.vector("output_norm.weight", c.n_embd);
   w.output = c.tied_embeddings ? w.token_embd : b.matrix("output.weight", c.n_vocab, c.n_embd);
   if (c.has_rope_freq_factors) {
     w.rope_freq_factors = b.vector("rope_freqs.weight", c.n_rot / 2);
     for (float x : w.rope_freq_factors)
       if (!(x > 0.0f) || !std::isfinite(x))
-        throw Error(f.source_name() + ": rope_freqs.weight holds a non-positive factor");
+        throw Error(ErrorKind::BadFile,
+                    f.source_name() + ": rope_freqs.weight holds a non-positive factor");
   }
   return w;
 }

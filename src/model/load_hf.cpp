@@ -54,7 +54,8 @@ class Binder {
     kernels::dequantize_row(type, aligned.data(), out.data(), n);
     for (float x : out)
       if (!std::isfinite(x))
-        throw Error(t.source + ": tensor '" + name + "' holds a non-finite value");
+        throw Error(ErrorKind::BadFile,
+                    t.source + ": tensor '" + name + "' holds a non-finite value");
     return out;
   }
 
@@ -63,8 +64,8 @@ class Binder {
 
   static void expect_shape(const SafetensorsTensor& t, const std::vector<uint64_t>& want) {
     if (t.shape != want)
-      throw Error(t.source + ": tensor '" + t.name + "' has shape " + shape_text(t.shape) +
-                  ", expected " + shape_text(want));
+      throw Error(ErrorKind::BadFile, t.source + ": tensor '" + t.name + "' has shape " +
+                                          shape_text(t.shape) + ", expected " + shape_text(want));
   }
 
   std::vector<uint8_t>& own(size_t bytes) {
@@ -82,7 +83,8 @@ int32_t token_id_field(const nlohmann::json& j, const char* key, const std::stri
   if (it == j.end() || it->is_null() || (it->is_array() && it->empty())) return -1;
   const nlohmann::json& v = it->is_array() ? it->front() : *it;
   uint64_t id = 0;
-  if (!json_uint(v, id) || id > 0x7FFFFFFF) throw Error(src + ": '" + key + "' is not a token id");
+  if (!json_uint(v, id) || id > 0x7FFFFFFF)
+    throw Error(ErrorKind::BadFile, src + ": '" + key + "' is not a token id");
   return int32_t(id);
 }
 
@@ -91,7 +93,7 @@ void fill_special_ids(const std::filesystem::path& folder, ModelConfig& c) {
   const auto path = folder / "generation_config.json";
   if ((c.bos_token >= 0 && c.eos_token >= 0) || !std::filesystem::exists(path)) return;
   const nlohmann::json j = read_json_file(path, 16 << 20);
-  if (!j.is_object()) throw Error(path.string() + ": not a JSON object");
+  if (!j.is_object()) throw Error(ErrorKind::BadFile, path.string() + ": not a JSON object");
   if (c.bos_token < 0) c.bos_token = token_id_field(j, "bos_token_id", path.string());
   if (c.eos_token < 0) c.eos_token = token_id_field(j, "eos_token_id", path.string());
 }
@@ -114,7 +116,7 @@ void unpermute_rope_rows(const uint8_t* src, uint8_t* dst, uint32_t n_heads, uin
 std::unique_ptr<Model::Impl> load_hf_folder(const std::filesystem::path& folder) {
   const auto config_path = folder / "config.json";
   if (!std::filesystem::exists(config_path))
-    throw Error(folder.string() + ": no config.json in the model folder");
+    throw Error(ErrorKind::BadFile, folder.string() + ": no config.json in the model folder");
   HFModelConfig hf = read_hf_config(config_path);
   const SafetensorsSet set = SafetensorsSet::open_folder(folder);
 
@@ -129,7 +131,8 @@ std::unique_ptr<Model::Impl> load_hf_folder(const std::filesystem::path& folder)
   fill_special_ids(folder, c);
   check_config(c, config_path.string());
   if (c.n_rot != c.head_dim || c.head_dim % 2 != 0)
-    throw Error(config_path.string() + ": RoPE over part of a head is not supported yet");
+    throw Error(ErrorKind::Unsupported,
+                config_path.string() + ": RoPE over part of a head is not supported yet");
 
   Binder b(set, *impl);
   ModelWeights& w = impl->weights;
@@ -146,17 +149,18 @@ std::unique_ptr<Model::Impl> load_hf_folder(const std::filesystem::path& folder)
     }
   // A layer count smaller than the tensors present is as wrong as a larger one.
   if (set.find(hf_layer_prefix(c.n_layer) + "self_attn.q_proj.weight"))
-    throw Error(config_path.string() + ": the checkpoint has more layers than num_hidden_layers " +
-                std::to_string(c.n_layer));
+    throw Error(ErrorKind::BadFile, config_path.string() +
+                                        ": the checkpoint has more layers than num_hidden_layers " +
+                                        std::to_string(c.n_layer));
   w.output_norm = b.vector("model.norm.weight", c.n_embd);
   if (c.tied_embeddings) {
     w.output = w.token_embd;
   } else if (set.find("lm_head.weight")) {
     w.output = b.matrix("lm_head.weight", c.n_vocab, c.n_embd);
   } else {
-    throw Error(set.source_name() +
-                ": missing tensor 'lm_head.weight' (config.json says "
-                "tie_word_embeddings is false)");
+    throw Error(ErrorKind::BadFile, set.source_name() +
+                                        ": missing tensor 'lm_head.weight' (config.json says "
+                                        "tie_word_embeddings is false)");
   }
   w.rope_freq_factors = std::move(hf.rope_freq_factors);
   impl->storage = set.owner();

@@ -31,16 +31,17 @@ MatrixView requantize_matrix(const MatrixView& m, TensorType type, std::vector<u
     }
   }
   if (failed)
-    throw Error("cannot convert a " + std::string(type_name(m.type)) + " matrix to " +
-                std::string(type_name(type)));
+    throw Error(ErrorKind::Unsupported, "cannot convert a " + std::string(type_name(m.type)) +
+                                            " matrix to " + std::string(type_name(type)));
   return MatrixView{type, buf.data(), m.rows, m.cols, nullptr};
 }
 
 size_t quantize_weights(Model::Impl& impl, TensorType type, const WeightProgress& progress) {
   if (!kernels::can_quantize(type) || !kernels::matmul_supported(type))
-    throw Error("quantizing weights to " + std::string(type_name(type)) +
-                " is not supported (mini-llm can quantize to F32, F16, BF16, Q8_0, Q4_0, Q4_1, "
-                "Q5_0, Q5_1 and the K-quants its kernels have quantizers for)");
+    throw Error(ErrorKind::Unsupported,
+                "quantizing weights to " + std::string(type_name(type)) +
+                    " is not supported (mini-llm can quantize to F32, F16, BF16, Q8_0, Q4_0, Q4_1, "
+                    "Q5_0, Q5_1 and the K-quants its kernels have quantizers for)");
   return requantize_weights(impl, type, progress);
 }
 

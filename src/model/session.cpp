@@ -53,9 +53,10 @@ std::span<const float> Session::eval(std::span<const int32_t> tokens, bool all_l
                   " is outside the vocabulary of " + std::to_string(c.n_vocab));
   const uint32_t n_past = s.seq.n_past();
   if (tokens.size() > s.n_ctx - n_past)
-    throw Error("context full: " + std::to_string(n_past) + " tokens in the cache plus " +
-                std::to_string(tokens.size()) + " new ones exceed its capacity of " +
-                std::to_string(s.n_ctx));
+    throw Error(ErrorKind::ContextFull,
+                "context full: " + std::to_string(n_past) + " tokens in the cache plus " +
+                    std::to_string(tokens.size()) + " new ones exceed its capacity of " +
+                    std::to_string(s.n_ctx));
 
   const size_t n = tokens.size();
   s.logits.resize((all_logits ? n : 1) * size_t(c.n_vocab));
@@ -65,7 +66,8 @@ std::span<const float> Session::eval(std::span<const int32_t> tokens, bool all_l
   try {
     for (size_t start = 0; start < n; start += s.n_batch) {
       const uint32_t n_tok = uint32_t(std::min<size_t>(s.n_batch, n - start));
-      if (s.eval.cancel && s.eval.cancel()) throw Error("evaluation cancelled");
+      if (s.eval.cancel && s.eval.cancel())
+        throw Error(ErrorKind::Cancelled, "evaluation cancelled");
       s.seq.reserve(s.eval.cache, n_tok);
       batch.clear();
       out.clear();

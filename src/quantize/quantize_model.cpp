@@ -18,8 +18,9 @@ void quantize_model(const std::filesystem::path& in, const std::filesystem::path
   // Reject before writing anything.
   for (const GGUFTensorInfo& t : src.tensors())
     if (t.type != TensorType::F32 && t.type != TensorType::F16 && t.type != TensorType::BF16)
-      throw Error(in.string() + ": tensor '" + t.name + "' is " + std::string(type_name(t.type)) +
-                  "; quantize from an F32, F16 or BF16 model");
+      throw Error(ErrorKind::Unsupported, in.string() + ": tensor '" + t.name + "' is " +
+                                              std::string(type_name(t.type)) +
+                                              "; quantize from an F32, F16 or BF16 model");
 
   GGUFWriter w(uint32_t(src.alignment()));
   for (const auto& [key, value] : src.metadata())

@@ -94,7 +94,7 @@ void write_synthetic_model(const SynthOptions& o, const std::filesystem::path& o
     vocab.emplace(GGUFFile::open(*o.vocab));
     const GGUFValue* tokens = vocab->find("tokenizer.ggml.tokens");
     if (!tokens || !tokens->is_array())
-      throw Error(o.vocab->string() + ": no tokenizer.ggml.tokens to copy");
+      throw Error(ErrorKind::BadFile, o.vocab->string() + ": no tokenizer.ggml.tokens to copy");
     shape.n_vocab = uint32_t(tokens->array().items.size());
   }
   const ModelConfig config = config_of(shape);

@@ -12,7 +12,8 @@ QuantizedTensor quantize_rows(TensorType type, uint64_t n_rows, uint64_t row_len
                               const std::function<void(uint64_t, float*)>& fill_row,
                               int n_threads) {
   if (!kernels::can_quantize(type))
-    throw Error("quantizing to " + std::string(type_name(type)) + " is not supported");
+    throw Error(ErrorKind::Unsupported,
+                "quantizing to " + std::string(type_name(type)) + " is not supported");
   const uint64_t rb = row_bytes(type, row_length);
   QuantizedTensor out;
   out.bytes.resize(rb * n_rows);

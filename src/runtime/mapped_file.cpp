@@ -14,11 +14,12 @@ namespace minillm {
 
 std::shared_ptr<const MappedFile> MappedFile::open(const std::filesystem::path& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error("cannot open '" + path.string() + "': " + std::strerror(errno));
+  if (fd < 0)
+    throw Error(ErrorKind::BadFile, "cannot open '" + path.string() + "': " + std::strerror(errno));
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
-    throw Error("'" + path.string() + "' is not a regular file");
+    throw Error(ErrorKind::BadFile, "'" + path.string() + "' is not a regular file");
   }
   std::shared_ptr<MappedFile> file(new MappedFile());
   file->size_ = static_cast<size_t>(st.st_size);
@@ -27,7 +28,8 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::filesystem::path& 
     if (p == MAP_FAILED) {
       const int err = errno;
       ::close(fd);
-      throw Error("cannot map '" + path.string() + "': " + std::strerror(err));
+      throw Error(err == ENOMEM ? ErrorKind::OutOfMemory : ErrorKind::BadFile,
+                  "cannot map '" + path.string() + "': " + std::strerror(err));
     }
     file->data_ = static_cast<const uint8_t*>(p);
   }

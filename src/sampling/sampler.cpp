@@ -11,7 +11,8 @@ namespace minillm {
 namespace {
 
 [[noreturn]] void invalid(const std::string& what, double value) {
-  throw Error("sampler: " + what + " (got " + std::to_string(value) + ")");
+  throw Error(ErrorKind::InvalidArgument,
+              "sampler: " + what + " (got " + std::to_string(value) + ")");
 }
 
 }  // namespace

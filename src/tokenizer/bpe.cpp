@@ -68,8 +68,9 @@ struct WordEncoder {
     } else {
       char hex[8];
       std::snprintf(hex, sizeof hex, "0x%02X", byte);
-      throw Error(std::string("tokenizer: the vocabulary has no token for byte ") + hex +
-                  " and no unknown token");
+      throw Error(ErrorKind::BadFile,
+                  std::string("tokenizer: the vocabulary has no token for byte ") + hex +
+                      " and no unknown token");
     }
   }
 
@@ -89,7 +90,8 @@ struct WordEncoder {
       }
     }
     if (word.size() > static_cast<size_t>(INT32_MAX))
-      throw Error("tokenizer: a single pre-tokenized word of over 2 GiB is too long to encode");
+      throw Error(ErrorKind::InvalidArgument,
+                  "tokenizer: a single pre-tokenized word of over 2 GiB is too long to encode");
     const auto n = static_cast<int32_t>(word.size());
     symbols.resize(word.size());
     for (int32_t i = 0; i < n; ++i)
@@ -149,14 +151,14 @@ void Tokenizer::Impl::init_byte_level() {
     model->byte_token[b] = find_token(byte_unicode::encode_byte(static_cast<uint8_t>(b)));
 
   if (vocab.merges.size() > static_cast<size_t>(INT32_MAX))
-    throw Error("tokenizer: too many merges");
+    throw Error(ErrorKind::BadFile, "tokenizer: too many merges");
   model->merges.reserve(vocab.merges.size());
   for (size_t rank = 0; rank < vocab.merges.size(); ++rank) {
     const std::string_view merge = vocab.merges[rank];
     const size_t space = merge.find(' ');
     auto bad = [&](const char* why) {
-      return Error("tokenizer: merge " + std::to_string(rank) + " '" + std::string(merge) + "' " +
-                   why);
+      return Error(ErrorKind::BadFile, "tokenizer: merge " + std::to_string(rank) + " '" +
+                                           std::string(merge) + "' " + why);
     };
     if (space == std::string_view::npos || space == 0 || space + 1 == merge.size() ||
         merge.find(' ', space + 1) != std::string_view::npos)

@@ -22,8 +22,9 @@ void Tokenizer::Impl::init_end_of_generation() {
   const size_t n = vocab.tokens.size();
   for (const auto& [name, id] : {std::pair{"EOT", vocab.eot_id}, std::pair{"EOM", vocab.eom_id}})
     if (id < -1 || (id >= 0 && static_cast<size_t>(id) >= n))
-      throw Error("tokenizer: " + std::string(name) + " token id " + std::to_string(id) +
-                  " is outside the vocabulary of " + std::to_string(n) + " tokens");
+      throw Error(ErrorKind::BadFile, "tokenizer: " + std::string(name) + " token id " +
+                                          std::to_string(id) + " is outside the vocabulary of " +
+                                          std::to_string(n) + " tokens");
   eog_ids.clear();
   for (int32_t id : {vocab.eos_id, vocab.eot_id, vocab.eom_id})
     if (id >= 0) eog_ids.push_back(id);

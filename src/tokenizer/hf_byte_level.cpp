@@ -17,12 +17,14 @@ using nlohmann::json;
 bool bool_member(const json& j, const char* key, bool fallback, const std::string& src) {
   const json* v = json_member(j, key);
   if (!v) return fallback;
-  if (!v->is_boolean()) throw Error(src + ": '" + key + "' is not true or false");
+  if (!v->is_boolean())
+    throw Error(ErrorKind::BadFile, src + ": '" + key + "' is not true or false");
   return v->get<bool>();
 }
 
 [[noreturn]] void unsupported(const std::string& src, const std::string& what) {
-  throw Error(src + ": byte-level BPE tokenizer.json with " + what + " is not supported yet");
+  throw Error(ErrorKind::Unsupported,
+              src + ": byte-level BPE tokenizer.json with " + what + " is not supported yet");
 }
 
 std::string type_of(const json& j) {
@@ -44,7 +46,8 @@ std::string byte_level_pre_tokenizer(const json& j, const std::string& src) {
   std::vector<json> steps;
   if (json_string_member(*pre, "type") == "Sequence") {
     const json* list = json_member(*pre, "pretokenizers");
-    if (!list || !list->is_array()) throw Error(src + ": Sequence pre_tokenizer without a list");
+    if (!list || !list->is_array())
+      throw Error(ErrorKind::BadFile, src + ": Sequence pre_tokenizer without a list");
     steps.assign(list->begin(), list->end());
   } else {
     steps.push_back(*pre);
@@ -83,9 +86,11 @@ std::string byte_level_pre_tokenizer(const json& j, const std::string& src) {
   if (auto name = pre_tokenizer_name_for(regexes, nfc)) return *name;
   std::string listed;
   for (const std::string& r : regexes) listed += (listed.empty() ? "'" : ", '") + r + "'";
-  throw Error(src + ": the pre-tokenizer expressions " + (listed.empty() ? "(none)" : listed) +
-              (nfc ? " with NFC" : "") +
-              " are not one of the pre-tokenizers mini-llm knows (gpt-2, llama-bpe, qwen2, ...)");
+  throw Error(
+      ErrorKind::BadFile,
+      src + ": the pre-tokenizer expressions " + (listed.empty() ? "(none)" : listed) +
+          (nfc ? " with NFC" : "") +
+          " are not one of the pre-tokenizers mini-llm knows (gpt-2, llama-bpe, qwen2, ...)");
 }
 
 }  // namespace minillm

@@ -23,12 +23,14 @@ std::pair<std::string, std::string> merge_pair(const json& m, size_t rank, const
     const std::string s = m.get<std::string>();
     const size_t space = s.find(' ');
     if (space == std::string::npos || s.find(' ', space + 1) != std::string::npos)
-      throw Error(src + ": merge " + std::to_string(rank) + " '" + s + "' is not 'left right'");
+      throw Error(ErrorKind::BadFile,
+                  src + ": merge " + std::to_string(rank) + " '" + s + "' is not 'left right'");
     return {s.substr(0, space), s.substr(space + 1)};
   }
   if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string())
     return {m[0].get<std::string>(), m[1].get<std::string>()};
-  throw Error(src + ": merge " + std::to_string(rank) + " is not a pair of strings");
+  throw Error(ErrorKind::BadFile,
+              src + ": merge " + std::to_string(rank) + " is not a pair of strings");
 }
 
 bool is_byte_token(std::string_view t) {
@@ -40,9 +42,10 @@ bool read_space_handling(const json& j, const std::string& src) {
   const json* norm = json_member(j, "normalizer");
   const json* pre = json_member(j, "pre_tokenizer");
   auto unsupported = [&](const std::string& what) -> bool {
-    throw Error(src + ": " + what +
-                " is not supported yet (mini-llm reads the SentencePiece-style "
-                "tokenizer.json of Llama 2 and Mistral)");
+    throw Error(ErrorKind::Unsupported,
+                src + ": " + what +
+                    " is not supported yet (mini-llm reads the SentencePiece-style "
+                    "tokenizer.json of Llama 2 and Mistral)");
   };
   if (norm) {
     // Llama 2 / Mistral ("legacy"): Sequence[Prepend "▁", Replace " " -> "▁"].
@@ -123,24 +126,30 @@ void read_post_processor(const json& j, Vocab& v, const std::map<std::string, in
 }  // namespace
 
 Vocab vocab_from_tokenizer_json(const json& j, const std::string& src) {
-  if (!j.is_object()) throw Error(src + ": not a JSON object");
+  if (!j.is_object()) throw Error(ErrorKind::BadFile, src + ": not a JSON object");
   const json* model = json_member(j, "model");
-  if (!model || !model->is_object()) throw Error(src + ": 'model' is missing");
+  if (!model || !model->is_object()) throw Error(ErrorKind::BadFile, src + ": 'model' is missing");
   const std::string type = json_string_member(*model, "type");
   if (!type.empty() && type != "BPE")
-    throw Error(src + ": tokenizer model type '" + type + "' is not supported yet (only BPE)");
+    throw Error(ErrorKind::Unsupported,
+                src + ": tokenizer model type '" + type + "' is not supported yet (only BPE)");
   const json* fallback = json_member(*model, "byte_fallback");
-  if (fallback && !fallback->is_boolean()) throw Error(src + ": 'byte_fallback' is not a boolean");
+  if (fallback && !fallback->is_boolean())
+    throw Error(ErrorKind::BadFile, src + ": 'byte_fallback' is not a boolean");
   const bool byte_level = !fallback || !fallback->get<bool>();  // GPT-2 style: no <0xNN> tokens
   for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"})
-    if (json_member(*model, key)) throw Error(src + ": BPE '" + key + "' is not supported yet");
+    if (json_member(*model, key))
+      throw Error(ErrorKind::Unsupported, src + ": BPE '" + key + "' is not supported yet");
 
   const json* vocab = json_member(*model, "vocab");
   const json* merges = json_member(*model, "merges");
-  if (!vocab || !vocab->is_object()) throw Error(src + ": model 'vocab' is missing");
-  if (!merges || !merges->is_array()) throw Error(src + ": model 'merges' is missing");
+  if (!vocab || !vocab->is_object())
+    throw Error(ErrorKind::BadFile, src + ": model 'vocab' is missing");
+  if (!merges || !merges->is_array())
+    throw Error(ErrorKind::BadFile, src + ": model 'merges' is missing");
   const json* added = json_member(j, "added_tokens");
-  if (added && !added->is_array()) throw Error(src + ": 'added_tokens' is not a list");
+  if (added && !added->is_array())
+    throw Error(ErrorKind::BadFile, src + ": 'added_tokens' is not a list");
   // Ids are checked against the number of entries, so a hostile id cannot size a huge table.
   const size_t n_max = vocab->size() + (added ? added->size() : 0);
 
@@ -152,11 +161,11 @@ Vocab vocab_from_tokenizer_json(const json& j, const std::string& src) {
   auto place = [&](const std::string& text, const json& id_json, const char* what) {
     uint64_t id = 0;
     if (!json_uint(id_json, id) || id >= n_max)
-      throw Error(src + ": " + what + " '" + text + "' has an id outside 0.." +
-                  std::to_string(n_max - 1));
+      throw Error(ErrorKind::BadFile, src + ": " + what + " '" + text + "' has an id outside 0.." +
+                                          std::to_string(n_max - 1));
     if (filled[id] && v.tokens[id] != text)
-      throw Error(src + ": id " + std::to_string(id) + " is given to both '" + v.tokens[id] +
-                  "' and '" + text + "'");
+      throw Error(ErrorKind::BadFile, src + ": id " + std::to_string(id) + " is given to both '" +
+                                          v.tokens[id] + "' and '" + text + "'");
     v.tokens[id] = text;
     filled[id] = true;
     return int32_t(id);
@@ -169,14 +178,15 @@ Vocab vocab_from_tokenizer_json(const json& j, const std::string& src) {
   }
   if (const std::string unk = json_string_member(*model, "unk_token"); !unk.empty()) {
     const auto it = ids.find(unk);
-    if (it == ids.end()) throw Error(src + ": unk_token '" + unk + "' is not in the vocabulary");
+    if (it == ids.end())
+      throw Error(ErrorKind::BadFile, src + ": unk_token '" + unk + "' is not in the vocabulary");
     v.unk_id = it->second;
   }
   if (added)
     for (const json& a : *added) {
       if (!a.is_object() || !json_member(a, "content") || !a["content"].is_string() ||
           !json_member(a, "id"))
-        throw Error(src + ": an added token lacks 'id' or 'content'");
+        throw Error(ErrorKind::BadFile, src + ": an added token lacks 'id' or 'content'");
       const std::string text = a["content"].get<std::string>();
       const int32_t i = place(text, a["id"], "added token");
       ids.emplace(text, i);
@@ -188,7 +198,7 @@ Vocab vocab_from_tokenizer_json(const json& j, const std::string& src) {
   size_t n = n_max;
   while (n > 0 && !filled[n - 1]) --n;
   for (size_t i = 0; i < n; ++i)
-    if (!filled[i]) throw Error(src + ": no token has id " + std::to_string(i));
+    if (!filled[i]) throw Error(ErrorKind::BadFile, src + ": no token has id " + std::to_string(i));
   v.tokens.resize(n);
   v.types.resize(n);
 
@@ -199,12 +209,14 @@ Vocab vocab_from_tokenizer_json(const json& j, const std::string& src) {
       const auto [left, right] = merge_pair((*merges)[rank], rank, src);
       if (left.empty() || right.empty() || left.find(' ') != std::string::npos ||
           right.find(' ') != std::string::npos)
-        throw Error(src + ": merge " + std::to_string(rank) + " ('" + left + "' + '" + right +
-                    "') is not two byte-level token texts");
+        throw Error(ErrorKind::BadFile, src + ": merge " + std::to_string(rank) + " ('" + left +
+                                            "' + '" + right +
+                                            "') is not two byte-level token texts");
       v.merges.push_back(left + ' ' + right);
     }
     if (const json* ignore = json_member(*model, "ignore_merges")) {
-      if (!ignore->is_boolean()) throw Error(src + ": 'ignore_merges' is not a boolean");
+      if (!ignore->is_boolean())
+        throw Error(ErrorKind::BadFile, src + ": 'ignore_merges' is not a boolean");
       v.ignore_merges = ignore->get<bool>();
     }
     v.pre_tokenizer = byte_level_pre_tokenizer(j, src);
@@ -222,8 +234,9 @@ Vocab vocab_from_tokenizer_json(const json& j, const std::string& src) {
     const auto [left, right] = merge_pair((*merges)[rank], rank, src);
     const auto it = ids.find(left + right);
     if (!ids.contains(left) || !ids.contains(right) || it == ids.end())
-      throw Error(src + ": merge " + std::to_string(rank) + " ('" + left + "' + '" + right +
-                  "') uses or makes a token missing from the vocabulary");
+      throw Error(ErrorKind::BadFile, src + ": merge " + std::to_string(rank) + " ('" + left +
+                                          "' + '" + right +
+                                          "') uses or makes a token missing from the vocabulary");
     if (!scored[it->second]) {
       scored[it->second] = true;
       v.scores[it->second] = -float(rank);

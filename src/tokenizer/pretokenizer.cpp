@@ -32,8 +32,9 @@ struct PreTokenizer::Regex {
     code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern), PCRE2_ZERO_TERMINATED,
                          PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &error, &offset, nullptr);
     if (!code)
-      throw Error("tokenizer: pre-tokenizer expression does not compile at offset " +
-                  std::to_string(offset) + ": " + pcre2_message(error));
+      throw Error(ErrorKind::Internal,
+                  "tokenizer: pre-tokenizer expression does not compile at offset " +
+                      std::to_string(offset) + ": " + pcre2_message(error));
     pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // optional: without JIT it is only slower
   }
   ~Regex() { pcre2_code_free(code); }
@@ -50,8 +51,9 @@ PreTokenizer::PreTokenizer(std::string_view name) : name_(name) {
   }
   std::string known;
   for (const std::string& n : supported_names()) known += (known.empty() ? "" : ", ") + n;
-  throw Error("tokenizer: pre-tokenizer '" + std::string(name) +
-              "' (tokenizer.ggml.pre) is not supported; supported: " + known);
+  throw Error(ErrorKind::Unsupported,
+              "tokenizer: pre-tokenizer '" + std::string(name) +
+                  "' (tokenizer.ggml.pre) is not supported; supported: " + known);
 }
 
 PreTokenizer::~PreTokenizer() = default;
@@ -67,7 +69,7 @@ void PreTokenizer::split(std::string_view text, std::vector<std::string_view>& w
   if (text.empty()) return;
   using MatchData = std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)>;
   const MatchData match(pcre2_match_data_create(1, nullptr), &pcre2_match_data_free);
-  if (!match) throw Error("tokenizer: out of memory while pre-tokenizing");
+  if (!match) throw Error(ErrorKind::OutOfMemory, "tokenizer: out of memory while pre-tokenizing");
 
   std::vector<std::string_view> pieces{text}, next;
   for (size_t s = 0; s < steps_.size(); ++s) {
@@ -81,7 +83,9 @@ void PreTokenizer::split(std::string_view text, std::vector<std::string_view>& w
         const int rc =
             pcre2_match(steps_[s]->code, subject, piece.size(), pos, 0, match.get(), nullptr);
         if (rc == PCRE2_ERROR_NOMATCH) break;
-        if (rc < 0) throw Error("tokenizer: pre-tokenizer regex failed: " + pcre2_message(rc));
+        if (rc < 0)
+          throw Error(ErrorKind::Internal,
+                      "tokenizer: pre-tokenizer regex failed: " + pcre2_message(rc));
         const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(match.get());
         const size_t begin = ov[0], end = ov[1];
         if (end == begin) {  // an empty match cuts nothing; step over one character

@@ -66,7 +66,7 @@ class WireReader {
   }
 
   [[noreturn]] void fail(const std::string& why) const {
-    throw Error(what_ + ": " + why + " at byte " + std::to_string(pos_));
+    throw Error(ErrorKind::BadFile, what_ + ": " + why + " at byte " + std::to_string(pos_));
   }
 
  private:
@@ -158,12 +158,13 @@ void read_trainer_spec(std::span<const uint8_t> bytes, const std::string& src, V
     }
   }
   if (model_type != 2)
-    throw Error(src + ": SentencePiece model type " +
-                std::string(model_type == 1   ? "UNIGRAM"
-                            : model_type == 3 ? "WORD"
-                            : model_type == 4 ? "CHAR"
-                                              : std::to_string(model_type)) +
-                " is not supported yet (only BPE)");
+    throw Error(ErrorKind::Unsupported,
+                src + ": SentencePiece model type " +
+                    std::string(model_type == 1   ? "UNIGRAM"
+                                : model_type == 3 ? "WORD"
+                                : model_type == 4 ? "CHAR"
+                                                  : std::to_string(model_type)) +
+                    " is not supported yet (only BPE)");
 }
 
 void read_normalizer_spec(std::span<const uint8_t> bytes, const std::string& src, Vocab& v) {
@@ -181,10 +182,12 @@ void read_normalizer_spec(std::span<const uint8_t> bytes, const std::string& src
   }
   // mini-llm's SentencePiece encoder applies no normalization rules besides the space symbol.
   if (charsmap_bytes > 0)
-    throw Error(src + ": normalization rules ('" + name + "') are not supported yet");
+    throw Error(ErrorKind::Unsupported,
+                src + ": normalization rules ('" + name + "') are not supported yet");
   if (remove_extra_whitespaces)
-    throw Error(src + ": remove_extra_whitespaces is not supported yet");
-  if (!escape_whitespaces) throw Error(src + ": escape_whitespaces = false is not supported yet");
+    throw Error(ErrorKind::Unsupported, src + ": remove_extra_whitespaces is not supported yet");
+  if (!escape_whitespaces)
+    throw Error(ErrorKind::Unsupported, src + ": escape_whitespaces = false is not supported yet");
 }
 
 }  // namespace
@@ -210,7 +213,8 @@ Vocab vocab_from_sentencepiece(std::span<const uint8_t> bytes, const std::string
       read_normalizer_spec(f.bytes, src, v);
     }
   }
-  if (v.tokens.empty()) throw Error(src + ": no pieces (not a SentencePiece model?)");
+  if (v.tokens.empty())
+    throw Error(ErrorKind::BadFile, src + ": no pieces (not a SentencePiece model?)");
   for (int32_t* id : {&v.unk_id, &v.bos_id, &v.eos_id, &v.pad_id})
     if (*id < 0) *id = -1;
   v.add_bos = v.bos_id >= 0;

@@ -19,13 +19,12 @@ void apply_sibling_configs(Vocab& v, const fs::path& folder) {
     apply_generation_config(v, read_json_file(p, 16 << 20), p.string());
 }
 
+// from_vocab's errors do not name the file (the readers' own errors do).
 Tokenizer checked(Vocab v, const std::string& source) {
   try {
     return Tokenizer::from_vocab(std::move(v));
   } catch (const Error& e) {
-    const std::string msg = e.what();
-    if (msg.starts_with(source)) throw;
-    throw Error(source + ": " + msg);
+    throw Error(e.kind(), source + ": " + e.what());
   }
 }
 

@@ -45,31 +45,35 @@ std::string replace_space_symbol(std::string_view text) {
 
 void check_special_id(const char* name, int32_t id, size_t n_vocab) {
   if (id < -1 || (id >= 0 && static_cast<size_t>(id) >= n_vocab))
-    throw Error("tokenizer: " + std::string(name) + " token id " + std::to_string(id) +
-                " is outside the vocabulary of " + std::to_string(n_vocab) + " tokens");
+    throw Error(ErrorKind::BadFile, "tokenizer: " + std::string(name) + " token id " +
+                                        std::to_string(id) + " is outside the vocabulary of " +
+                                        std::to_string(n_vocab) + " tokens");
 }
 
 }  // namespace
 
 Tokenizer::Impl::Impl(Vocab v) : vocab(std::move(v)) {
   if (vocab.model != "llama" && vocab.model != "gpt2")
-    throw Error("tokenizer: tokenizer kind '" + vocab.model +
-                "' is not supported (supported: 'llama' SentencePiece BPE, 'gpt2' byte-level BPE)");
+    throw Error(
+        ErrorKind::Unsupported,
+        "tokenizer: tokenizer kind '" + vocab.model +
+            "' is not supported (supported: 'llama' SentencePiece BPE, 'gpt2' byte-level BPE)");
   const size_t n = vocab.tokens.size();
-  if (n == 0) throw Error("tokenizer: the vocabulary has no tokens");
-  if (n > static_cast<size_t>(INT32_MAX)) throw Error("tokenizer: the vocabulary is too large");
+  if (n == 0) throw Error(ErrorKind::BadFile, "tokenizer: the vocabulary has no tokens");
+  if (n > static_cast<size_t>(INT32_MAX))
+    throw Error(ErrorKind::BadFile, "tokenizer: the vocabulary is too large");
   if (vocab.scores.empty()) vocab.scores.assign(n, 0.0f);
   if (vocab.scores.size() != n)
-    throw Error("tokenizer: " + std::to_string(vocab.scores.size()) + " scores for " +
-                std::to_string(n) + " tokens");
+    throw Error(ErrorKind::BadFile, "tokenizer: " + std::to_string(vocab.scores.size()) +
+                                        " scores for " + std::to_string(n) + " tokens");
   if (vocab.types.empty()) {
     vocab.types.assign(n, TokenType::Normal);
     for (size_t i = 0; i < n; ++i)
       if (parse_byte_token(vocab.tokens[i]) >= 0) vocab.types[i] = TokenType::Byte;
   }
   if (vocab.types.size() != n)
-    throw Error("tokenizer: " + std::to_string(vocab.types.size()) + " token types for " +
-                std::to_string(n) + " tokens");
+    throw Error(ErrorKind::BadFile, "tokenizer: " + std::to_string(vocab.types.size()) +
+                                        " token types for " + std::to_string(n) + " tokens");
   check_special_id("BOS", vocab.bos_id, n);
   check_special_id("EOS", vocab.eos_id, n);
   check_special_id("unknown", vocab.unk_id, n);
@@ -87,8 +91,8 @@ Tokenizer::Impl::Impl(Vocab v) : vocab(std::move(v)) {
       case TokenType::Byte: {
         const int value = parse_byte_token(text);
         if (value < 0)
-          throw Error("tokenizer: byte token " + std::to_string(i) + " has text '" + text +
-                      "' instead of <0xNN>");
+          throw Error(ErrorKind::BadFile, "tokenizer: byte token " + std::to_string(i) +
+                                              " has text '" + text + "' instead of <0xNN>");
         if (byte_ids[value] < 0) byte_ids[value] = id;
         has_byte_tokens = true;
         pieces[i] = std::string(1, static_cast<char>(value));
@@ -108,8 +112,9 @@ Tokenizer::Impl::Impl(Vocab v) : vocab(std::move(v)) {
         pieces[i] = replace_space_symbol(text);
         break;
       default:
-        throw Error("tokenizer: token " + std::to_string(i) + " has unknown type " +
-                    std::to_string(static_cast<int>(vocab.types[i])));
+        throw Error(ErrorKind::BadFile, "tokenizer: token " + std::to_string(i) +
+                                            " has unknown type " +
+                                            std::to_string(static_cast<int>(vocab.types[i])));
     }
     if (text.empty()) continue;
     const auto first = static_cast<uint8_t>(text[0]);
@@ -132,8 +137,9 @@ Tokenizer::Impl::Impl(Vocab v) : vocab(std::move(v)) {
 
 void Tokenizer::Impl::check_id(int32_t id) const {
   if (id < 0 || static_cast<size_t>(id) >= vocab.tokens.size())
-    throw Error("tokenizer: token id " + std::to_string(id) + " is outside the vocabulary of " +
-                std::to_string(vocab.tokens.size()) + " tokens");
+    throw Error(ErrorKind::InvalidArgument, "tokenizer: token id " + std::to_string(id) +
+                                                " is outside the vocabulary of " +
+                                                std::to_string(vocab.tokens.size()) + " tokens");
 }
 
 }  // namespace minillm

@@ -149,7 +149,7 @@ void add_template_command(CLI::App& app) {
       std::string msg = e.what();  // the error is one line, whatever the template wrote
       for (char& c : msg)
         if (c == '\n' || c == '\r') c = ' ';
-      throw Error(msg);
+      throw Error(e.kind(), msg);
     }
     std::cout << text << std::flush;
   });
