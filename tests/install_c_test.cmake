@@ -6,23 +6,8 @@
 # Inputs (-D): BUILD_DIR CONFIG CONSUMER_SOURCE WORK_DIR CC CXX GENERATOR.
 cmake_minimum_required(VERSION 3.20)
 
-function(run what)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "${what} failed (${rc}):\n${ARGN}\n${out}\n${err}")
-  endif()
-  set(run_output "${out}" PARENT_SCOPE)
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/install_prefix.cmake)
 
-file(REMOVE_RECURSE "${WORK_DIR}")
-set(prefix "${WORK_DIR}/prefix")
-set(config_args "")
-if(CONFIG)
-  set(config_args --config "${CONFIG}")
-endif()
-run("cmake --install" ${CMAKE_COMMAND} --install "${BUILD_DIR}" --prefix "${prefix}" ${config_args})
-
-set(MODEL "${prefix}/share/minillm/stories260K.gguf")
 set(CLI "${prefix}/bin/mini-llm")
 set(PROMPT "Once upon a time")
 set(N_TOKENS 24)

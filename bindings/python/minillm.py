@@ -163,18 +163,15 @@ def _text(call):
     return buffer.raw[:length]
 
 
-class Model:
-    """A loaded model and its tokenizer. Usable from several threads at once."""
+class _Handle:
+    """An object of the C library: freed by close(), by a `with` block's end, or when collected."""
 
-    def __init__(self, path):
-        lib = load_library()
-        handle = ctypes.c_void_p()
-        _check(lib.minillm_model_load(os.fsencode(path), ctypes.byref(handle)))
-        self._handle = handle
+    _free = None  # the name of the C function that frees it
+    _what = "object"
 
     def close(self):
         if self._handle:
-            _lib.minillm_model_free(self._handle)
+            getattr(_lib, self._free)(self._handle)
             self._handle = None
 
     def __enter__(self):
@@ -189,8 +186,22 @@ class Model:
 
     def _h(self):
         if not self._handle:
-            raise Error(Status.INVALID_ARGUMENT, "the model is closed")
+            raise Error(Status.INVALID_ARGUMENT, "the " + self._what + " is closed")
         return self._handle
+
+
+class Model(_Handle):
+    """A loaded model and its tokenizer. Usable from several threads at once."""
+
+    _free = "minillm_model_free"
+    _what = "model"
+
+    def __init__(self, path):
+        self._handle = None
+        lib = load_library()
+        handle = ctypes.c_void_p()
+        _check(lib.minillm_model_load(os.fsencode(path), ctypes.byref(handle)))
+        self._handle = handle
 
     @property
     def n_vocab(self):
@@ -229,33 +240,17 @@ class Model:
         return Session(self, n_ctx, n_threads)
 
 
-class Session:
+class Session(_Handle):
     """One sequence with its KV cache. Use it from one thread at a time."""
 
+    _free = "minillm_session_free"
+    _what = "session"
+
     def __init__(self, model, n_ctx=0, n_threads=0):
+        self._handle = None
         handle = ctypes.c_void_p()
         _check(_lib.minillm_session_new(model._h(), n_ctx, n_threads, ctypes.byref(handle)))
         self._handle = handle
-
-    def close(self):
-        if self._handle:
-            _lib.minillm_session_free(self._handle)
-            self._handle = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        if getattr(self, "_handle", None) and _lib is not None:
-            self.close()
-
-    def _h(self):
-        if not self._handle:
-            raise Error(Status.INVALID_ARGUMENT, "the session is closed")
-        return self._handle
 
     @property
     def n_past(self):
