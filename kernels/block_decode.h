@@ -8,7 +8,8 @@
 // operations below as static functions (16- and 32-bit shifts by constants, bitwise and/or,
 // broadcasts, int -> float, fp16 in the low 16 bits of each lane -> float, float mul/sub/fmadd, a
 // byte shuffle within 128-bit lanes, where_any: a byte value where a byte test is nonzero, and
-// dot4: the sums of 4 unsigned x signed byte products added to each 32-bit lane).
+// dot4: the sums of 4 unsigned x signed byte products added to each 32-bit lane; on AVX2 also
+// dot4_signed, the same for weight bytes u = q + 128 multiplied as the signed q).
 // A source gives words(off, out[4]) (bytes off..off+15 of every row: out[k] holds dword k),
 // word(off) (the dword at off of every row) and half(off) (the fp16 at off of every row as
 // floats); kCheapReload says whether reading the same words twice is cheap (plain loads) or not
