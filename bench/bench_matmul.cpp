@@ -118,9 +118,9 @@ void bench_quantize_act(benchmark::State& state, mk::Isa isa, size_t n) {
 
 const int registered = [] {
   const TensorType types[] = {
-      TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q8_0, TensorType::Q4_0,
-      TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q2_K, TensorType::Q3_K,
-      TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
+      TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q8_0,   TensorType::Q4_0,
+      TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q2_K,   TensorType::Q3_K,
+      TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K, TensorType::IQ4_NL, TensorType::IQ4_XS};
   const size_t shapes[][2] = {{2048, 2048},  {256, 2048},  {5632, 2048}, {2048, 5632},
                               {32000, 2048}, {4096, 4096}, {14336, 4096}};
   std::vector<Path> paths;

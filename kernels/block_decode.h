@@ -8,7 +8,8 @@
 // operations below as static functions (16- and 32-bit shifts by constants, bitwise and/or,
 // broadcasts, int -> float, fp16 in the low 16 bits of each lane -> float, float mul/sub/fmadd, a
 // byte shuffle within 128-bit lanes, where_any: a byte value where a byte test is nonzero, and
-// dot4: the sums of 4 unsigned x signed byte products added to each 32-bit lane).
+// dot4: the sums of 4 unsigned x signed byte products added to each 32-bit lane; on AVX2 also
+// dot4_signed, the same for weight bytes u = q + 128 multiplied as the signed q).
 // A source gives words(off, out[4]) (bytes off..off+15 of every row: out[k] holds dword k),
 // word(off) (the dword at off of every row) and half(off) (the fp16 at off of every row as
 // floats); kCheapReload says whether reading the same words twice is cheap (plain loads) or not
@@ -25,7 +26,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
+#include "kernels/blocks.h"
 #include "kernels/isa_local.h"
 #include "kernels/qdot.h"
 #include "minillm/tensor_type.h"
@@ -246,10 +249,58 @@ void decode_legacy(const Src& src, Sink& sink) {
   sink.done(0, dw, kMin ? src.half(2) : dw);
 }
 
+// IQ4_NL (d, qs[16]) and IQ4_XS (d, scales_h, scales_l[4], qs[128]): 4-bit indices, nibbles as in
+// Q4_0 per 32-element (sub-)block, looked up in the level table by a byte shuffle that gives
+// u = L[q] + 128. IQ4_XS sub-block j: qs at bytes 8 + 16j; scale d * (ls_j - 32) with ls_j's low
+// 4 bits at bits 4j.. of dword 1 (scales_l) and its high 2 bits at bits 16 + 2j.. of dword 0.
+// The table as the 4 little-endian dwords of a 128-bit lane (compile-time constants, so the
+// level table itself is never referenced from a per-ISA file).
+constexpr int iq4_u_dword(int i) {
+  uint32_t v = 0;
+  for (int b = 0; b < 4; ++b)
+    v |= uint32_t{static_cast<uint8_t>(kIQ4Levels[4 * i + b] + 128)} << (8 * b);
+  return static_cast<int>(v);
+}
+constexpr int kIQ4U[4] = {iq4_u_dword(0), iq4_u_dword(1), iq4_u_dword(2), iq4_u_dword(3)};
+
+template <class V, bool kXS, class Src, class Sink>
+void decode_iq4(const Src& src, Sink& sink) {
+  using I = typename V::I;
+  const I table = V::set4x32(kIQ4U[0], kIQ4U[1], kIQ4U[2], kIQ4U[3]), low = V::set8(0x0F);
+  auto values = [&](size_t at, int j) {  // the 16 index bytes at `at`: sub-block j
+    I q[4];
+    src.words(at, q);
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; ++k) {
+      sink.slot(j, k, V::shuffle8(table, V::and_(q[k], low)));
+      sink.slot(j, 4 + k, V::shuffle8(table, V::and_(V::srl16(q[k], 4), low)));
+    }
+  };
+  if constexpr (!kXS) {
+    values(2, 0);
+    const auto d = src.half(0);
+    sink.done(0, d, d);
+  } else {
+    const I h0 = src.word(0), h1 = src.word(4);
+    const auto d = V::half_lo(h0);
+    const I m4 = V::set32(0x0F), m2 = V::set32(3), bias = V::set32(32);
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) {
+      values(8 + 16 * static_cast<size_t>(j), j);
+      const I ls = V::or_(V::and_(V::srl32(h1, 4 * j), m4),
+                          V::sll32(V::and_(V::srl32(h0, 16 + 2 * j), m2), 4));
+      const auto dw = V::mul(d, V::to_f(V::sub32(ls, bias)));
+      sink.done(j, dw, dw);
+    }
+  }
+}
+
 // Multiplies decoded slot vectors with one token as they come (GEMV). s holds the integer sums of
 // the sub-blocks not yet done; done(j) folds sub-block j into acc with the operations of the panel
 // kernels in the same order (those of q::dot_ref), so the GEMV gives the panel path's bits.
-template <class V, int L, int kSubs, bool kMin>
+// kSigned: the slot bytes are u = q + 128 and the products are of q (V::dot4_signed), the offset
+// not removed through init (q::signed_bytes; the AVX2 kernels).
+template <class V, int L, int kSubs, bool kMin, bool kSigned = false>
 struct DotSink {
   const q::ActRow& a;
   size_t sb;  // block column
@@ -258,7 +309,11 @@ struct DotSink {
   void slot(int j, int k, typename V::I v) {
     const size_t js = sb * kSubs + static_cast<size_t>(j);
     const auto x = V::set32(load_i32(a.qa + js * L + static_cast<size_t>(4 * k)));
-    s[j] = V::dot4(k == 0 ? V::set32(a.init[js]) : s[j], v, x);
+    const auto sum = k == 0 ? V::set32(a.init[js]) : s[j];
+    if constexpr (kSigned)
+      s[j] = V::dot4_signed(sum, v, x);
+    else
+      s[j] = V::dot4(sum, v, x);
   }
   void done(int j, typename V::F dw, typename V::F mw) {
     const size_t js = sb * kSubs + static_cast<size_t>(j);
@@ -268,11 +323,13 @@ struct DotSink {
   }
 };
 
-// The shape of a decoded type's block: sub-blocks of sub_len elements, n_subs of them, and whether
-// the format has a min per sub-block (q::format_of says the same at run time).
+// The shape of a decoded type's block: sub-blocks of sub_len elements, n_subs of them, whether
+// the format has a min per sub-block and whether its bytes are signed ones + 128
+// (q::format_of and q::signed_bytes say the same at run time).
 struct BlockShape {
   int sub_len, n_subs;
   bool has_min;
+  bool signed_bytes = false;
 };
 
 constexpr BlockShape block_shape(TensorType t) {
@@ -288,6 +345,10 @@ constexpr BlockShape block_shape(TensorType t) {
       return {32, 8, true};
     case Q5_0:
       return {32, 1, false};
+    case IQ4_NL:
+      return {32, 1, false, true};
+    case IQ4_XS:
+      return {32, 8, false, true};
     default:  // Q4_1, Q5_1
       return {32, 1, true};
   }
@@ -320,6 +381,10 @@ void with_decoded_type(TensorType t, F&& f) {
       return f.template operator()<Q4_1>();
     case Q5_0:
       return f.template operator()<Q5_0>();
+    case IQ4_NL:
+      return f.template operator()<IQ4_NL>();
+    case IQ4_XS:
+      return f.template operator()<IQ4_XS>();
     default:  // Q5_1
       return f.template operator()<Q5_1>();
   }
@@ -334,6 +399,8 @@ void decode(const Src& src, Sink& sink) {
     decode_q45_k<V, kT == TensorType::Q5_K>(src, sink);
   else if constexpr (kT == TensorType::Q6_K)
     decode_q6_k<V>(src, sink);
+  else if constexpr (kT == TensorType::IQ4_NL || kT == TensorType::IQ4_XS)
+    decode_iq4<V, kT == TensorType::IQ4_XS>(src, sink);
   else
     decode_legacy<V, kT>(src, sink);
 }

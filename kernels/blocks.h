@@ -83,6 +83,24 @@ struct BlockQ6_K {
   uint16_t d;                 // fp16 super-block scale
 };
 
+// IQ4_NL and IQ4_XS: 4-bit indices into one fixed non-linear table of 16 signed levels.
+inline constexpr int8_t kIQ4Levels[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                          1,    13,   25,  38,  53,  69,  89,  113};
+
+struct BlockIQ4_NL {
+  uint16_t d;           // fp16 scale
+  uint8_t qs[kQK / 2];  // [16]: level indices, nibbles as in Q4_0
+};
+
+// Sub-block b (32 elements) is scaled by d * (ls_b - 32), ls_b a 6-bit number: its low 4 bits in
+// nibble b % 2 of scales_l[b / 2], its high 2 bits at bits 2b..2b+1 of scales_h.
+struct BlockIQ4_XS {
+  uint16_t d;                    // fp16 super-block scale
+  uint16_t scales_h;             // high 2 bits of the 8 sub-block scales
+  uint8_t scales_l[kQK_K / 64];  // [4] low 4 bits of the 8 sub-block scales
+  uint8_t qs[kQK_K / 2];         // [128] 16 bytes per 32-element sub-block, nibbles as in IQ4_NL
+};
+
 struct BlockQ8_K {
   float d;                    // float32 scale (not fp16)
   int8_t qs[kQK_K];           // [256] signed quants
@@ -101,7 +119,10 @@ static_assert(sizeof(BlockQ4_K) == 144);
 static_assert(sizeof(BlockQ5_K) == 176);
 static_assert(sizeof(BlockQ6_K) == 210);
 static_assert(sizeof(BlockQ8_K) == 292);
+static_assert(sizeof(BlockIQ4_NL) == 18);
+static_assert(sizeof(BlockIQ4_XS) == 136);
 // The blocks are read straight out of (possibly unaligned) mapped files.
 static_assert(alignof(BlockQ4_0) <= 2 && alignof(BlockQ6_K) <= 2 && alignof(BlockQ8_K) <= 4);
+static_assert(alignof(BlockIQ4_NL) <= 2 && alignof(BlockIQ4_XS) <= 2);
 
 }  // namespace minillm::kernels

@@ -87,6 +87,8 @@ bool matmul_supported(TensorType wtype) {
     case TensorType::Q4_K:
     case TensorType::Q5_K:
     case TensorType::Q6_K:
+    case TensorType::IQ4_NL:
+    case TensorType::IQ4_XS:
       return true;
     default:
       return false;

@@ -22,7 +22,8 @@ enum class MatmulMode { Fast, Exact };
 MatmulMode model_matmul_mode();
 void set_matmul_mode_for_testing(std::optional<MatmulMode> mode);
 
-// Weight types matmul accepts: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K ... Q6_K.
+// Weight types matmul accepts: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K ... Q6_K,
+// IQ4_NL, IQ4_XS.
 bool matmul_supported(TensorType wtype);
 
 // y[t * n_out + o] = sum_i W[o][i] * x[t * n_in + i]   for t < n_tok, o < n_out.

@@ -67,6 +67,10 @@ PackedFormat packed_format(TensorType t) {
       return make_format(176, -1);
     case TensorType::Q6_K:
       return make_format(210, 208);
+    case TensorType::IQ4_NL:
+      return make_format(18, 0);
+    case TensorType::IQ4_XS:
+      return make_format(136, -1);
     default:
       return PackedFormat{0, -1, 0, 0};
   }

@@ -32,8 +32,20 @@ void fifth_bits(const uint8_t* qh, uint8_t* u) {
   for (int j = 0; j < 32; ++j) u[j] |= static_cast<uint8_t>(((qh[j / 8] >> (j % 8)) & 1) << 4);
 }
 
+// IQ4_NL/IQ4_XS indices (nibbles as Q4_0) to u = L[q] + 128 (1..241; offset 128).
+void iq4_values(const uint8_t* qs, uint8_t* u) {
+  for (int j = 0; j < 16; ++j) {
+    u[j] = static_cast<uint8_t>(kIQ4Levels[qs[j] & 0x0F] + 128);
+    u[j + 16] = static_cast<uint8_t>(kIQ4Levels[qs[j] >> 4] + 128);
+  }
+}
+
 void unpack_legacy(TensorType t, const uint8_t* b, uint8_t* u, float* dw, float* mw) {
   switch (t) {
+    case TensorType::IQ4_NL:
+      *dw = half(b);
+      iq4_values(b + 2, u);
+      break;
     case TensorType::Q4_0:
       *dw = half(b);
       nibbles32(b + 2, u);
@@ -121,6 +133,14 @@ void unpack_q6_k(const BlockQ6_K& b, uint8_t* u, float* dw) {
       }
 }
 
+void unpack_iq4_xs(const BlockIQ4_XS& b, uint8_t* u, float* dw) {
+  const float d = fp16_to_fp32(b.d);
+  for (int j = 0; j < 8; ++j) {
+    dw[j] = d * static_cast<float>(detail::iq4_xs_scale(b.scales_l, b.scales_h, j));
+    iq4_values(b.qs + 16 * j, u + 32 * j);
+  }
+}
+
 }  // namespace
 
 Format format_of(TensorType t) {
@@ -144,9 +164,16 @@ Format format_of(TensorType t) {
       return {32, 0, true};
     case TensorType::Q6_K:
       return {16, 32, false};
+    case TensorType::IQ4_NL:
+    case TensorType::IQ4_XS:
+      return {32, 128, false};
     default:
       return {};
   }
+}
+
+bool signed_bytes(const Format& f) {
+  return f.offset == 128;
 }
 
 void unpack_row(TensorType t, const uint8_t* row, size_t n, uint8_t* u, float* dw, float* mw) {
@@ -173,6 +200,9 @@ void unpack_row(TensorType t, const uint8_t* row, size_t n, uint8_t* u, float* d
       }
       case TensorType::Q6_K:
         unpack_q6_k(*reinterpret_cast<const BlockQ6_K*>(row), u, dw);
+        break;
+      case TensorType::IQ4_XS:
+        unpack_iq4_xs(*reinterpret_cast<const BlockIQ4_XS*>(row), u, dw);
         break;
       default:
         unpack_legacy(t, row, u, dw, m);

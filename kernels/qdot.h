@@ -29,6 +29,10 @@ struct Format {
   bool has_min = false;  // mw present
 };
 
+// Formats whose bytes are u = q + 128 for a signed byte q (Q8_0, IQ4_NL, IQ4_XS): u - o = q. The
+// AVX2 kernels multiply q itself (VPMADDUBSW would saturate on u) and remove no offset (o_eff 0).
+bool signed_bytes(const Format& f);
+
 // The format of a quantized weight type; sub_len == 0 for types without an integer path.
 Format format_of(TensorType t);
 

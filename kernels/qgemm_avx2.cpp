@@ -3,8 +3,9 @@
 // again with MINILLM_QGEMM_AVX_VNNI set, for CPUs with AVX-VNNI (dot4 below).
 // VPMADDUBSW multiplies unsigned weight bytes by signed activation bytes and adds pairs with
 // signed saturation, so the weight bytes must stay below 128 to be exact: true for every format
-// except Q8_0 (u = q + 128). Q8_0 therefore uses the sign trick |q| * (sign(q) * a) on the signed
-// q, and its activations are derived with offset 0 (qmatmul.cpp passes o_eff = 0).
+// except those stored as u = q + 128 (Q8_0, IQ4_NL, IQ4_XS: q::signed_bytes). They therefore use
+// the sign trick |q| * (sign(q) * a) on the signed q, and their activations are derived with
+// offset 0 (qmatmul.cpp passes o_eff = 0).
 // Packed rows (packed_rows.h) are read directly: one token multiplies the slot vectors as they are
 // read or decoded (gemv_packed, gemv_packed_decoded), a batch decodes each group into the panel
 // (panel_from_packed); the decoders are those of block_decode.h, on 8 rows at a time.
@@ -250,6 +251,10 @@ struct V256 {
   static F set1f(float v) { return _mm256_set1_ps(v); }
   static F fmadd(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
   static I dot4(I acc, I u, I s) { return isa::dot4<false>(acc, u, s, _mm256_set1_epi16(1)); }
+  static I dot4_signed(I acc, I u, I s) {  // bytes u = q + 128: the products of q
+    const I q = _mm256_xor_si256(u, _mm256_set1_epi8(static_cast<char>(0x80)));
+    return isa::dot4<true>(acc, q, s, _mm256_set1_epi16(1));
+  }
   static I shuffle8(I v, I idx) { return _mm256_shuffle_epi8(v, idx); }  // in 128-bit lanes
   static I set4x32(int a, int b, int c, int d) { return _mm256_setr_epi32(a, b, c, d, a, b, c, d); }
   static I where_any(I v, I sel, I val) {  // val in the bytes where v & sel != 0, else 0
@@ -297,7 +302,7 @@ void gemv_packed_decoded(const QMatmulJob& jb, size_t row0, size_t nr) {
     for (size_t l = 0; l < 16 * bb; l += 64)
       _mm_prefetch(reinterpret_cast<const char*>(p + kStreamAhead + l), _MM_HINT_T0);
     for (size_t h = 0; h < 2; ++h) {
-      DotSink<V256, s.sub_len, s.n_subs, s.has_min> sink{a, b, acc[h], {}};
+      DotSink<V256, s.sub_len, s.n_subs, s.has_min, s.signed_bytes> sink{a, b, acc[h], {}};
       const PackedHalf src{p, jb.pf, h};
       decode<V256, kT>(src, sink);
     }
@@ -434,13 +439,13 @@ void qmatmul_rows_avx2(const QMatmulJob& jb, size_t row_begin, size_t row_end) {
 #endif
   const q::Format f = q::format_of(jb.wtype);
   const size_t n_sub = jb.n_in / static_cast<size_t>(f.sub_len);
-  const bool sgn = jb.wtype == TensorType::Q8_0;
+  const bool sgn = q::signed_bytes(f);
   if (jb.packed && jb.n_tok == 1) {
     for (size_t row0 = row_begin; row0 < row_end; row0 += kRows) {
       const size_t nr = min_size(kRows, row_end - row0);
       if (jb.wtype == TensorType::Q4_0)
         gemv_packed<false>(jb, row0, nr);
-      else if (sgn)
+      else if (jb.wtype == TensorType::Q8_0)
         gemv_packed<true>(jb, row0, nr);
       else
         with_decoded_type(jb.wtype,
@@ -456,7 +461,7 @@ void qmatmul_rows_avx2(const QMatmulJob& jb, size_t row_begin, size_t row_end) {
       panel_from_packed(jb, row0, p);
     else if (nr == 16 && jb.wtype == TensorType::Q4_0)
       repack_direct<false>(jb, src, p);
-    else if (nr == 16 && sgn)
+    else if (nr == 16 && jb.wtype == TensorType::Q8_0)
       repack_direct<true>(jb, src, p);
     else
       repack(jb, src, nr, p, f);

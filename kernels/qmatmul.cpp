@@ -54,8 +54,8 @@ void qmatmul_many(TensorType wtype, size_t n_in, const Target* targets, size_t n
   const Isa isa = active_isa();
   const q::Format f = q::format_of(wtype);
   const size_t n_sub = n_in / static_cast<size_t>(f.sub_len);
-  // The AVX2 kernel removes Q8_0's offset with the sign trick instead of through init.
-  const int o_eff = isa == Isa::Avx2 && wtype == TensorType::Q8_0 ? 0 : f.offset;
+  // The AVX2 kernel multiplies signed bytes (Q8_0, IQ4) itself instead of removing an offset.
+  const int o_eff = isa == Isa::Avx2 && q::signed_bytes(f) ? 0 : f.offset;
   // Buffers kept between calls (no page faults per token).
   thread_local std::vector<int8_t> qa;
   thread_local std::vector<float> da32, da, asf;

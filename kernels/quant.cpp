@@ -71,6 +71,10 @@ Converters converters(TensorType type) {
       return {dequantize_row_q5_k, quantize_row_q5_k};
     case TensorType::Q6_K:
       return {dequantize_row_q6_k, quantize_row_q6_k};
+    case TensorType::IQ4_NL:
+      return {dequantize_row_iq4_nl, quantize_row_iq4_nl};
+    case TensorType::IQ4_XS:
+      return {dequantize_row_iq4_xs, quantize_row_iq4_xs};
     default:
       return {};
   }

@@ -2,7 +2,8 @@
 // dequantize_row is the scalar reference: it produces exactly the values the format defines
 // (every formula is evaluated with at most one rounding, so the result does not depend on
 // evaluation order or FMA contraction). quantize_row is a round-to-nearest reference quantizer;
-// for the K-quants it also searches each sub-block's scale (and min) for the least squared error.
+// for the K-quants it also searches each sub-block's scale (and min) for the least squared error,
+// and for IQ4_NL / IQ4_XS each block's scale (and sub-block scales) with the nearest levels.
 #pragma once
 
 #include <cstddef>
@@ -12,10 +13,10 @@
 namespace minillm::kernels {
 
 // Types dequantize_row accepts: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, Q2_K, Q3_K,
-// Q4_K, Q5_K, Q6_K, Q8_K.
+// Q4_K, Q5_K, Q6_K, Q8_K, IQ4_NL, IQ4_XS.
 bool can_dequantize(TensorType type);
 // Types quantize_row accepts: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, Q8_K, Q2_K,
-// Q3_K, Q4_K, Q5_K, Q6_K.
+// Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS.
 bool can_quantize(TensorType type);
 
 // Converts n elements (a multiple of the type's block size) stored as `type` at src into float.

@@ -41,5 +41,12 @@ void quantize_row_q3_k(const float* src, void* dst, size_t n);
 void quantize_row_q4_k(const float* src, void* dst, size_t n);
 void quantize_row_q5_k(const float* src, void* dst, size_t n);
 void quantize_row_q6_k(const float* src, void* dst, size_t n);
+// iq4.cpp
+// ls - 32 (-32..31) of IQ4_XS sub-block `sub` (0..7), from the block's scales_l and scales_h.
+int iq4_xs_scale(const uint8_t* scales_l, uint16_t scales_h, int sub);
+void dequantize_row_iq4_nl(const void* src, float* dst, size_t n);
+void dequantize_row_iq4_xs(const void* src, float* dst, size_t n);
+void quantize_row_iq4_nl(const float* src, void* dst, size_t n);
+void quantize_row_iq4_xs(const float* src, void* dst, size_t n);
 
 }  // namespace minillm::kernels::detail

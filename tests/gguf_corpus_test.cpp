@@ -399,6 +399,30 @@ TEST(GGUFCorpus, UnknownValueAndTensorTypes) {
   expect_error(patched(tensor_field(l, 1, "dim"), 33, 8), {"'t2'", "block size"}, "row 33");
 }
 
+// IQ4_NL (32 elements in 18 bytes) and IQ4_XS (256 in 136): a row that is not whole blocks, and
+// data cut short, are errors naming the tensor, as for every other type.
+TEST(GGUFCorpus, IQ4RowsOfPartialBlocksAndTruncatedData) {
+  struct Type {
+    uint32_t id;
+    uint64_t block, bytes;
+  };
+  for (const Type t : {Type{20, 32, 18}, Type{23, 256, 136}}) {
+    SCOPED_TRACE(t.id);
+    // One 2-D tensor [row, 2] of type t at offset 0 of the data section, and data_bytes bytes.
+    auto file = [&](uint64_t row, uint64_t data_bytes) {
+      ByteBuilder b;
+      b.header(3, 1, 0).str("blk.0.ffn_up.weight").u32(2).u64(row).u64(2).u32(t.id).u64(0);
+      b.pad(32).zeros(data_bytes);
+      return b.bytes;
+    };
+    EXPECT_EQ(parse_result(file(2 * t.block, 4 * t.bytes)), std::nullopt);
+    expect_error(file(t.block + 16, 4 * t.bytes), {"'blk.0.ffn_up.weight'", "block size"},
+                 "row of partial blocks");
+    expect_error(file(2 * t.block, 4 * t.bytes - 1), {"'blk.0.ffn_up.weight'", "outside"},
+                 "truncated data");
+  }
+}
+
 TEST(GGUFCorpus, BadTensorOffsets) {
   const GGUFLayout& l = small_layout();
   const uint64_t t2 = tensor_field(l, 1, "tensor_offset");

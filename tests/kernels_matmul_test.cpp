@@ -29,9 +29,9 @@ using testing::supported_isas;
 using testing::supported_paths;
 
 const TensorType kAllTypes[] = {
-    TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q4_0, TensorType::Q4_1,
-    TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0, TensorType::Q2_K, TensorType::Q3_K,
-    TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
+    TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q4_0,   TensorType::Q4_1,
+    TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0, TensorType::Q2_K,   TensorType::Q3_K,
+    TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K, TensorType::IQ4_NL, TensorType::IQ4_XS};
 
 struct Reference {
   std::vector<double> y;    // float64 product of the dequantized weights
@@ -146,14 +146,18 @@ TEST(Matmul, OddShapes) {
     size_t n_out, n_in, n_tok;
   };
   const Shape shapes[] = {
-      {TensorType::F32, 1, 1, 1},     {TensorType::F32, 3, 7, 2},    {TensorType::F32, 5, 17, 3},
-      {TensorType::F32, 9, 33, 1},    {TensorType::F16, 7, 23, 2},   {TensorType::F16, 2, 8, 1},
-      {TensorType::BF16, 13, 41, 3},  {TensorType::BF16, 1, 15, 1},  {TensorType::Q4_0, 1, 32, 1},
-      {TensorType::Q4_0, 7, 32, 2},   {TensorType::Q8_0, 3, 96, 4},  {TensorType::Q8_0, 1, 32, 3},
-      {TensorType::Q4_1, 5, 32, 2},   {TensorType::Q5_0, 1, 64, 1},  {TensorType::Q5_1, 6, 32, 1},
-      {TensorType::Q2_K, 1, 256, 1},  {TensorType::Q3_K, 3, 256, 2}, {TensorType::Q4_K, 5, 256, 1},
-      {TensorType::Q5_K, 2, 512, 3},  {TensorType::Q6_K, 9, 256, 2}, {TensorType::F16, 300, 64, 2},
-      {TensorType::Q4_0, 600, 32, 1},  // more rows than any tile
+      {TensorType::F32, 1, 1, 1},      {TensorType::F32, 3, 7, 2},
+      {TensorType::F32, 5, 17, 3},     {TensorType::F32, 9, 33, 1},
+      {TensorType::F16, 7, 23, 2},     {TensorType::F16, 2, 8, 1},
+      {TensorType::BF16, 13, 41, 3},   {TensorType::BF16, 1, 15, 1},
+      {TensorType::Q4_0, 1, 32, 1},    {TensorType::Q4_0, 7, 32, 2},
+      {TensorType::Q8_0, 3, 96, 4},    {TensorType::Q8_0, 1, 32, 3},
+      {TensorType::Q4_1, 5, 32, 2},    {TensorType::Q5_0, 1, 64, 1},
+      {TensorType::Q5_1, 6, 32, 1},    {TensorType::Q2_K, 1, 256, 1},
+      {TensorType::Q3_K, 3, 256, 2},   {TensorType::Q4_K, 5, 256, 1},
+      {TensorType::Q5_K, 2, 512, 3},   {TensorType::Q6_K, 9, 256, 2},
+      {TensorType::F16, 300, 64, 2},   {TensorType::IQ4_NL, 3, 64, 2},
+      {TensorType::IQ4_XS, 5, 512, 3}, {TensorType::Q4_0, 600, 32, 1},  // more rows than any tile
   };
   for (const Shape& s : shapes) {
     SCOPED_TRACE(std::string(type_name(s.t)) + " " + std::to_string(s.n_out) + "x" +
@@ -197,14 +201,16 @@ TEST(Matmul, RejectsBadArguments) {
   float x[64] = {}, y[4];
   uint8_t w[1024] = {};
   EXPECT_FALSE(matmul_supported(TensorType::Q8_K));
-  EXPECT_FALSE(matmul_supported(TensorType::IQ4_XS));
+  EXPECT_FALSE(matmul_supported(TensorType::IQ3_S));
   try {
-    matmul(TensorType::IQ4_XS, w, 1, 256, x, 1, y, 1);
+    matmul(TensorType::IQ3_S, w, 1, 256, x, 1, y, 1);
     FAIL() << "no exception";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("IQ4_XS"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("IQ3_S"), std::string::npos) << e.what();
   }
   EXPECT_THROW(matmul(TensorType::Q4_0, w, 1, 48, x, 1, y, 1), Error);  // not whole blocks
+  EXPECT_THROW(matmul(TensorType::IQ4_XS, w, 1, 32, x, 1, y, 1), Error);
+  EXPECT_THROW(matmul(TensorType::IQ4_NL, w, 1, 48, x, 1, y, 1), Error);
 }
 
 TEST(Dot, MatchesFloat64OnEveryPath) {

@@ -69,6 +69,21 @@ TEST(PackedRows, LayoutPutsTheScaleFieldFirstThenWordsOfSixteenRows) {
   }
 }
 
+TEST(PackedRows, IQ4_XSBlocksAreThirtyFourWordsWithNoFieldApart) {
+  // IQ4_XS (136 bytes: d, scales_h, scales_l[4], qs[128]): a multiple of 4, so every byte goes
+  // into words: word 0 of the block is d and scales_h, word 1 scales_l, words 2.. the indices.
+  std::vector<uint8_t> w(16 * 2 * 136);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<uint8_t>(i * 13 + 5);
+  const PackedRows p(TensorType::IQ4_XS, w.data(), 16, 512, 1);
+  const uint8_t* g = p.group(0);
+  for (size_t r = 0; r < 16; ++r)
+    for (size_t b = 0; b < 2; ++b)
+      for (size_t k = 0; k < 34; ++k)
+        EXPECT_EQ(
+            std::memcmp(g + b * 16 * 136 + 64 * k + 4 * r, w.data() + r * 272 + b * 136 + 4 * k, 4),
+            0);
+}
+
 TEST(PackedRows, RejectsTypesWithoutAPackedLayoutAndPartialBlocks) {
   std::vector<uint8_t> w(4096);
   EXPECT_THROW(PackedRows(TensorType::F16, w.data(), 4, 64, 1), Error);
@@ -165,7 +180,9 @@ TEST(PackedRows, SharedInputProductsEqualSeparateProducts) {
       {TensorType::Q4_0, TensorType::Q4_0, TensorType::Q4_0},
       {TensorType::Q4_K, TensorType::Q4_K},
       {TensorType::Q8_0, TensorType::Q5_1},
-      {TensorType::Q6_K, TensorType::Q6_K, TensorType::Q6_K}};
+      {TensorType::Q6_K, TensorType::Q6_K, TensorType::Q6_K},
+      {TensorType::IQ4_NL, TensorType::IQ4_NL},
+      {TensorType::IQ4_XS, TensorType::IQ4_XS, TensorType::IQ4_XS}};
   const size_t rows[] = {70, 16, 45};
   for (const auto& types : sets) {
     const size_t n_in = width_for(types[0]) == width_for(types.back()) ? width_for(types[0]) : 512;

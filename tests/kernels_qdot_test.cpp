@@ -15,6 +15,7 @@
 #include "kernels/f16.h"
 #include "kernels/isa_entry.h"
 #include "kernels/matmul.h"
+#include "kernels/packed_rows.h"
 #include "kernels/qdot.h"
 #include "kernels/quant.h"
 #include "kernels_test_util.h"
@@ -102,8 +103,8 @@ TEST(FastMatmul, UnitScalesGiveExactIntegers) {
   std::vector<float> x(n_in);
   for (size_t i = 0; i < n_in; ++i)
     x[i] = i % 32 == 5 ? 127.0f : static_cast<float>(static_cast<int>(rng() % 255) - 127);
-  for (TensorType t :
-       {TensorType::Q4_0, TensorType::Q5_0, TensorType::Q8_0, TensorType::Q4_1, TensorType::Q5_1}) {
+  for (TensorType t : {TensorType::Q4_0, TensorType::Q5_0, TensorType::Q8_0, TensorType::Q4_1,
+                       TensorType::Q5_1, TensorType::IQ4_NL, TensorType::IQ4_XS}) {
     SCOPED_TRACE(type_name(t));
     auto w = make_weights(t, n_out, n_in, rng);
     const size_t bb = traits(t).block_bytes;
@@ -111,6 +112,10 @@ TEST(FastMatmul, UnitScalesGiveExactIntegers) {
       const uint16_t one = 0x3C00, zero = 0;
       std::memcpy(&w[off], &one, 2);
       if (t == TensorType::Q4_1 || t == TensorType::Q5_1) std::memcpy(&w[off + 2], &zero, 2);
+      if (t == TensorType::IQ4_XS) {  // every sub-block scale ls = 33: d * (33 - 32) = 1
+        const uint8_t scales[6] = {0xAA, 0xAA, 0x11, 0x11, 0x11, 0x11};
+        std::memcpy(&w[off + 2], scales, 6);
+      }
     }
     std::vector<float> deq(n_in);
     for (const IsaPath isa : supported_paths()) {
@@ -192,6 +197,37 @@ TEST(FastMatmul, AllTypesAllPathsBitwiseAndBounded) {
   }
 }
 
+// IQ4 blocks of random bytes (every index, every IQ4_XS sub-block scale, scales of both signs):
+// every path, file layout and packed, one token and a batch, bitwise the scalar reference.
+TEST(FastMatmul, IQ4RandomBlocksBitwiseOnEveryPath) {
+  std::mt19937 rng(29);
+  const size_t n_out = 70, n_in = 512;
+  for (TensorType t : {TensorType::IQ4_NL, TensorType::IQ4_XS}) {
+    const auto w = testing::random_iq4_weights(t, n_out, n_in, rng);
+    const PackedRows packed(t, w.data(), n_out, n_in, 2);
+    for (size_t n_tok : {1u, 5u}) {
+      SCOPED_TRACE(std::string(type_name(t)) + " n_tok " + std::to_string(n_tok));
+      const auto x = random_floats(n_in * n_tok, rng);
+      const Bound ref = exact_with_bound(t, w, n_out, n_in, x, n_tok);
+      std::vector<float> scalar;
+      {
+        ScopedIsa scope(Isa::Scalar);
+        scalar = fast(t, w, n_out, n_in, x, n_tok, 1);
+      }
+      for (size_t i = 0; i < scalar.size(); ++i) ASSERT_NEAR(scalar[i], ref.y[i], ref.err[i]) << i;
+      for (const IsaPath isa : supported_paths()) {
+        SCOPED_TRACE(isa_name(isa));
+        ScopedIsa scope(isa);
+        EXPECT_TRUE(
+            same_bits(fast(t, w, n_out, n_in, x, n_tok, 2).data(), scalar.data(), scalar.size()));
+        std::vector<float> y(n_out * n_tok, std::nanf(""));
+        matmul(packed, x.data(), n_tok, y.data(), 3, MatmulMode::Fast);
+        EXPECT_TRUE(same_bits(y.data(), scalar.data(), scalar.size())) << "packed";
+      }
+    }
+  }
+}
+
 TEST(FastMatmul, OddShapes) {
   std::mt19937 rng(19);
   struct Shape {
@@ -199,10 +235,14 @@ TEST(FastMatmul, OddShapes) {
     size_t n_out, n_in, n_tok;
   };
   const Shape shapes[] = {
-      {TensorType::Q4_0, 1, 32, 1},  {TensorType::Q4_0, 17, 64, 5}, {TensorType::Q8_0, 33, 96, 9},
-      {TensorType::Q4_1, 5, 32, 2},  {TensorType::Q5_0, 31, 64, 1}, {TensorType::Q5_1, 6, 32, 3},
-      {TensorType::Q2_K, 1, 256, 1}, {TensorType::Q3_K, 3, 256, 2}, {TensorType::Q4_K, 45, 512, 4},
-      {TensorType::Q5_K, 2, 512, 3}, {TensorType::Q6_K, 9, 256, 6}, {TensorType::Q8_0, 600, 32, 2},
+      {TensorType::Q4_0, 1, 32, 1},    {TensorType::Q4_0, 17, 64, 5},
+      {TensorType::Q8_0, 33, 96, 9},   {TensorType::Q4_1, 5, 32, 2},
+      {TensorType::Q5_0, 31, 64, 1},   {TensorType::Q5_1, 6, 32, 3},
+      {TensorType::Q2_K, 1, 256, 1},   {TensorType::Q3_K, 3, 256, 2},
+      {TensorType::Q4_K, 45, 512, 4},  {TensorType::Q5_K, 2, 512, 3},
+      {TensorType::Q6_K, 9, 256, 6},   {TensorType::Q8_0, 600, 32, 2},
+      {TensorType::IQ4_NL, 1, 32, 1},  {TensorType::IQ4_NL, 33, 96, 9},
+      {TensorType::IQ4_XS, 3, 256, 2}, {TensorType::IQ4_XS, 47, 768, 5},
   };
   for (const Shape& s : shapes) {
     SCOPED_TRACE(std::string(type_name(s.t)) + " " + std::to_string(s.n_out) + "x" +

@@ -20,8 +20,9 @@ namespace minillm::kernels::testing {
 
 // The quantized weight types with an integer kernel (and a packed layout).
 inline constexpr TensorType kQuantizedTypes[] = {
-    TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0,
-    TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
+    TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,   TensorType::Q5_1,
+    TensorType::Q8_0, TensorType::Q2_K, TensorType::Q3_K,   TensorType::Q4_K,
+    TensorType::Q5_K, TensorType::Q6_K, TensorType::IQ4_NL, TensorType::IQ4_XS};
 
 // Every ISA up to best_isa(): on an AVX-512 machine, scalar, avx2 and avx512.
 inline std::vector<Isa> supported_isas() {
@@ -74,6 +75,20 @@ inline std::vector<float> random_floats(size_t n, std::mt19937& rng, float sigma
   std::vector<float> v(n);
   for (float& x : v) x = normal(rng);
   return v;
+}
+
+// IQ4_NL / IQ4_XS blocks of random bytes (every index and, for IQ4_XS, every 6-bit sub-block
+// scale), with fp16 scales of either sign: what a quantizer may never produce.
+inline std::vector<uint8_t> random_iq4_weights(TensorType t, size_t n_out, size_t n_in,
+                                               std::mt19937& rng) {
+  std::vector<uint8_t> w(row_bytes(t, n_in) * n_out);
+  for (auto& b : w) b = static_cast<uint8_t>(rng());
+  std::uniform_real_distribution<float> u(0.001f, 0.03f);
+  for (size_t off = 0; off < w.size(); off += traits(t).block_bytes) {
+    const uint16_t h = fp32_to_fp16(rng() % 2 ? u(rng) : -u(rng));
+    std::memcpy(w.data() + off, &h, 2);  // d leads both block types
+  }
+  return w;
 }
 
 // Quantized from N(0, 1) where a quantizer exists; else random bytes with small fp16 scales.

@@ -1,6 +1,7 @@
 // The forward pass against the independent float64 references in ../shared/reference: every
 // case of manifest.json (GGUF files, and Hugging Face folders both loaded directly and converted
-// to GGUF by convert_hf_to_gguf) must be at least as faithful as llama.cpp (mean KL ≤ kld_limit),
+// to GGUF by convert_hf_to_gguf) and of manifest-iq.json (IQ4_NL and IQ4_XS files made by
+// llama-quantize) must be at least as faithful as llama.cpp (mean KL ≤ kld_limit),
 // agree on the top token wherever the truth is decisive, and for F32 weights with an F32 KV
 // cache stay within 1e-3 of the truth.
 #include <gtest/gtest.h>
@@ -28,7 +29,11 @@ struct Case {
   std::string id;
   json spec;
   bool via_convert = false;  // Hugging Face folder converted to GGUF first
+  std::string manifest = "manifest.json";
 };
+
+// The manifests whose cases run here (same format and folder).
+const char* const kManifests[] = {"manifest.json", "manifest-iq.json"};
 
 std::filesystem::path reference_dir() {
   return test::shared_dir() / "reference";
@@ -36,13 +41,18 @@ std::filesystem::path reference_dir() {
 
 std::vector<Case> load_cases() {
   std::vector<Case> cases;
-  std::ifstream in(reference_dir() / "manifest.json");
-  if (!in) return {{"manifest_missing", json()}};
-  const json manifest = json::parse(in);
-  for (const json& c : manifest.at("cases")) {
-    const std::string id = c.at("id");
-    cases.push_back({id, c});
-    if (c.value("hf", false)) cases.push_back({id + "__via_convert", c, true});
+  for (const std::string name : kManifests) {
+    std::ifstream in(reference_dir() / name);
+    if (!in) {
+      cases.push_back({name + "_missing", json(), false, name});
+      continue;
+    }
+    const json manifest = json::parse(in);
+    for (const json& c : manifest.at("cases")) {
+      const std::string id = c.at("id");
+      cases.push_back({id, c, false, name});
+      if (c.value("hf", false)) cases.push_back({id + "__via_convert", c, true, name});
+    }
   }
   return cases;
 }
@@ -88,7 +98,7 @@ class ReferenceLogits : public ::testing::TestWithParam<Case> {};
 TEST_P(ReferenceLogits, MatchesTruth) {
   const Case& c = GetParam();
   if (c.spec.is_null()) {
-    REQUIRE_SHARED_FILE(reference_dir() / "manifest.json");
+    REQUIRE_SHARED_FILE(reference_dir() / c.manifest);
     return;
   }
   const auto model_path = reference_dir() / c.spec.at("model").get<std::string>();
@@ -173,10 +183,10 @@ std::vector<int32_t> case_tokens(const std::string& id) {
 
 // One batch, several batches and token by token agree; 1 and 2 threads agree bitwise.
 TEST(Consistency, BatchingAndThreads) {
-  for (const char* name : {"stories260K.gguf", "gqa-Q4_0.gguf"}) {
-    SCOPED_TRACE(name);
-    const auto path = name == std::string("stories260K.gguf") ? test::shared_dir() / "models" / name
-                                                              : reference_dir() / "models" / name;
+  for (const auto& path : {test::shared_dir() / "models" / "stories260K.gguf",
+                           reference_dir() / "models" / "gqa-Q4_0.gguf",
+                           reference_dir() / "more-models" / "gqa-IQ4_XS.gguf"}) {
+    SCOPED_TRACE(path.filename().string());
     REQUIRE_SHARED_FILE(path);
     const auto ids = case_tokens("stories260K__s1_story64");
     ASSERT_FALSE(ids.empty());

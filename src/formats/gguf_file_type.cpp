@@ -41,6 +41,10 @@ std::optional<uint32_t> gguf_file_type(TensorType main_type, bool k_medium_mix) 
       return 16;
     case Q6_K:
       return 18;
+    case IQ4_NL:
+      return 25;
+    case IQ4_XS:
+      return 30;
     case BF16:
       return 32;
     default:

@@ -41,7 +41,7 @@ size_t quantize_weights(Model::Impl& impl, TensorType type, const WeightProgress
     throw Error(ErrorKind::Unsupported,
                 "quantizing weights to " + std::string(type_name(type)) +
                     " is not supported (mini-llm can quantize to F32, F16, BF16, Q8_0, Q4_0, Q4_1, "
-                    "Q5_0, Q5_1 and the K-quants its kernels have quantizers for)");
+                    "Q5_0, Q5_1, Q2_K ... Q6_K, IQ4_NL and IQ4_XS)");
   return requantize_weights(impl, type, progress);
 }
 

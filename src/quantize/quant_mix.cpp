@@ -27,6 +27,8 @@ constexpr Named kTargets[] = {
     {"q4_k", TensorType::Q4_K, QuantTarget::Mix::None},
     {"q5_k", TensorType::Q5_K, QuantTarget::Mix::None},
     {"q6_k", TensorType::Q6_K, QuantTarget::Mix::None},
+    {"iq4_nl", TensorType::IQ4_NL, QuantTarget::Mix::None},
+    {"iq4_xs", TensorType::IQ4_XS, QuantTarget::Mix::None},
     {"q4_k_m", TensorType::Q4_K, QuantTarget::Mix::KMedium},
     {"q5_k_m", TensorType::Q5_K, QuantTarget::Mix::KMedium},
 };
@@ -87,7 +89,9 @@ TensorType tensor_type_for(const QuantTarget& target, const std::string& name, u
         more_bits_layer(uint32_t(layer), n_layer))
       t = TensorType::Q6_K;
   }
-  // Rows that are not whole super-blocks cannot use K types; nor whole blocks, the 32-types.
+  // Rows that are not whole super-blocks cannot use K types or IQ4_XS (which falls back to its
+  // 32-element twin IQ4_NL); nor whole blocks, the 32-types.
+  if (t == TensorType::IQ4_XS && row_length % traits(t).block_size != 0) t = TensorType::IQ4_NL;
   if (row_length % traits(t).block_size != 0) t = TensorType::Q8_0;
   if (row_length % traits(t).block_size != 0) t = TensorType::F16;
   return t;

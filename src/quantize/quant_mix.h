@@ -20,13 +20,14 @@ struct QuantTarget {
 };
 
 // Parses "f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q2_k" … "q6_k",
-// "q4_k_m", "q5_k_m" (case-insensitive); nullopt for anything else.
+// "iq4_nl", "iq4_xs", "q4_k_m", "q5_k_m" (case-insensitive); nullopt for anything else.
 std::optional<QuantTarget> parse_quant_target(std::string_view name);
 std::string quant_target_names();  // for help texts and errors
 
 // The type of one tensor of a Llama model under `target`. `gguf_name` is the GGUF tensor name
 // ("blk.3.ffn_down.weight"), `n_dims` its rank and `row_length` its shape[0]; 1-D tensors (norms)
-// stay F32, and rows that do not fit a type's block size fall back to a type whose block fits.
+// stay F32, and rows that do not fit a type's block size fall back to a type whose block fits
+// (IQ4_XS to IQ4_NL, the others to Q8_0, then F16).
 TensorType tensor_type_for(const QuantTarget& target, const std::string& gguf_name, uint32_t n_dims,
                            uint64_t row_length, uint32_t n_layer);
 
