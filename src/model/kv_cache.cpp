@@ -83,23 +83,34 @@ void KvCache::store(uint32_t layer, uint32_t row, const float* k, const float* v
 }
 
 kernels::KvRows KvCache::rows(const uint8_t* plane, uint32_t head, uint32_t head_dim,
-                              const uint32_t* blocks) const {
+                              const KvSequence& seq) const {
   kernels::KvRows r;
   r.base = plane + size_t(head) * head_dim * element_bytes_;
   r.stride = width_;
   r.type = type_ == KvCacheType::F16 ? kernels::KvElement::F16 : kernels::KvElement::F32;
-  r.blocks = blocks;
-  r.block_shift = kBlockShift;
+  if (seq.contiguous()) {  // rows from the first block on, one after another
+    const size_t first_row = size_t(seq.blocks()[0]) << kBlockShift;
+    r.base = static_cast<const uint8_t*>(r.base) + first_row * width_ * element_bytes_;
+  } else {
+    r.blocks = seq.blocks();
+    r.block_shift = kBlockShift;
+  }
   return r;
 }
 
 kernels::KvRows KvCache::keys(uint32_t layer, uint32_t head, uint32_t head_dim,
-                              const uint32_t* blocks) const {
-  return rows(plane(layer, false), head, head_dim, blocks);
+                              const KvSequence& seq) const {
+  return rows(plane(layer, false), head, head_dim, seq);
 }
 kernels::KvRows KvCache::values(uint32_t layer, uint32_t head, uint32_t head_dim,
-                                const uint32_t* blocks) const {
-  return rows(plane(layer, true), head, head_dim, blocks);
+                                const KvSequence& seq) const {
+  return rows(plane(layer, true), head, head_dim, seq);
+}
+
+void KvSequence::note_blocks_changed() {
+  contiguous_ = true;
+  for (size_t i = 1; i < blocks_.size() && contiguous_; ++i)
+    contiguous_ = blocks_[i] == blocks_[0] + i;
 }
 
 uint32_t KvSequence::blocks_needed(const KvCache& cache, uint32_t n) const {
@@ -132,6 +143,7 @@ void KvSequence::reserve(KvCache& cache, uint32_t n) {
   }
   const uint32_t want = (n_past_ + n + KvCache::kBlockRows - 1) >> KvCache::kBlockShift;
   while (blocks_.size() < want) blocks_.push_back(cache.allocate());
+  note_blocks_changed();
 }
 
 void KvSequence::truncate(KvCache& cache, uint32_t n_keep) {
@@ -141,6 +153,7 @@ void KvSequence::truncate(KvCache& cache, uint32_t n_keep) {
     blocks_.pop_back();
   }
   n_past_ = std::min(n_past_, n_keep);
+  note_blocks_changed();
 }
 
 KvSequence KvSequence::fork(KvCache& cache, uint32_t n_keep) const {
@@ -149,6 +162,7 @@ KvSequence KvSequence::fork(KvCache& cache, uint32_t n_keep) const {
   child.blocks_.assign(blocks_.begin(), blocks_.begin() + keep_blocks);
   for (uint32_t b : child.blocks_) cache.retain(b);
   child.n_past_ = n_keep;
+  child.note_blocks_changed();
   return child;
 }
 

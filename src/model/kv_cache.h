@@ -16,6 +16,8 @@
 
 namespace minillm {
 
+class KvSequence;
+
 class KvCache {
  public:
   static constexpr uint32_t kBlockShift = 4;
@@ -45,16 +47,17 @@ class KvCache {
   // (block << kBlockShift | position within the block).
   void store(uint32_t layer, uint32_t row, const float* k, const float* v);
   // Rows of one KV head (its head_dim columns at column offset head * head_dim), as laid out by
-  // a sequence's block table.
+  // a sequence's block table (plain strided rows when its blocks follow each other, the usual
+  // case of a Session: the attention kernels then skip the table).
   kernels::KvRows keys(uint32_t layer, uint32_t head, uint32_t head_dim,
-                       const uint32_t* blocks) const;
+                       const KvSequence& seq) const;
   kernels::KvRows values(uint32_t layer, uint32_t head, uint32_t head_dim,
-                         const uint32_t* blocks) const;
+                         const KvSequence& seq) const;
 
  private:
   uint8_t* plane(uint32_t layer, bool values) const;  // (n_blocks * kBlockRows, width) elements
   kernels::KvRows rows(const uint8_t* plane, uint32_t head, uint32_t head_dim,
-                       const uint32_t* blocks) const;
+                       const KvSequence& seq) const;
 
   uint32_t n_layer_;
   uint32_t width_;
@@ -73,6 +76,8 @@ class KvSequence {
  public:
   uint32_t n_past() const { return n_past_; }
   const uint32_t* blocks() const { return blocks_.data(); }
+  // True when block i is blocks()[0] + i for every i (positions are then consecutive rows).
+  bool contiguous() const { return contiguous_; }
   uint32_t row(uint32_t pos) const {
     return blocks_[pos >> KvCache::kBlockShift] << KvCache::kBlockShift |
            (pos & (KvCache::kBlockRows - 1));
@@ -90,8 +95,11 @@ class KvSequence {
   KvSequence fork(KvCache& cache, uint32_t n_keep) const;
 
  private:
+  void note_blocks_changed();
+
   std::vector<uint32_t> blocks_;
   uint32_t n_past_ = 0;
+  bool contiguous_ = true;
 };
 
 }  // namespace minillm

@@ -128,14 +128,14 @@ void llama_forward(const Model::Impl& model, KvCache& cache, ForwardScratch& s,
       for (size_t item = chunk; item < n_items; item += n_chunks) {  // interleaved: balances
         const uint32_t t = uint32_t(item / c.n_head_kv), kvh = uint32_t(item % c.n_head_kv);
         const uint32_t pos = tokens[t].pos;
-        const uint32_t* blocks = tokens[t].seq->blocks();
+        const KvSequence& seq = *tokens[t].seq;
         // Causal: keys 0..pos; with a sliding window only the last `sliding_window` of them.
         const uint32_t first =
             (c.sliding_window && pos >= c.sliding_window) ? pos - c.sliding_window + 1 : 0;
         const size_t at = t * q_w + size_t(kvh) * group * hd;  // the group's first query head
-        kernels::attend_head_group(&s.q[at], group, cache.keys(l, kvh, hd, blocks),
-                                   cache.values(l, kvh, hd, blocks), first, pos - first + 1, hd,
-                                   scale, scores, &s.att[at]);
+        kernels::attend_head_group(&s.q[at], group, cache.keys(l, kvh, hd, seq),
+                                   cache.values(l, kvh, hd, seq), first, pos - first + 1, hd, scale,
+                                   scores, &s.att[at]);
       }
     };
     kernels::run_chunks(n_threads, n_chunks, attend_chunk);
