@@ -423,3 +423,36 @@ TEST(BundledDemoModel, GenerateWithoutAModelUsesIt) {
 
 }  // namespace
 }  // namespace minillm
+
+namespace minillm {
+namespace {
+
+// Progress fit for logs: when stderr is a file (as here), a long job prints a few lines, not one
+// per step; on a terminal (a pseudo-terminal from script(1)) the bar is redrawn in place.
+TEST(ProgressOutput, AFewLinesInLogsABarOnTerminals) {
+  const test::TempDir dir;
+  const auto out = dir.path / "tiny.gguf";
+  const auto r = test::run_cli({"synth", "--shape", "tiny", "--type", "f16", "-o", out.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_LE(test::count_lines(r.err), 5) << r.err;
+  EXPECT_EQ(r.err.find('\r'), std::string::npos) << "no redrawn bar in a log";
+  EXPECT_HAS(r.err, "wrote " + out.string());
+  const auto q = test::run_cli({"quantize", out.string(), (dir.path / "q.gguf").string(), "q4_0"});
+  ASSERT_EQ(q.exit_code, 0) << q.err;
+  EXPECT_LE(test::count_lines(q.err), 5) << q.err;
+  EXPECT_HAS(q.err, "rmse");
+
+  test::MockHub hub;
+  hub.add_repo("test/stories", gguf_repo({"s-Q8_0.gguf"}));
+  const test::TempDir cache("cache");
+  const std::string command = std::string(MINILLM_CLI) + " pull test/stories";
+  const auto tty = test::run_program({"/usr/bin/script", "-qfec", command, "/dev/null"}, "",
+                                     hub_env(hub, cache.path));
+  ASSERT_EQ(tty.exit_code, 0) << tty.out << tty.err;
+  EXPECT_HAS(tty.out, "\r");             // redrawn in place
+  EXPECT_HAS(tty.out, "s-Q8_0.gguf [");  // the bar
+  EXPECT_HAS(tty.out, "downloaded test/stories/s-Q8_0.gguf");
+}
+
+}  // namespace
+}  // namespace minillm
