@@ -4,8 +4,9 @@
 // the fast mode on weights packed as a model load packs them (kernels/packed_rows.h).
 // Counters: "weights" is bytes of weights streamed per second (one pass over W per call), the
 // figure that bounds GEMV speed; "ops" is 2 * n_out * n_in * n_tok per second. Every call reads a
-// different copy of W (enough copies to exceed the last-level cache), so GEMV figures are DRAM
-// figures, as in a model. Shapes: tinyllama-1.1B (2048x2048, 256x2048, 5632x2048, 2048x5632,
+// different copy of W (enough copies to exceed the last-level cache) up to 16 tokens, so GEMV and
+// small-batch figures (tok4, tok16: decoding steps of 4 or 16 sequences) are DRAM figures, as in
+// a model. Shapes: tinyllama-1.1B (2048x2048, 256x2048, 5632x2048, 2048x5632,
 // 32000x2048) and 7B (4096x4096, 14336x4096). Also the activation quantizer
 // (quantize_act/<isa>/<n>) and cache-resident GEMV (matmul_hot/...).
 // Example: bench_matmul --benchmark_filter='tok1/avx512/packed'
@@ -68,7 +69,7 @@ void bench(benchmark::State& state, TensorType t, size_t n_out, size_t n_in, siz
   mk::set_avx_vnni_for_testing(path.vnni);
   const auto w0 = make_weights(t, n_out, n_in);
   constexpr size_t kColdBytes = size_t{160} << 20;  // well past a 32 MiB L3
-  const size_t copies = n_tok == 1 && !hot ? (kColdBytes + w0.size() - 1) / w0.size() : 1;
+  const size_t copies = n_tok <= 16 && !hot ? (kColdBytes + w0.size() - 1) / w0.size() : 1;
   std::vector<std::vector<uint8_t>> ws(packed ? 0 : copies, w0);
   std::vector<mk::PackedRows> ps;
   for (size_t i = 0; packed && i < copies; ++i) ps.emplace_back(t, w0.data(), n_out, n_in, 1);
@@ -165,7 +166,7 @@ const int registered = [] {
         }
     for (TensorType t : types)
       for (const auto& s : shapes)
-        for (size_t n_tok : {size_t{1}, size_t{64}, size_t{512}})
+        for (size_t n_tok : {size_t{1}, size_t{4}, size_t{16}, size_t{64}, size_t{512}})
           for (const Variant& v : variants)
             for (int threads : {1, 2}) {
               if (!applies(t, v)) continue;

@@ -323,6 +323,39 @@ struct DotSink {
   }
 };
 
+// DotSink for T tokens at once (small batches): each slot vector, decoded once, goes into every
+// token's sum. Token t's lane sees exactly DotSink's operations in DotSink's order (its own init,
+// products, factors and fmadds), so each token gets the one-token GEMV's bits. acc[t] is token t's
+// accumulator; the caller loads and stores it around a block column so that it stays in registers.
+template <class V, int L, int kSubs, bool kMin, bool kSigned, int T>
+struct TokensDotSink {
+  const q::ActRow* a;  // T tokens
+  size_t sb;           // block column
+  typename V::F acc[T];
+  typename V::I s[kSubs][T];
+  void slot(int j, int k, typename V::I v) {
+    const size_t js = sb * kSubs + static_cast<size_t>(j);
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) {
+      const auto x = V::set32(load_i32(a[t].qa + js * L + static_cast<size_t>(4 * k)));
+      const auto sum = k == 0 ? V::set32(a[t].init[js]) : s[j][t];
+      if constexpr (kSigned)
+        s[j][t] = V::dot4_signed(sum, v, x);
+      else
+        s[j][t] = V::dot4(sum, v, x);
+    }
+  }
+  void done(int j, typename V::F dw, typename V::F mw) {
+    const size_t js = sb * kSubs + static_cast<size_t>(j);
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) {
+      const auto da = V::set1f(a[t].da[js]);
+      acc[t] = V::fmadd(V::to_f(s[j][t]), V::mul(dw, da), acc[t]);
+      if constexpr (kMin) acc[t] = V::fmadd(V::set1f(a[t].asf[js]), V::mul(mw, da), acc[t]);
+    }
+  }
+};
+
 // The shape of a decoded type's block: sub-blocks of sub_len elements, n_subs of them, whether
 // the format has a min per sub-block and whether its bytes are signed ones + 128
 // (q::format_of and q::signed_bytes say the same at run time).
@@ -403,6 +436,28 @@ void decode(const Src& src, Sink& sink) {
     decode_iq4<V, kT == TensorType::IQ4_XS>(src, sink);
   else
     decode_legacy<V, kT>(src, sink);
+}
+
+// Block column sb (read from src) times T tokens a[0..T), added to acc[0..T). The accumulators
+// are copied into the sink so that they stay in registers while the column is decoded.
+template <class V, TensorType kT, bool kSigned, int T, class Src>
+void dot_tokens(const Src& src, size_t sb, const q::ActRow* a, typename V::F* acc) {
+  constexpr BlockShape s = block_shape(kT);
+  TokensDotSink<V, s.sub_len, s.n_subs, s.has_min, kSigned, T> sink{a, sb, {}, {}};
+  for (int t = 0; t < T; ++t) sink.acc[t] = acc[t];
+  decode<V, kT>(src, sink);
+  for (int t = 0; t < T; ++t) acc[t] = sink.acc[t];
+}
+
+// The same for n tokens: the column is decoded once per register block of T tokens (then 2 and
+// 1 for the rest), re-reading its bytes from L1 rather than keeping n sums live.
+template <class V, TensorType kT, bool kSigned, int T, class Src>
+void dot_n_tokens(const Src& src, size_t sb, const q::ActRow* a, size_t n, typename V::F* acc) {
+  size_t t = 0;
+  for (; t + T <= n; t += T) dot_tokens<V, kT, kSigned, T>(src, sb, a + t, acc + t);
+  if constexpr (T > 2)
+    for (; t + 2 <= n; t += 2) dot_tokens<V, kT, kSigned, 2>(src, sb, a + t, acc + t);
+  for (; t < n; ++t) dot_tokens<V, kT, kSigned, 1>(src, sb, a + t, acc + t);
 }
 
 }  // namespace

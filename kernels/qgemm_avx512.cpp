@@ -139,6 +139,72 @@ void gemv_decoded(const Cursor& cur, size_t nb, size_t nr, const q::ActRow& a, f
   _mm512_mask_storeu_ps(y, lanes16(nr), acc);
 }
 
+// Small batches (2..kSmallBatch tokens, typically one token per sequence of a batched decoding
+// step): the GEMV paths for several tokens. Each block column is read (and, but for Q4_0/Q8_0,
+// decoded) once per kGemvTok tokens instead of once per panel, so the weights are still streamed
+// once and there is no panel to write and read back. Token t's lane does the one-token GEMV's
+// operations in the same order, so every token gets the bits of the GEMV and thus of the panel.
+constexpr size_t kSmallBatch = 16;  // most tokens on this path: beyond, the panel is cheaper
+constexpr int kGemvTok = 4;         // tokens per register block of a decoded column
+
+template <bool kQ8, class Cursor>
+void gemv_group_tokens(const Cursor& cur, size_t nb, size_t nr, const q::ActRow* a, size_t n_tok,
+                       float* y, size_t y_stride) {
+  const __m512i lowmask = _mm512_set1_epi8(0x0F);
+  const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+  __m512 acc[kSmallBatch];
+  for (size_t t = 0; t < n_tok; ++t) acc[t] = _mm512_setzero_ps();
+  for (size_t b = 0; b < nb; ++b) {
+    const auto src = cur.at(b);
+    __m512i w[8], q[4];  // slot vectors of elements 4k.. (w[k]) and 16 + 4k.. (w[4 + k])
+    src.words(2, q);
+    if constexpr (kQ8) {
+      for (int k = 0; k < 4; ++k) w[k] = _mm512_xor_si512(q[k], bias);
+      src.words(18, q);
+      for (int k = 0; k < 4; ++k) w[4 + k] = _mm512_xor_si512(q[k], bias);
+    } else {
+      for (int k = 0; k < 4; ++k) {
+        w[k] = _mm512_and_si512(q[k], lowmask);
+        w[4 + k] = _mm512_and_si512(_mm512_srli_epi16(q[k], 4), lowmask);
+      }
+    }
+    const __m512 d = src.half(0);
+#pragma GCC unroll 2
+    for (size_t t = 0; t < n_tok; ++t) {  // gemv_group's operations for token t
+      const int8_t* x = a[t].qa + 32 * b;
+      __m512i s1 = _mm512_set1_epi32(a[t].init[b]), s2 = _mm512_setzero_si512();
+      for (int k = 0; k < 4; ++k) {
+        s1 = _mm512_dpbusd_epi32(s1, w[k], _mm512_set1_epi32(load_i32(x + 4 * k)));
+        s2 = _mm512_dpbusd_epi32(s2, w[4 + k], _mm512_set1_epi32(load_i32(x + 16 + 4 * k)));
+      }
+      const __m512 sc = _mm512_mul_ps(d, _mm512_set1_ps(a[t].da[b]));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s1, s2)), sc, acc[t]);
+    }
+  }
+  for (size_t t = 0; t < n_tok; ++t) _mm512_mask_storeu_ps(y + t * y_stride, lanes16(nr), acc[t]);
+}
+
+template <TensorType kT, class Cursor>
+void gemv_decoded_tokens(const Cursor& cur, size_t nb, size_t nr, const q::ActRow* a, size_t n_tok,
+                         float* y, size_t y_stride) {
+  __m512 acc[kSmallBatch];
+  for (size_t t = 0; t < n_tok; ++t) acc[t] = _mm512_setzero_ps();
+  for (size_t b = 0; b < nb; ++b)
+    dot_n_tokens<V512, kT, false, kGemvTok>(cur.at(b), b, a, n_tok, acc);
+  for (size_t t = 0; t < n_tok; ++t) _mm512_mask_storeu_ps(y + t * y_stride, lanes16(nr), acc[t]);
+}
+
+// 16 rows (nb blocks each) times n_tok <= kSmallBatch tokens; token t's first nr results stored
+// at y + t * y_stride.
+template <class Cursor>
+void gemv_tokens_any(TensorType t, const Cursor& cur, size_t nb, size_t nr, const q::ActRow* a,
+                     size_t n_tok, float* y, size_t y_stride) {
+  if (t == TensorType::Q4_0) return gemv_group_tokens<false>(cur, nb, nr, a, n_tok, y, y_stride);
+  if (t == TensorType::Q8_0) return gemv_group_tokens<true>(cur, nb, nr, a, n_tok, y, y_stride);
+  with_decoded_type(
+      t, [&]<TensorType kT>() { gemv_decoded_tokens<kT>(cur, nb, nr, a, n_tok, y, y_stride); });
+}
+
 // 16 rows (nb blocks each) into panel rows group g.
 template <class Cursor>
 void repack_any(TensorType t, const Cursor& cur, size_t nb, Panel& p, size_t g) {
@@ -293,14 +359,20 @@ void qmatmul_rows_avx512(const QMatmulJob& jb, size_t row_begin, size_t row_end)
     else
       fn(FileCursor{at, jb.row_stride, nb, bb});
   };
-  if (jb.n_tok == 1) {
-    const q::ActRow a = act_row(jb, 0, n_sub);
+  if (jb.n_tok <= kSmallBatch) {
+    q::ActRow a[kSmallBatch];
+    for (size_t t = 0; t < jb.n_tok; ++t) a[t] = act_row(jb, t, n_sub);
     size_t row0 = row_begin;
     // A packed group is always whole (zero rows pad the last one); a partial group of the file
     // layout goes through the panel path below.
     for (; row0 < row_end && (jb.packed || row0 + 16 <= row_end); row0 += 16) {
       const size_t nr = min_size(16, row_end - row0);
-      with_cursor(row0, [&](const auto& cur) { gemv_any(jb.wtype, cur, nb, nr, a, jb.y + row0); });
+      with_cursor(row0, [&](const auto& cur) {
+        if (jb.n_tok == 1)
+          gemv_any(jb.wtype, cur, nb, nr, a[0], jb.y + row0);
+        else
+          gemv_tokens_any(jb.wtype, cur, nb, nr, a, jb.n_tok, jb.y + row0, jb.n_out);
+      });
     }
     row_begin = row0;
   }

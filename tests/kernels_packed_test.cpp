@@ -171,6 +171,54 @@ TEST(PackedRows, MatmulEqualsTheFileLayoutBitwiseOnEveryPath) {
   }
 }
 
+// Small batches (2 to a few dozen tokens, the decoding steps of many sequences) take their own
+// GEMV-like paths: every token's results must still be the bits of the one-token product and of
+// a large batch (the panel path), on every path, packed or not, for any thread count. The counts
+// cover every remainder of the kernels' token blocks and the thresholds between the paths.
+TEST(PackedRows, SmallBatchesGiveEveryTokenItsOneTokenBits) {
+  std::mt19937 rng(13);
+  const size_t n_big = 40;  // past every small-batch threshold: the panel path
+  std::vector<size_t> counts;
+  for (size_t n = 2; n <= 17; ++n) counts.push_back(n);
+  for (size_t n : {23u, 31u, 32u, 33u}) counts.push_back(n);
+  for (TensorType t : testing::kQuantizedTypes) {
+    const size_t n_in = width_for(t), n_out = 45;  // two whole groups of 16 rows and a partial one
+    const auto w = make_weights(t, n_out, n_in, rng);
+    const PackedRows p(t, w.data(), n_out, n_in, 2);
+    const auto x = random_floats(n_big * n_in, rng);
+    for (const IsaPath isa : supported_paths()) {
+      const ScopedIsa scoped(isa);
+      for (bool packed : {false, true}) {
+        auto product = [&](size_t n_tok, const float* xs, int threads) {
+          std::vector<float> y(n_tok * n_out, -1.0f);
+          if (packed)
+            matmul(p, xs, n_tok, y.data(), threads, MatmulMode::Fast);
+          else
+            matmul(t, w.data(), n_out, n_in, xs, n_tok, y.data(), threads, MatmulMode::Fast);
+          return y;
+        };
+        const auto big = product(n_big, x.data(), 2);
+        for (size_t tok = 0; tok < n_big; ++tok) {
+          const auto one = product(1, x.data() + tok * n_in, 1);
+          ASSERT_EQ(std::memcmp(one.data(), big.data() + tok * n_out, n_out * sizeof(float)), 0)
+              << type_name(t) << " " << isa_name(isa) << (packed ? " packed" : " file")
+              << " one token vs the large batch, token " << tok;
+        }
+        for (size_t n_tok : counts)
+          for (int threads : {1, 2}) {
+            const auto y = product(n_tok, x.data(), threads);
+            for (size_t tok = 0; tok < n_tok; ++tok)
+              ASSERT_EQ(std::memcmp(y.data() + tok * n_out, big.data() + tok * n_out,
+                                    n_out * sizeof(float)),
+                        0)
+                  << type_name(t) << " " << isa_name(isa) << (packed ? " packed" : " file")
+                  << " n_tok " << n_tok << " threads " << threads << " token " << tok;
+          }
+      }
+    }
+  }
+}
+
 // Packed matrices sharing an input in one call (kernels::matmul over PackedProducts) give each
 // matrix's own product bit for bit: same types (one pool job whose chunks run across matrix
 // boundaries) and mixed types (one product each), for any thread count, ISA and mode.
