@@ -163,6 +163,18 @@ Bound exact_with_bound(TensorType t, const std::vector<uint8_t>& w, size_t n_out
   return b;
 }
 
+// The scalar path's product into `scalar`, asserted to lie within the exact product's error
+// bound (call it through ASSERT_NO_FATAL_FAILURE).
+void scalar_within_bound(TensorType t, const std::vector<uint8_t>& w, size_t n_out, size_t n_in,
+                         const std::vector<float>& x, size_t n_tok, std::vector<float>& scalar) {
+  const Bound ref = exact_with_bound(t, w, n_out, n_in, x, n_tok);
+  {
+    ScopedIsa scope(Isa::Scalar);
+    scalar = fast(t, w, n_out, n_in, x, n_tok, 1);
+  }
+  for (size_t i = 0; i < scalar.size(); ++i) ASSERT_NEAR(scalar[i], ref.y[i], ref.err[i]) << i;
+}
+
 TEST(FastMatmul, AllTypesAllPathsBitwiseAndBounded) {
   std::mt19937 rng(17);
   // 150 rows: several 32-row panels and a partial one, over 1, 2 and 3 threads; 7 tokens: full
@@ -172,13 +184,8 @@ TEST(FastMatmul, AllTypesAllPathsBitwiseAndBounded) {
   for (TensorType t : testing::kQuantizedTypes) {
     SCOPED_TRACE(type_name(t));
     const auto w = make_weights(t, n_out, n_in, rng);
-    const Bound ref = exact_with_bound(t, w, n_out, n_in, x, n_tok);
     std::vector<float> scalar;
-    {
-      ScopedIsa scope(Isa::Scalar);
-      scalar = fast(t, w, n_out, n_in, x, n_tok, 1);
-    }
-    for (size_t i = 0; i < scalar.size(); ++i) ASSERT_NEAR(scalar[i], ref.y[i], ref.err[i]) << i;
+    ASSERT_NO_FATAL_FAILURE(scalar_within_bound(t, w, n_out, n_in, x, n_tok, scalar));
     for (const IsaPath isa : supported_paths()) {
       SCOPED_TRACE(isa_name(isa));
       ScopedIsa scope(isa);
@@ -208,13 +215,8 @@ TEST(FastMatmul, IQ4RandomBlocksBitwiseOnEveryPath) {
     for (size_t n_tok : {1u, 5u}) {
       SCOPED_TRACE(std::string(type_name(t)) + " n_tok " + std::to_string(n_tok));
       const auto x = random_floats(n_in * n_tok, rng);
-      const Bound ref = exact_with_bound(t, w, n_out, n_in, x, n_tok);
       std::vector<float> scalar;
-      {
-        ScopedIsa scope(Isa::Scalar);
-        scalar = fast(t, w, n_out, n_in, x, n_tok, 1);
-      }
-      for (size_t i = 0; i < scalar.size(); ++i) ASSERT_NEAR(scalar[i], ref.y[i], ref.err[i]) << i;
+      ASSERT_NO_FATAL_FAILURE(scalar_within_bound(t, w, n_out, n_in, x, n_tok, scalar));
       for (const IsaPath isa : supported_paths()) {
         SCOPED_TRACE(isa_name(isa));
         ScopedIsa scope(isa);

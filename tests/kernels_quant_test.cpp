@@ -524,23 +524,26 @@ TEST(Quantize, ExactlyRepresentableValuesRoundTripExactly) {
   EXPECT_EQ(dequant(TensorType::Q5_0, &q50, 32), x);
 }
 
-// K-quants: the scale search gives the RMSE expected of each format on N(0, 1) data (bounds ~10%
-// above what the quantizers reach), ordered by bits per weight, and Q4_K (4.5 bits) beats the
-// legacy 4.5- and 5-bit types thanks to its searched sub-block scales and mins.
-TEST(Quantize, KQuantRoundTripRmse) {
+// Round-trip RMSE of a type on 65536 values drawn from N(0, 1) (the same values for every type).
+double normal_round_trip_rmse(TensorType t) {
   std::mt19937 rng(8);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   constexpr size_t n = 256 * 256;
   std::vector<float> x(n), y(n);
   for (float& v : x) v = normal(rng);
-  auto rmse = [&](TensorType t) {
-    std::vector<uint8_t> q(row_bytes(t, n));
-    quantize_row(t, x.data(), q.data(), n);
-    dequantize_row(t, q.data(), y.data(), n);
-    double e = 0;
-    for (size_t i = 0; i < n; ++i) e += (double(x[i]) - y[i]) * (double(x[i]) - y[i]);
-    return std::sqrt(e / n);
-  };
+  std::vector<uint8_t> q(row_bytes(t, n));
+  quantize_row(t, x.data(), q.data(), n);
+  dequantize_row(t, q.data(), y.data(), n);
+  double e = 0;
+  for (size_t i = 0; i < n; ++i) e += (double(x[i]) - y[i]) * (double(x[i]) - y[i]);
+  return std::sqrt(e / n);
+}
+
+// K-quants: the scale search gives the RMSE expected of each format on N(0, 1) data (bounds ~10%
+// above what the quantizers reach), ordered by bits per weight, and Q4_K (4.5 bits) beats the
+// legacy 4.5- and 5-bit types thanks to its searched sub-block scales and mins.
+TEST(Quantize, KQuantRoundTripRmse) {
+  const auto rmse = normal_round_trip_rmse;
   const struct {
     TensorType t;
     double bound;
@@ -592,19 +595,7 @@ TEST(Quantize, KQuantEdgeCases) {
 // weight on N(0, 1) data (bounds ~5 % above what the quantizers reach): IQ4_NL well below Q4_0
 // at the same size, IQ4_XS below Q4_0 at fewer bits and close to Q4_K's 4.5 bits.
 TEST(Quantize, IQ4RoundTripRmse) {
-  std::mt19937 rng(8);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  constexpr size_t n = 256 * 256;
-  std::vector<float> x(n), y(n);
-  for (float& v : x) v = normal(rng);
-  auto rmse = [&](TensorType t) {
-    std::vector<uint8_t> q(row_bytes(t, n));
-    quantize_row(t, x.data(), q.data(), n);
-    dequantize_row(t, q.data(), y.data(), n);
-    double e = 0;
-    for (size_t i = 0; i < n; ++i) e += (double(x[i]) - y[i]) * (double(x[i]) - y[i]);
-    return std::sqrt(e / n);
-  };
+  const auto rmse = normal_round_trip_rmse;
   const double nl = rmse(TensorType::IQ4_NL), xs = rmse(TensorType::IQ4_XS);
   const double q4_0 = rmse(TensorType::Q4_0), q4_k = rmse(TensorType::Q4_K);
   std::printf("rmse IQ4_NL %.4f IQ4_XS %.4f Q4_0 %.4f Q4_K %.4f\n", nl, xs, q4_0, q4_k);
