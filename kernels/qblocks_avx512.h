@@ -128,7 +128,7 @@ struct PackedBlock {
 // Block columns of 16 rows in turn, each with its prefetch. FileCursor: 16 rows of the file
 // layout starting at row0. PackedCursor: one packed group, a single stream read kStreamAhead bytes
 // ahead (into the next group or matrix, which the same thread usually reads next) where `ahead`
-// says so (qgemm_avx512.cpp: stream_ahead).
+// says so (block_decode.h: stream_ahead).
 struct FileCursor {
   const uint8_t* row0;
   size_t st, nb, bb;  // row stride, blocks per row, bytes per block

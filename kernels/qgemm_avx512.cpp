@@ -257,15 +257,6 @@ void run_tokens(const QMatmulJob& jb, const Panel& p, size_t row0, size_t nr) {
   }
 }
 
-// Whether packed groups of type t are prefetched kStreamAhead ahead by software (PackedCursor). The
-// IQ4 decoders read each block column once, front to back, and the hardware prefetchers keep up
-// with that alone; the software prefetch, a burst for a whole block column 8 KiB ahead (34 lines
-// for IQ4_XS), slowed them (one thread, 5632x2048, cold: IQ4_XS 16-17 GB/s with it,
-// 30-31 without; IQ4_NL 28-30 and 34-35).
-bool stream_ahead(TensorType t) {
-  return t != TensorType::IQ4_NL && t != TensorType::IQ4_XS;
-}
-
 }  // namespace
 
 void quantize_act_avx512(const float* x, size_t n, int8_t* qa, float* da, int32_t* asum16) {
