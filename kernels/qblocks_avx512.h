@@ -127,7 +127,8 @@ struct PackedBlock {
 
 // Block columns of 16 rows in turn, each with its prefetch. FileCursor: 16 rows of the file
 // layout starting at row0. PackedCursor: one packed group, a single stream read kStreamAhead bytes
-// ahead (into the next group or matrix, which the same thread usually reads next).
+// ahead (into the next group or matrix, which the same thread usually reads next) where `ahead`
+// says so (block_decode.h: stream_ahead).
 struct FileCursor {
   const uint8_t* row0;
   size_t st, nb, bb;  // row stride, blocks per row, bytes per block
@@ -141,10 +142,12 @@ struct PackedCursor {
   const uint8_t* group;
   size_t bb;  // bytes per block
   const PackedFormat& f;
+  bool ahead;
   PackedBlock at(size_t b) const {
     const uint8_t* p = group + b * 16 * bb;
-    for (size_t l = 0; l < 16 * bb; l += 64)
-      _mm_prefetch(reinterpret_cast<const char*>(p + kStreamAhead + l), _MM_HINT_T0);
+    if (ahead)
+      for (size_t l = 0; l < 16 * bb; l += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(p + kStreamAhead + l), _MM_HINT_T0);
     return {p, f};
   }
 };
