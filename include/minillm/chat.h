@@ -31,6 +31,14 @@ struct ChatTurnStats {
   uint32_t prompt_tokens_reused = 0;     // tokens already in the KV cache
 };
 
+// The prompt of a conversation for a model: rendered with the template (the generation prompt
+// added), special-token text parsed, BOS prepended unless the template wrote it. What Chat
+// evaluates, for callers that keep the conversation themselves (a server).
+std::vector<int32_t> chat_prompt_tokens(const Tokenizer& tokenizer,
+                                        const ChatTemplate& chat_template,
+                                        std::vector<ChatMessage> messages,
+                                        const std::string& date = {});
+
 class Chat {
  public:
   // The session must outlive the Chat; the Chat starts from an empty cache.

@@ -22,28 +22,53 @@ void Chat::reset() {
   pending_token_.reset();
 }
 
-std::string Chat::render(bool add_generation_prompt) const {
+namespace {
+
+std::string render_conversation(const ChatTemplate& tpl, const Tokenizer& tokenizer,
+                                std::vector<ChatMessage> messages, bool add_generation_prompt,
+                                const std::string& date) {
   ChatContext ctx;
-  ctx.messages = messages_;
+  ctx.messages = std::move(messages);
   ctx.add_generation_prompt = add_generation_prompt;
-  if (tokenizer_.bos_id() >= 0) ctx.bos_token = tokenizer_.token_text(tokenizer_.bos_id());
-  if (tokenizer_.eos_id() >= 0) ctx.eos_token = tokenizer_.token_text(tokenizer_.eos_id());
-  ctx.date = options_.date;
-  return template_.render(ctx);
+  if (tokenizer.bos_id() >= 0) ctx.bos_token = tokenizer.token_text(tokenizer.bos_id());
+  if (tokenizer.eos_id() >= 0) ctx.eos_token = tokenizer.token_text(tokenizer.eos_id());
+  ctx.date = date;
+  return tpl.render(ctx);
 }
 
 // Template text carries special tokens (<|im_start|>, <s>, ...) as text, so they are parsed.
 // BOS is added only at the very start, and only when the template did not write it itself.
-std::vector<int32_t> Chat::tokenize_continuation(std::string_view text, bool at_start) const {
+std::vector<int32_t> encode_template_text(const Tokenizer& tokenizer, std::string_view text,
+                                          bool at_start) {
   EncodeOptions eo;
   eo.parse_special = true;
   eo.add_eos = false;
   eo.add_bos = false;
-  if (at_start && tokenizer_.bos_id() >= 0) {
-    const std::string& bos = tokenizer_.token_text(tokenizer_.bos_id());
+  if (at_start && tokenizer.bos_id() >= 0) {
+    const std::string& bos = tokenizer.token_text(tokenizer.bos_id());
     eo.add_bos = text.substr(0, bos.size()) != bos;
   }
-  return tokenizer_.encode(text, eo);
+  return tokenizer.encode(text, eo);
+}
+
+}  // namespace
+
+std::vector<int32_t> chat_prompt_tokens(const Tokenizer& tokenizer,
+                                        const ChatTemplate& chat_template,
+                                        std::vector<ChatMessage> messages,
+                                        const std::string& date) {
+  return encode_template_text(
+      tokenizer, render_conversation(chat_template, tokenizer, std::move(messages), true, date),
+      true);
+}
+
+std::string Chat::render(bool add_generation_prompt) const {
+  return render_conversation(template_, tokenizer_, messages_, add_generation_prompt,
+                             options_.date);
+}
+
+std::vector<int32_t> Chat::tokenize_continuation(std::string_view text, bool at_start) const {
+  return encode_template_text(tokenizer_, text, at_start);
 }
 
 GenerateResult Chat::send(std::string_view user_message, const TokenCallback& on_text) {

@@ -27,6 +27,9 @@ class SequenceGenerator {
   // Releases the text still held back (unless generation ended in a stop string or by the
   // caller) and returns the result; call once, after step() returned nothing.
   GenerateResult finish();
+  // The tokens sampled so far (the last one is what step() just picked, or the one that ended
+  // generation).
+  std::span<const int32_t> tokens() const { return result_.tokens; }
 
  private:
   bool emit(const std::string& piece, int32_t id, bool final);

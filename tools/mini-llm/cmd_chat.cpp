@@ -5,11 +5,10 @@
 
 #include <atomic>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 
+#include "chat_template_choice.h"
 #include "commands.h"
 #include "minillm/chat.h"
 #include "minillm/error.h"
@@ -35,29 +34,6 @@ void install_sigint_handler() {
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = 0;
   sigaction(SIGINT, &sa, nullptr);
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot read '" + path + "'");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// --chat-template names a file, or one of the built-in formats; without it the model's own
-// template, else ChatML (what llama.cpp-class tools fall back to).
-ChatTemplate choose_template(const std::string& flag, const Tokenizer& tokenizer) {
-  if (!flag.empty()) {
-    if (std::filesystem::exists(flag)) return ChatTemplate::parse(read_file(flag));
-    for (const std::string& name : ChatTemplate::builtin_names())
-      if (name == flag) return ChatTemplate::builtin(name);
-    throw Error("--chat-template: '" + flag + "' is neither a file nor a built-in template");
-  }
-  if (!tokenizer.vocab().chat_template.empty())
-    return ChatTemplate::parse(tokenizer.vocab().chat_template);
-  std::fprintf(stderr, "(the model has no chat template: using chatml)\n");
-  return ChatTemplate::builtin("chatml");
 }
 
 }  // namespace
@@ -130,7 +106,7 @@ void add_chat_command(CLI::App& app) {
             std::fprintf(stderr, "(saved %zu messages to %s)\n", chat.messages().size(),
                          path.c_str());
           } else {
-            chat.load_json(read_file(path));
+            chat.load_json(read_whole_file(path));
             std::fprintf(stderr, "(loaded %zu messages from %s)\n", chat.messages().size(),
                          path.c_str());
           }

@@ -17,5 +17,6 @@ void add_synth_command(CLI::App& app);
 void add_quantize_command(CLI::App& app);
 void add_template_command(CLI::App& app);
 void add_pull_command(CLI::App& app);
+void add_serve_command(CLI::App& app);
 
 }  // namespace minillm::cli

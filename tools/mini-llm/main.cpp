@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   minillm::cli::add_quantize_command(app);
   minillm::cli::add_template_command(app);
   minillm::cli::add_pull_command(app);
+  minillm::cli::add_serve_command(app);
   try {
     // CLI11 takes the arguments in reverse order, without the program name.
     std::vector<std::string> args = minillm::cli::spell_long_options(argc, argv);

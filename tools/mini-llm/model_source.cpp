@@ -94,13 +94,17 @@ std::shared_ptr<const Model> load_model(const fs::path& path, LoadOptions option
 }
 
 std::vector<std::string> spell_long_options(int argc, char** argv) {
+  static const std::pair<std::string, std::string> spellings[] = {{"-hf", "--hf-repo"},
+                                                                  {"-np", "--parallel"}};
   std::vector<std::string> args(argv, argv + argc);
   for (size_t i = 1; i < args.size(); ++i) {
     if (args[i] == "--") break;
-    if (args[i] == "-hf")
-      args[i] = "--hf-repo";
-    else if (args[i].rfind("-hf=", 0) == 0)
-      args[i] = "--hf-repo=" + args[i].substr(4);
+    for (const auto& [short_name, long_name] : spellings) {
+      if (args[i] == short_name)
+        args[i] = long_name;
+      else if (args[i].rfind(short_name + "=", 0) == 0)
+        args[i] = long_name + "=" + args[i].substr(short_name.size() + 1);
+    }
   }
   return args;
 }
