@@ -2,20 +2,11 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "minillm/error.h"
+#include "text_file.h"
 
 namespace minillm::cli {
-
-std::string read_whole_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot read '" + path + "'");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 ChatTemplate choose_template(const std::string& flag, const Tokenizer& tokenizer) {
   if (!flag.empty()) {

@@ -9,9 +9,6 @@
 
 namespace minillm::cli {
 
-// The whole file; throws Error when it cannot be read.
-std::string read_whole_file(const std::string& path);
-
 // Says on stderr when it falls back to ChatML.
 ChatTemplate choose_template(const std::string& flag, const Tokenizer& tokenizer);
 

@@ -16,6 +16,7 @@
 #include "model_source.h"
 #include "options.h"
 #include "quantize_option.h"
+#include "text_file.h"
 
 namespace minillm::cli {
 namespace {

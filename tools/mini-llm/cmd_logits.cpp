@@ -15,6 +15,7 @@
 #include "model_source.h"
 #include "options.h"
 #include "quantize_option.h"
+#include "text_file.h"
 
 namespace minillm::cli {
 namespace {
@@ -37,14 +38,6 @@ std::vector<int32_t> parse_ids(const std::string& text, const std::string& sourc
   }
   if (ids.empty()) throw Error(source + ": no token ids given");
   return ids;
-}
-
-std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot read '" + path + "'");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 }  // namespace
@@ -81,7 +74,7 @@ void add_logits_command(CLI::App& app) {
     if (!o->ids.empty())
       tokens = parse_ids(o->ids, "--ids");
     else if (!o->ids_file.empty())
-      tokens = parse_ids(read_text_file(o->ids_file), o->ids_file);
+      tokens = parse_ids(read_whole_file(o->ids_file), o->ids_file);
     else if (!o->prompt.empty())
       tokens = Tokenizer::from_path(path).encode(o->prompt);
     else

@@ -13,17 +13,10 @@
 #include "minillm/gguf.h"
 #include "minillm/tokenizer.h"
 #include "model_source.h"
+#include "text_file.h"
 
 namespace minillm::cli {
 namespace {
-
-std::string read_text(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(std::string("cannot read ") + what + " file " + path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // The text of the special token whose id is stored under `key`, if the model names one.
 std::optional<std::string> token_text(const GGUFFile& f, const std::string& key) {
@@ -115,7 +108,7 @@ void add_template_command(CLI::App& app) {
         read_gguf(path->string(), opt->builtin.empty(), source, ctx);
     } else if (!opt->template_file.empty()) {
       if (!opt->builtin.empty()) throw Error("give either --chat-template or --builtin, not both");
-      source = read_text(opt->template_file, "chat template");
+      source = read_whole_file(opt->template_file);
     } else if (opt->builtin.empty()) {
       throw Error("template: give -m MODEL, --chat-template FILE or --builtin NAME");
     }
@@ -124,7 +117,7 @@ void add_template_command(CLI::App& app) {
 
     nlohmann::ordered_json messages;
     try {
-      messages = nlohmann::ordered_json::parse(read_text(opt->messages, "messages"));
+      messages = nlohmann::ordered_json::parse(read_whole_file(opt->messages));
     } catch (const nlohmann::json::exception& e) {
       throw Error(opt->messages + " is not valid JSON: " + e.what());
     }
@@ -136,7 +129,7 @@ void add_template_command(CLI::App& app) {
     if (!messages.is_array())
       throw Error(opt->messages + ": expected an array of messages or {\"messages\": [...]}");
     ctx.messages_json = messages.dump();
-    if (!opt->tools.empty()) ctx.tools_json = read_text(opt->tools, "tools");
+    if (!opt->tools.empty()) ctx.tools_json = read_whole_file(opt->tools);
     ctx.add_generation_prompt = opt->add_generation_prompt;
     ctx.date = opt->date;
 
