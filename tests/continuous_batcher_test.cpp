@@ -21,8 +21,7 @@ namespace minillm {
 namespace {
 
 struct Demo {
-  std::shared_ptr<const Model> model =
-      Model::load(test::shared_file("models/stories260K.gguf"));
+  std::shared_ptr<const Model> model = Model::load(test::shared_file("models/stories260K.gguf"));
   Tokenizer tokenizer = Tokenizer::from_file(test::shared_file("models/stories260K.gguf"));
 };
 
@@ -83,7 +82,8 @@ struct Collected {
 
   const BatcherOutcome& wait() {
     std::unique_lock lock(mutex);
-    EXPECT_TRUE(ended.wait_for(lock, std::chrono::seconds(60), [&] { return outcome.has_value(); }));
+    EXPECT_TRUE(
+        ended.wait_for(lock, std::chrono::seconds(60), [&] { return outcome.has_value(); }));
     return *outcome;
   }
 };
@@ -96,8 +96,11 @@ TEST(ContinuousBatcher, EveryAnswerIsWhatGenerateGivesItAlone) {
   ContinuousBatcher batcher(demo().model, demo().tokenizer,
                             {.n_parallel = 3, .n_seq_ctx = 512, .prompt_chunk = 7, .n_threads = 2});
   const std::vector<std::string> prompts = {
-      "Once upon a time", "The little dog ran to the park and", "Lily saw a big red ball",
-      "Tom", "One day, a girl named Sue went to the store with her mom. She wanted",
+      "Once upon a time",
+      "The little dog ran to the park and",
+      "Lily saw a big red ball",
+      "Tom",
+      "One day, a girl named Sue went to the store with her mom. She wanted",
       "The sun was hot"};
   std::vector<std::unique_ptr<Collected>> got;
   for (size_t i = 0; i < prompts.size(); ++i) {
@@ -132,7 +135,8 @@ TEST(ContinuousBatcher, ALaterTurnReusesTheCachedPrefix) {
   // The same conversation one turn later: the first prompt, its answer, and more.
   std::vector<int32_t> second = first;
   second.insert(second.end(), a.results[0].tokens.begin(), a.results[0].tokens.end());
-  const auto more = demo().tokenizer.encode(" The bird sang.", {.add_bos = false, .add_eos = false});
+  const auto more =
+      demo().tokenizer.encode(" The bird sang.", {.add_bos = false, .add_eos = false});
   second.insert(second.end(), more.begin(), more.end());
   Collected b;
   batcher.submit(b.request(second, sampled(2, 15)));
@@ -255,6 +259,37 @@ TEST(ContinuousBatcher, BadRequestsAreRefusedBeforeTheyAreQueued) {
   bad.sampling.top_p = 2;
   EXPECT_EQ(kind(c.request({1, 2}, bad)).first, ErrorKind::InvalidArgument);
   EXPECT_EQ(batcher.stats().requests, 0u);
+}
+
+TEST(ContinuousBatcher, ALongPromptGoesInChunksBetweenTheOthersDecodeSteps) {
+  ContinuousBatcher batcher(demo().model, demo().tokenizer,
+                            {.n_parallel = 2, .n_seq_ctx = 1024, .prompt_chunk = 32});
+  Collected a, b;
+  GenerateParams p = sampled(11, 300);
+  p.ignore_eos = true;
+  BatcherRequest ra = a.request(encode("Once upon a time"), p);
+  std::atomic<int> a_tokens{0};
+  ra.on_token = [&](const GeneratedToken&) { ++a_tokens; };
+  ra.logprobs = true;
+  batcher.submit(std::move(ra));
+  while (a_tokens < 3) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+
+  std::vector<int32_t> long_prompt = {1};
+  for (int i = 0; i < 399; ++i) long_prompt.push_back(int32_t(3 + (i * 37) % 400));
+  BatcherRequest rb = b.request(long_prompt, sampled(12, 4));
+  std::atomic<int> a_at_b_first{-1}, a_at_submit{int(a_tokens)};
+  rb.on_token = [&](const GeneratedToken&) {
+    int expected = -1;
+    a_at_b_first.compare_exchange_strong(expected, a_tokens.load());
+  };
+  rb.logprobs = true;
+  batcher.submit(std::move(rb));
+  b.wait();
+  // 400 prompt tokens in chunks of 32: 13 passes, each also decoding a token of A.
+  EXPECT_GE(a_at_b_first - a_at_submit, 12);
+  EXPECT_EQ(b.text[0], alone(long_prompt, sampled(12, 4)));
+  a.wait();
+  EXPECT_EQ(a.text[0], alone(encode("Once upon a time"), p));
 }
 
 TEST(ContinuousBatcher, AnAnswerStopsWhereTheContextIsFull) {
