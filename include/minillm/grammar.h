@@ -56,7 +56,8 @@ class Grammar {
 // description, default, examples, ...) are ignored. Throws Error: Unsupported naming any other
 // keyword, InvalidArgument for malformed JSON or a schema that can never be satisfied.
 // Bounds that keep every value finite: numbers have at most 16 integral and 16 fractional digits
-// (and 3 exponent digits), and at most 20 whitespace characters stand between two JSON tokens.
+// (and 2 exponent digits, so every number fits a double), and at most 20 whitespace characters
+// stand between two JSON tokens.
 std::string json_schema_to_gbnf(std::string_view schema_json);
 
 // The token texts of a vocabulary, sorted for the mask computation. Building one for a 128k

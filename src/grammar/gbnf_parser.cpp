@@ -320,6 +320,7 @@ class GbnfParser {
       uint32_t hi = lo;
       if (peek() == '-' && peek(1) != ']' && pos_ + 1 < text_.size()) {
         ++pos_;
+        if (peek() == '\n') fail("unterminated character class");
         hi = parse_char();
         if (hi < lo) fail("character range with its end before its start");
       }
@@ -400,6 +401,12 @@ bool CharSet::overlaps(uint32_t lo, uint32_t hi) const {
   const auto it = std::lower_bound(ranges.begin(), ranges.end(), lo,
                                    [](const CharRange& r, uint32_t v) { return r.hi < v; });
   return it != ranges.end() && it->lo <= hi;
+}
+
+bool CharSet::covers(uint32_t lo, uint32_t hi) const {
+  const auto it = std::lower_bound(ranges.begin(), ranges.end(), lo,
+                                   [](const CharRange& r, uint32_t v) { return r.hi < v; });
+  return it != ranges.end() && it->lo <= lo && hi <= it->hi;
 }
 
 }  // namespace minillm::grammar

@@ -114,11 +114,19 @@ void check_grammar(const Grammar::Impl& g) {
     if (e.kind == ElementKind::Chars) return !g.charsets[e.value].empty();
     return has[e.value];
   });
-  for (size_t r = 0; r < g.rules.size(); ++r)
-    if (reachable[r] && !productive[r])
-      throw Error("grammar: rule '" + g.rules[r].name +
-                  "' can never finish (each of its alternatives needs itself again, or an "
-                  "empty character class)");
+  // Name a rule that needs itself (the cause) rather than one that merely uses such a rule.
+  auto refers_to_itself = [&](size_t r) {
+    for (uint32_t pos : g.rules[r].alternatives)
+      for (uint32_t p = pos; g.elements[p].kind != ElementKind::End; ++p)
+        if (g.elements[p].kind == ElementKind::Rule && g.elements[p].value == r) return true;
+    return false;
+  };
+  for (int pass = 0; pass < 2; ++pass)
+    for (size_t r = 0; r < g.rules.size(); ++r)
+      if (reachable[r] && !productive[r] && (pass == 1 || refers_to_itself(r)))
+        throw Error("grammar: rule '" + g.rules[r].name +
+                    "' can never finish (each of its alternatives needs itself again, or an "
+                    "empty character class)");
 
   const auto nullable = rules_with(g, [&](const Element& e, const std::vector<bool>& has) {
     return e.kind == ElementKind::Rule && has[e.value];

@@ -2,88 +2,73 @@
 //
 // The token texts are sorted, so tokens sharing a prefix are neighbours; walking them in order
 // with the automaton state after each prefix length kept on a small stack checks every shared
-// prefix once (a walk over the vocabulary's trie without building it), and a prefix the grammar
-// rejects skips every token that starts with it. The automaton remembers its transitions and the
-// constraint remembers each state's mask, so a state seen before costs one copy.
+// prefix once (a walk over the vocabulary's trie), and a prefix the grammar rejects skips every
+// token that starts with it. Such a walk is done once per grammar position (a stack cut to its
+// top entries) and shared by every context it appears in: only the few tokens that reach below
+// the cut are checked against the whole stack. The automaton remembers its transitions and the
+// constraint each state's mask, so a state seen before costs one copy.
 #include <algorithm>
 #include <cmath>
 #include <mutex>
 #include <unordered_map>
 
+#include "grammar/grammar_vocabulary.h"
 #include "grammar/stack_automaton.h"
 #include "minillm/error.h"
 #include "minillm/grammar.h"
 
 namespace minillm {
 
-struct GrammarVocabulary::Impl {
-  int32_t n_vocab = 0;
-  std::vector<std::string> pieces;  // bytes of each token; empty = never produced by a grammar
-  std::vector<int32_t> order;       // ids with a piece, sorted by piece
-  std::vector<uint32_t> shared;     // bytes order[i] shares with order[i - 1]
-  std::vector<int32_t> end_ids;     // end-of-generation tokens
-  size_t max_length = 0;
-};
+namespace {
 
-GrammarVocabulary::GrammarVocabulary(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-GrammarVocabulary::~GrammarVocabulary() = default;
-int32_t GrammarVocabulary::n_vocab() const {
-  return impl_->n_vocab;
+using grammar::StackAutomaton;
+using Ranges = std::vector<std::pair<uint32_t, uint32_t>>;  // [begin, end) of sorted tokens
+
+void set_bit(std::vector<uint64_t>& bits, int32_t id) {
+  bits[size_t(id) / 64] |= uint64_t(1) << (id % 64);
+}
+bool has_bit(const std::vector<uint64_t>& bits, int32_t id) {
+  return (bits[size_t(id) / 64] >> (id % 64)) & 1;
 }
 
-std::shared_ptr<const GrammarVocabulary> GrammarVocabulary::build(const Tokenizer& tokenizer) {
-  auto v = std::make_unique<Impl>();
-  v->n_vocab = tokenizer.n_vocab();
-  v->pieces.resize(size_t(v->n_vocab));
-  for (int32_t id = 0; id < v->n_vocab; ++id) {
-    if (tokenizer.is_end_of_generation(id)) {
-      v->end_ids.push_back(id);
-      continue;
-    }
-    const TokenType type = tokenizer.token_type(id);
-    if (type == TokenType::Control || type == TokenType::Unknown || type == TokenType::Unused)
-      continue;
-    v->pieces[size_t(id)] = tokenizer.token_to_piece(id);
-    if (!v->pieces[size_t(id)].empty()) v->order.push_back(id);
-  }
-  const auto& p = v->pieces;
-  std::sort(v->order.begin(), v->order.end(),
-            [&](int32_t a, int32_t b) { return p[size_t(a)] < p[size_t(b)]; });
-  v->shared.resize(v->order.size(), 0);
-  for (size_t i = 0; i < v->order.size(); ++i) {
-    const std::string& s = p[size_t(v->order[i])];
-    v->max_length = std::max(v->max_length, s.size());
-    if (i == 0) continue;
-    const std::string& prev = p[size_t(v->order[i - 1])];
-    const auto mismatch = std::mismatch(s.begin(), s.end(), prev.begin(), prev.end());
-    v->shared[i] = uint32_t(mismatch.first - s.begin());
-  }
-  return std::make_shared<const GrammarVocabulary>(std::move(v));
-}
+}  // namespace
 
 struct GrammarConstraint::Impl {
+  // Stacks are cut to this many entries for the masks shared between contexts: deep enough that
+  // few tokens (a string's closing quote and what follows it, ...) need the rest of the stack.
+  static constexpr int kKnownDepth = 3;
+  static constexpr size_t kMaxMaskBytes = size_t(64) << 20;  // then the state cache starts over
+
+  // The tokens a truncated stack allows whatever lies below it, and those that reach below it
+  // (then the whole stack decides).
+  struct LocalMask {
+    std::vector<uint64_t> allowed;
+    Ranges needs_context;
+  };
+
   Impl(Grammar g, std::shared_ptr<const GrammarVocabulary> vocabulary)
       : grammar(std::move(g)), vocab(std::move(vocabulary)), automaton(grammar.impl()) {}
 
   Grammar grammar;
   std::shared_ptr<const GrammarVocabulary> vocab;
   std::mutex mutex;
-  grammar::StackAutomaton automaton;
-  std::unordered_map<int32_t, std::vector<uint64_t>> masks;
+  StackAutomaton automaton;
+  std::unordered_map<uint32_t, LocalMask> local_masks;       // by truncated stack
+  std::unordered_map<int32_t, std::vector<uint64_t>> masks;  // by state
   size_t mask_bytes = 0;
-  static constexpr size_t kMaxMaskBytes = size_t(64) << 20;  // then the cache starts over
+  std::vector<int32_t> at;    // walk(): the state after each prefix length
+  std::vector<uint8_t> left;  // walk(): whether the prefix up to there reached kContext
 
   size_t n_words() const { return (size_t(vocab->n_vocab()) + 63) / 64; }
 
-  void compute_mask(int32_t state, std::vector<uint64_t>& mask) {
+  // Sets the bit of every token the automaton accepts from `start`. With `needs_context`, the
+  // runs of tokens rejected after the text reached kContext go there instead.
+  void walk(int32_t start, std::vector<uint64_t>& allowed, Ranges* needs_context) {
     const GrammarVocabulary::Impl& v = vocab->impl();
-    mask.assign(n_words(), 0);
-    if (automaton.accepting(state))
-      for (int32_t id : v.end_ids) mask[size_t(id) / 64] |= uint64_t(1) << (id % 64);
-    if (!automaton.can_continue(state)) return;
-    // at[d]: the state after the first d bytes of the current token (valid for d <= depth).
-    std::vector<int32_t> at(v.max_length + 1);
-    at[0] = state;
+    at.resize(v.max_length + 1);
+    left.resize(v.max_length + 1);
+    at[0] = start;
+    left[0] = automaton.reaches_context(start);
     size_t depth = 0;
     const size_t n = v.order.size();
     for (size_t i = 0; i < n;) {
@@ -93,18 +78,65 @@ struct GrammarConstraint::Impl {
       int32_t s = at[d];
       while (d < piece.size()) {
         s = automaton.next(s, uint8_t(piece[d]));
-        if (s == grammar::StackAutomaton::kDead) break;
-        at[++d] = s;
+        if (s == StackAutomaton::kDead) break;
+        ++d;
+        at[d] = s;
+        left[d] = left[d - 1] | automaton.reaches_context(s);
       }
       depth = d;
-      if (s != grammar::StackAutomaton::kDead) {
-        mask[size_t(id) / 64] |= uint64_t(1) << (id % 64);
+      if (s != StackAutomaton::kDead) {
+        set_bit(allowed, id);
         ++i;
         continue;
       }
-      // The first d + 1 bytes are rejected: so is every following token that starts with them.
-      for (++i; i < n && v.shared[i] > d; ++i) {
+      // The first d + 1 bytes are rejected: so is every token that starts with them.
+      const uint32_t end = v.run_end_of(i, d + 1);
+      if (needs_context && left[d]) {
+        if (!needs_context->empty() && needs_context->back().second == i)
+          needs_context->back().second = end;
+        else
+          needs_context->push_back({uint32_t(i), end});
       }
+      i = end;
+    }
+  }
+
+  const LocalMask& local_mask(uint32_t truncated_stack) {
+    auto it = local_masks.find(truncated_stack);
+    if (it != local_masks.end()) return it->second;
+    LocalMask local;
+    local.allowed.assign(n_words(), 0);
+    walk(automaton.state_of(truncated_stack), local.allowed, &local.needs_context);
+    return local_masks.emplace(truncated_stack, std::move(local)).first->second;
+  }
+
+  // A state allows a token when one of its stacks does; a stack allows what its top entries
+  // allow (shared with every stack that has the same top), plus the tokens that reach below
+  // them and fit the whole stack.
+  void compute_mask(int32_t state, std::vector<uint64_t>& mask) {
+    const GrammarVocabulary::Impl& v = vocab->impl();
+    mask.assign(n_words(), 0);
+    if (automaton.accepting(state))
+      for (int32_t id : v.end_ids) set_bit(mask, id);
+    if (!automaton.can_continue(state)) return;
+    if (automaton.in_character(state)) {  // rare (a character split between tokens): walk all
+      walk(state, mask, nullptr);
+      return;
+    }
+    const std::vector<uint32_t> stacks = automaton.stacks(state);
+    for (uint32_t stack : stacks) {
+      if (!StackAutomaton::is_top(stack)) continue;
+      const LocalMask& local = local_mask(automaton.truncated(stack, kKnownDepth));
+      for (size_t w = 0; w < mask.size(); ++w) mask[w] |= local.allowed[w];
+      if (local.needs_context.empty()) continue;
+      const int32_t whole = automaton.state_of(stack);
+      for (const auto& [begin, end] : local.needs_context)
+        for (uint32_t i = begin; i < end; ++i) {
+          const int32_t id = v.order[i];
+          if (!has_bit(mask, id) &&
+              automaton.next(whole, v.pieces[size_t(id)]) != StackAutomaton::kDead)
+            set_bit(mask, id);
+        }
     }
   }
 
@@ -200,13 +232,21 @@ void GrammarMatcher::apply(std::span<float> logits) {
                 std::to_string(constraint_->n_vocab()) + " tokens");
   const auto& mask = allowed_tokens();
   bool any = false;
+  const size_t n = logits.size();
   for (size_t w = 0; w < mask.size(); ++w) {
     const uint64_t bits = mask[w];
     any |= bits != 0;
-    if (bits == ~uint64_t(0)) continue;
-    const size_t end = std::min(logits.size(), w * 64 + 64);
-    for (size_t t = w * 64; t < end; ++t)
-      if (!((bits >> (t % 64)) & 1)) logits[t] = -INFINITY;
+    const size_t base = w * 64;
+    if (bits == 0) {
+      std::fill(logits.begin() + long(base), logits.begin() + long(std::min(n, base + 64)),
+                -INFINITY);
+      continue;
+    }
+    for (uint64_t banned = ~bits; banned; banned &= banned - 1) {
+      const size_t t = base + size_t(__builtin_ctzll(banned));
+      if (t >= n) break;
+      logits[t] = -INFINITY;
+    }
   }
   if (!any)
     throw Error(

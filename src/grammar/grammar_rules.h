@@ -27,6 +27,7 @@ struct CharSet {
   explicit CharSet(std::vector<CharRange> sorted_ranges);
   bool contains(uint32_t c) const;
   bool overlaps(uint32_t lo, uint32_t hi) const;  // some character in [lo, hi] is in the set
+  bool covers(uint32_t lo, uint32_t hi) const;    // every character in [lo, hi] is
   bool empty() const { return ranges.empty(); }
 };
 

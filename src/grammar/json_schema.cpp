@@ -40,7 +40,7 @@ const std::map<std::string, std::string>& primitive_rules() {
       {"plain-char", "[^\"\\\\\\x00-\\x1F] | \"\\\\\" [\"\\\\/bfnrt]"},
       {"number", "\"-\"? ( \"0\" | [1-9] [0-9]{0," + std::to_string(kMaxIntegerDigits - 1) +
                      "} ) ( \".\" [0-9]{1," + std::to_string(kMaxFractionDigits) +
-                     "} )? ( [eE] [-+]? [0-9]{1,3} )?"},
+                     "} )? ( [eE] [-+]? [0-9]{1,2} )?"},
       {"integer",
        "\"-\"? ( \"0\" | [1-9] [0-9]{0," + std::to_string(kMaxIntegerDigits - 1) + "} )"},
       {"boolean", "\"true\" | \"false\""},
@@ -367,8 +367,8 @@ class SchemaConverter {
     std::set<std::string> required;
     auto absorb = [&](const json& part, const std::string& at) {
       if (!part.is_object()) unsupported(at, "allOf of anything but object schemas");
-      if (const auto others =
-              other_keywords(part, {"type", "properties", "required", "additionalProperties"});
+      if (const auto others = other_keywords(
+              part, {"type", "properties", "required", "additionalProperties", "allOf"});
           !others.empty())
         unsupported(at, "'" + others[0] + "' in a part of allOf (only object schemas are merged)");
       if (part.contains("type") && part["type"] != "object")
@@ -533,7 +533,7 @@ class SchemaConverter {
       std::string body;
       if (i == props.size()) {
         if (extra.empty()) return tails[{i, emitted}] = "";
-        const std::string member = primitive("string") + " ws \":\" ws " + extra + " ws";
+        const std::string member = other_key(listed, hint) + " ws \":\" ws " + extra + " ws";
         body = emitted ? "( \",\" ws " + member + " )*"
                        : "( " + member + " ( \",\" ws " + member + " )* )?";
       } else {
@@ -553,6 +553,62 @@ class SchemaConverter {
     };
     const std::string members = tail(0, false);
     return new_rule(hint, "\"{\" ws " + (members.empty() ? "" : members + " ") + "\"}\"");
+  }
+
+  // A JSON string that is none of `names`, so an extra property cannot repeat a listed one. Its
+  // characters are written plainly (no escapes: "\u0061" would be the name "a" again).
+  std::string other_key(const std::set<std::string>& names, const std::string& hint) {
+    std::string key_char = "[^\"\\\\\\x00-\\x1F]";
+    if (names.empty()) return new_rule(hint + "-key", "\"\\\"\" " + key_char + "* \"\\\"\"");
+    // A trie of the names (as code points): leave it anywhere but at the end of a name.
+    struct Node {
+      std::map<uint32_t, size_t> children;
+      bool is_name = false;
+    };
+    std::vector<Node> trie(1);
+    for (const std::string& name : names) {
+      std::vector<uint32_t> cps;
+      std::string rest;
+      size_t at = 0;
+      bool plain = true;
+      while (at < name.size()) {  // names with characters our keys cannot write never collide
+        const auto c = uint8_t(name[at]);
+        const size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : 4;
+        uint32_t cp = len == 1 ? c : c & (0x7F >> len);
+        for (size_t k = 1; k < len && at + k < name.size(); ++k)
+          cp = cp << 6 | (uint8_t(name[at + k]) & 0x3F);
+        if (cp < 0x20 || cp == '"' || cp == '\\') plain = false;
+        cps.push_back(cp);
+        at += len;
+      }
+      if (!plain) continue;
+      size_t n = 0;
+      for (uint32_t cp : cps) {
+        auto it = trie[n].children.find(cp);
+        if (it == trie[n].children.end()) {
+          trie.push_back({});
+          it = trie[n].children.emplace(cp, trie.size() - 1).first;
+        }
+        n = it->second;
+      }
+      trie[n].is_name = true;
+    }
+    const std::string any_rest = new_rule(hint + "-key-rest", key_char + "*");
+    std::function<std::string(size_t)> node_rule = [&](size_t n) -> std::string {
+      std::vector<std::string> alts;
+      if (!trie[n].is_name) alts.push_back("\"\"");
+      std::vector<grammar::CharRange> taken = {{0, 0x1F}, {'"', '"'}, {'\\', '\\'}};
+      for (const auto& [cp, child] : trie[n].children) {
+        taken.push_back({cp, cp});
+        std::string c;
+        grammar::append_utf8(c, cp);
+        alts.push_back(grammar::gbnf_literal(c) + " " + node_rule(child));
+      }
+      const auto others = grammar::normalize_ranges(taken, true);
+      if (!others.empty()) alts.push_back(grammar::gbnf_class(others) + " " + any_rest);
+      return new_rule(hint + "-key", join(alts, " | "));
+    };
+    return new_rule(hint + "-key", "\"\\\"\" " + node_rule(0) + " \"\\\"\"");
   }
 
   std::string array_rule(const json& s, const std::string& where, const std::string& hint) {

@@ -21,8 +21,10 @@ void sort_unique(std::vector<uint32_t>& v) {
 
 StackAutomaton::StackAutomaton(const Grammar::Impl& grammar) : g_(grammar) {
   nodes_.push_back({0, 0});  // kEmptyStack
+  nodes_.push_back({0, 0});  // kContext
   states_.emplace_back();    // kDead
-  transitions_.assign(256, kDead);
+  reaches_context_.push_back(0);
+  transitions_.push_back(std::make_unique<int32_t[]>(256));  // kDead stays dead: all 0
   std::vector<uint32_t> stacks;
   for (uint32_t alt : g_.rules[g_.root].alternatives) expand(alt, kEmptyStack, stacks);
   initial_ = intern(std::move(stacks), 0, 0);
@@ -51,8 +53,8 @@ void StackAutomaton::expand(uint32_t element, uint32_t parent, std::vector<uint3
     if (el.kind == ElementKind::Chars) {
       out.push_back(node(e, p));
     } else if (el.kind == ElementKind::End) {
-      if (p == kEmptyStack)
-        out.push_back(kEmptyStack);
+      if (p == kEmptyStack || p == kContext)
+        out.push_back(p);  // finished the grammar, or left the known part of the stack
       else
         work_.push_back({nodes_[p].element, nodes_[p].parent});
     } else {
@@ -66,10 +68,18 @@ void StackAutomaton::expand(uint32_t element, uint32_t parent, std::vector<uint3
 std::vector<uint32_t> StackAutomaton::advance(const std::vector<uint32_t>& stacks, uint32_t c) {
   std::vector<uint32_t> out;
   for (uint32_t s : stacks) {
-    if (s == kEmptyStack) continue;
+    if (!is_top(s)) continue;
     const Node n = nodes_[s];
     if (g_.charsets[g_.elements[n.element].value].contains(c)) expand(n.element + 1, n.parent, out);
   }
+  sort_unique(out);
+  return out;
+}
+
+std::vector<uint32_t> StackAutomaton::advance_all(const std::vector<uint32_t>& stacks) {
+  std::vector<uint32_t> out;
+  for (uint32_t s : stacks)
+    if (is_top(s)) expand(nodes_[s].element + 1, nodes_[s].parent, out);
   sort_unique(out);
   return out;
 }
@@ -78,7 +88,7 @@ std::vector<uint32_t> StackAutomaton::filter(const std::vector<uint32_t>& stacks
                                              uint32_t hi) {
   std::vector<uint32_t> out;
   for (uint32_t s : stacks)
-    if (s != kEmptyStack && g_.charsets[g_.elements[nodes_[s].element].value].overlaps(lo, hi))
+    if (is_top(s) && g_.charsets[g_.elements[nodes_[s].element].value].overlaps(lo, hi))
       out.push_back(s);
   return out;
 }
@@ -98,14 +108,24 @@ int32_t StackAutomaton::intern(std::vector<uint32_t> stacks, uint32_t partial, u
   if (!added) return it->second;
   State s;
   s.accepting = pending == 0 && stacks.front() == kEmptyStack;  // sorted: 0 comes first
-  s.n_tops = uint32_t(stacks.size()) - (stacks.front() == kEmptyStack ? 1 : 0);
+  s.reaches_context = std::binary_search(stacks.begin(), stacks.end(), kContext);
+  s.n_tops = uint32_t(stacks.size()) - (stacks.front() == kEmptyStack ? 1 : 0) -
+             (s.reaches_context ? 1 : 0);
   s.stacks = std::move(stacks);
   s.partial = partial;
   s.pending = pending;
   s.length = length;
+  reaches_context_.push_back(s.reaches_context);
   states_.push_back(std::move(s));
-  transitions_.resize(states_.size() * 256, -1);
+  transitions_.push_back(std::make_unique_for_overwrite<int32_t[]>(256));
+  std::fill_n(transitions_.back().get(), 256, -1);
   return it->second;
+}
+
+uint32_t StackAutomaton::truncated(uint32_t stack, int depth) {
+  if (!is_top(stack)) return stack;
+  if (depth == 0) return kContext;
+  return node(nodes_[stack].element, truncated(nodes_[stack].parent, depth - 1));
 }
 
 int32_t StackAutomaton::compute_next(int32_t state, uint8_t byte) {
@@ -123,6 +143,10 @@ int32_t StackAutomaton::compute_next(int32_t state, uint8_t byte) {
     else
       return kDead;  // a continuation byte without a start, or not UTF-8 at all
     pending = length - 1;
+  } else if (s.length == kAnyRest) {
+    if ((byte & 0xC0) != 0x80) return kDead;
+    if (s.pending == 1) return intern(advance_all(s.stacks));
+    return intern(s.stacks, 0, uint8_t(s.pending - 1), kAnyRest);
   } else {
     if ((byte & 0xC0) != 0x80) return kDead;
     bits = s.partial << 6 | (byte & 0x3F);
@@ -138,7 +162,16 @@ int32_t StackAutomaton::compute_next(int32_t state, uint8_t byte) {
   if (lo > hi || (lo >= 0xD800 && hi <= 0xDFFF)) return kDead;
   if (pending == 0) return intern(advance(s.stacks, bits));
   // Inside a character: keep the stacks that some code point with these leading bits can match.
-  return intern(filter(s.stacks, lo, hi), bits, uint8_t(pending), uint8_t(length));
+  std::vector<uint32_t> kept = filter(s.stacks, lo, hi);
+  // Once only continuation bytes can follow (no overlong or surrogate form is left to rule out)
+  // and every stack takes every such character (a string's "anything but a quote"), which
+  // character it is no longer matters: one state for all of them keeps the automaton small.
+  const bool rest_is_free = length == 2 || pending <= length - 2;
+  if (rest_is_free && std::all_of(kept.begin(), kept.end(), [&](uint32_t k) {
+        return g_.charsets[g_.elements[nodes_[k].element].value].covers(lo, hi);
+      }))
+    return intern(std::move(kept), 0, uint8_t(pending), kAnyRest);
+  return intern(std::move(kept), bits, uint8_t(pending), uint8_t(length));
 }
 
 }  // namespace minillm::grammar
