@@ -28,7 +28,7 @@ constexpr int64_t kIntegerLimit = 9999999999999999;  // 16 digits
 // Shared rules, added when first used.
 const std::map<std::string, std::string>& primitive_rules() {
   static const std::map<std::string, std::string> rules = {
-      {"ws", "[ \\t\\n]{0,20}"},
+      {"ws", "( \" \" | \"\\n\" [ \\t]{0,20} )?"},
       {"value", "object | array | string | number | boolean | null"},
       {"object",
        "\"{\" ws ( string ws \":\" ws value ws ( \",\" ws string ws \":\" ws value ws )* )? \"}\""},
@@ -56,8 +56,8 @@ const std::map<std::string, std::string>& primitive_rules() {
       {"uuid",
        "[0-9a-f]{8} \"-\" [0-9a-f]{4} \"-\" [0-9a-f]{4} \"-\" [0-9a-f]{4} \"-\" [0-9a-f]{12}"},
       {"email",
-       "[a-zA-Z0-9_%+-]+ ( \".\" [a-zA-Z0-9_%+-]+ )* \"@\" [a-zA-Z0-9] [a-zA-Z0-9-]* "
-       "( \".\" [a-zA-Z0-9] [a-zA-Z0-9-]* )+"},
+       "[a-zA-Z0-9_%+-]{1,32} ( \".\" [a-zA-Z0-9_%+-]{1,32} ){0,3} \"@\" [a-zA-Z0-9] "
+       "[a-zA-Z0-9-]{0,31} ( \".\" [a-zA-Z0-9] [a-zA-Z0-9-]{0,31} ){1,3}"},
   };
   return rules;
 }
@@ -381,6 +381,14 @@ class SchemaConverter {
       if (part.contains("additionalProperties"))
         merged["additionalProperties"] = part["additionalProperties"];
     };
+    // additionalProperties only sees the properties of its own schema object, not those of the
+    // other parts: merging would change its meaning.
+    auto no_additional = [&](const json& part, const std::string& at) {
+      if (part.is_object() && part.contains("additionalProperties") &&
+          part["additionalProperties"] != json(true))
+        unsupported(at, "additionalProperties in or beside allOf");
+    };
+    no_additional(s, where);
     absorb(s, where);  // the keywords beside allOf
     const json& list = s["allOf"];
     if (!list.is_array() || list.empty()) malformed(where, "allOf must be a non-empty array");
