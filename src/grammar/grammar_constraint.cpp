@@ -72,8 +72,7 @@ struct GrammarConstraint::Impl {
     size_t depth = 0;
     const size_t n = v.order.size();
     for (size_t i = 0; i < n;) {
-      const int32_t id = v.order[i];
-      const std::string& piece = v.pieces[size_t(id)];
+      const std::string_view piece = v.sorted_piece(i);
       size_t d = std::min<size_t>(v.shared[i], depth);
       int32_t s = at[d];
       while (d < piece.size()) {
@@ -85,7 +84,7 @@ struct GrammarConstraint::Impl {
       }
       depth = d;
       if (s != StackAutomaton::kDead) {
-        set_bit(allowed, id);
+        set_bit(allowed, v.order[i]);
         ++i;
         continue;
       }
@@ -134,7 +133,7 @@ struct GrammarConstraint::Impl {
         for (uint32_t i = begin; i < end; ++i) {
           const int32_t id = v.order[i];
           if (!has_bit(mask, id) &&
-              automaton.next(whole, v.pieces[size_t(id)]) != StackAutomaton::kDead)
+              automaton.next(whole, v.sorted_piece(i)) != StackAutomaton::kDead)
             set_bit(mask, id);
         }
     }

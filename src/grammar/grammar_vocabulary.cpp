@@ -55,6 +55,11 @@ std::shared_ptr<const GrammarVocabulary> GrammarVocabulary::build(const Tokenize
     }
   }
   for (const auto& [d, slot] : open) v->run_end[slot] = uint32_t(n);
+  v->offset.push_back(0);
+  for (int32_t id : v->order) {
+    v->sorted += p[size_t(id)];
+    v->offset.push_back(uint32_t(v->sorted.size()));
+  }
   return std::make_shared<const GrammarVocabulary>(std::move(v));
 }
 
