@@ -26,12 +26,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "minillm/grammar.h"
 #include "minillm/sampler.h"
 #include "minillm/session.h"
 #include "minillm/tokenizer.h"
@@ -54,11 +56,16 @@ struct GenerateParams {
   bool add_bos = true;                    // for a text prompt: prepend BOS as the vocabulary asks
   bool parse_special = false;             // for a text prompt: recognise special-token text
   LogitsProcessor logits_processor;       // optional; see above
+  // Optional: the text must match this grammar (minillm/grammar.h). Tokens that cannot continue
+  // it are masked before the logits processor runs, and generation ends (EndOfText) as soon as
+  // the grammar is complete. One constraint may serve many requests at once.
+  std::shared_ptr<GrammarConstraint> grammar;
 };
 
 enum class StopReason {
   MaxTokens,    // max_tokens generated
-  EndOfText,    // the model produced an end-of-generation token (Tokenizer::is_end_of_generation)
+  EndOfText,    // the model produced an end-of-generation token (Tokenizer::is_end_of_generation),
+                // or the grammar (GenerateParams::grammar) is complete
   StopString,   // the text contains one of the stop strings (not streamed, not in `text`)
   ContextFull,  // the KV cache has no room for another token
   Callback,     // the callback returned false

@@ -15,6 +15,13 @@ SequenceGenerator::SequenceGenerator(const Tokenizer& tokenizer, const GenerateP
       decoder_(tokenizer, DecodeOptions{.render_special = false, .strip_leading_space = false}),
       filter_(params.stop_strings) {
   for (int32_t id : prompt) sampler_.accept(id);
+  if (params.grammar) {
+    if (params.grammar->n_vocab() != tokenizer.n_vocab())
+      throw Error("the grammar was bound to a vocabulary of " +
+                  std::to_string(params.grammar->n_vocab()) + " tokens, not this tokenizer's " +
+                  std::to_string(tokenizer.n_vocab()));
+    grammar_.emplace(params.grammar);
+  }
 }
 
 bool SequenceGenerator::emit(const std::string& piece, int32_t id, bool final) {
@@ -31,15 +38,19 @@ bool SequenceGenerator::emit(const std::string& piece, int32_t id, bool final) {
   return true;
 }
 
-// The processor (if any) sees a copy of the logits, so the evaluator's buffer stays as evaluated.
+// The grammar mask and the processor (if any) see a copy of the logits, so the evaluator's buffer
+// stays as evaluated.
 int32_t SequenceGenerator::next_token(std::span<const float> logits) {
-  if (!params_.logits_processor) return sampler_.sample(logits);
+  if (!params_.logits_processor && !grammar_) return sampler_.sample(logits);
   processed_.assign(logits.begin(), logits.end());
-  if (const std::optional<int32_t> forced = params_.logits_processor(processed_, result_.tokens)) {
-    if (*forced < 0 || size_t(*forced) >= logits.size())
-      throw Error("the logits processor chose token " + std::to_string(*forced) +
-                  ", outside the vocabulary of " + std::to_string(logits.size()));
-    return *forced;
+  if (grammar_) grammar_->apply(processed_);
+  if (params_.logits_processor) {
+    if (const auto forced = params_.logits_processor(processed_, result_.tokens)) {
+      if (*forced < 0 || size_t(*forced) >= logits.size())
+        throw Error("the logits processor chose token " + std::to_string(*forced) +
+                    ", outside the vocabulary of " + std::to_string(logits.size()));
+      return *forced;
+    }
   }
   return sampler_.sample(processed_);
 }
@@ -51,6 +62,7 @@ std::optional<int32_t> SequenceGenerator::step(std::span<const float> logits, bo
     return std::nullopt;
   }
   const int32_t id = next_token(logits);
+  if (grammar_) grammar_->accept(id);  // throws for a token the processor forced against it
   sampler_.accept(id);
   result_.tokens.push_back(id);
   if (!params_.ignore_eos && tokenizer_.is_end_of_generation(id)) {
@@ -58,6 +70,10 @@ std::optional<int32_t> SequenceGenerator::step(std::span<const float> logits, bo
     return std::nullopt;
   }
   if (!emit(decoder_.push(id), id, false)) return std::nullopt;
+  if (grammar_ && grammar_->is_complete()) {
+    result_.stop = StopReason::EndOfText;
+    return std::nullopt;
+  }
   if (params_.max_tokens >= 0 && n + 1 >= params_.max_tokens) {
     result_.stop = StopReason::MaxTokens;  // no need to evaluate the last token
     return std::nullopt;

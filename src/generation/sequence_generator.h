@@ -9,6 +9,7 @@
 
 #include "generation/stop_strings.h"
 #include "minillm/generate.h"
+#include "minillm/grammar.h"
 #include "minillm/sampler.h"
 #include "minillm/tokenizer.h"
 
@@ -44,6 +45,7 @@ class SequenceGenerator {
   StopStringFilter filter_;
   GenerateResult result_;
   std::vector<float> processed_;  // the logits processor's copy of the logits
+  std::optional<GrammarMatcher> grammar_;
 };
 
 }  // namespace minillm

@@ -1,0 +1,284 @@
+// Token masks: which tokens of a vocabulary may come next in a grammar state.
+//
+// The token texts are sorted, so tokens sharing a prefix are neighbours; walking them in order
+// with the automaton state after each prefix length kept on a small stack checks every shared
+// prefix once (a walk over the vocabulary's trie), and a prefix the grammar rejects skips every
+// token that starts with it. Such a walk is done once per grammar position (a stack cut to its
+// top entries) and shared by every context it appears in: only the few tokens that reach below
+// the cut are checked against the whole stack. The automaton remembers its transitions and the
+// constraint each state's mask, so a state seen before costs one copy.
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+#include <unordered_map>
+
+#include "grammar/grammar_vocabulary.h"
+#include "grammar/stack_automaton.h"
+#include "minillm/error.h"
+#include "minillm/grammar.h"
+
+namespace minillm {
+
+namespace {
+
+using grammar::StackAutomaton;
+using Ranges = std::vector<std::pair<uint32_t, uint32_t>>;  // [begin, end) of sorted tokens
+
+void set_bit(std::vector<uint64_t>& bits, int32_t id) {
+  bits[size_t(id) / 64] |= uint64_t(1) << (id % 64);
+}
+bool has_bit(const std::vector<uint64_t>& bits, int32_t id) {
+  return (bits[size_t(id) / 64] >> (id % 64)) & 1;
+}
+
+}  // namespace
+
+struct GrammarConstraint::Impl {
+  // Stacks are cut to this many entries for the masks shared between contexts: deep enough that
+  // few tokens (a string's closing quote and what follows it, ...) need the rest of the stack.
+  static constexpr int kKnownDepth = 3;
+  static constexpr size_t kMaxMaskBytes = size_t(64) << 20;  // then the state cache starts over
+
+  // The tokens a truncated stack allows whatever lies below it, and those that reach below it
+  // (then the whole stack decides).
+  struct LocalMask {
+    std::vector<uint64_t> allowed;
+    Ranges needs_context;
+  };
+
+  Impl(Grammar g, std::shared_ptr<const GrammarVocabulary> vocabulary)
+      : grammar(std::move(g)), vocab(std::move(vocabulary)), automaton(grammar.impl()) {}
+
+  Grammar grammar;
+  std::shared_ptr<const GrammarVocabulary> vocab;
+  std::mutex mutex;
+  StackAutomaton automaton;
+  std::unordered_map<uint32_t, LocalMask> local_masks;       // by truncated stack
+  std::unordered_map<int32_t, std::vector<uint64_t>> masks;  // by state
+  size_t mask_bytes = 0;
+  std::vector<int32_t> at;    // walk(): the state after each prefix length
+  std::vector<uint8_t> left;  // walk(): whether the prefix up to there reached kContext
+
+  size_t n_words() const { return (size_t(vocab->n_vocab()) + 63) / 64; }
+
+  // Sets the bit of every token the automaton accepts from `start`. With `needs_context`, the
+  // runs of tokens rejected after the text reached kContext go there instead.
+  void walk(int32_t start, std::vector<uint64_t>& allowed, Ranges* needs_context) {
+    const GrammarVocabulary::Impl& v = vocab->impl();
+    at.resize(v.max_length + 1);
+    left.resize(v.max_length + 1);
+    at[0] = start;
+    left[0] = automaton.reaches_context(start);
+    size_t depth = 0;
+    const size_t n = v.order.size();
+    for (size_t i = 0; i < n;) {
+      const std::string_view piece = v.sorted_piece(i);
+      size_t d = std::min<size_t>(v.shared[i], depth);
+      int32_t s = at[d];
+      while (d < piece.size()) {
+        s = automaton.next(s, uint8_t(piece[d]));
+        if (s == StackAutomaton::kDead) break;
+        ++d;
+        at[d] = s;
+        left[d] = left[d - 1] | automaton.reaches_context(s);
+      }
+      depth = d;
+      if (s != StackAutomaton::kDead) {
+        set_bit(allowed, v.order[i]);
+        ++i;
+        continue;
+      }
+      // The first d + 1 bytes are rejected: so is every token that starts with them.
+      const uint32_t end = v.run_end_of(i, d + 1);
+      if (needs_context && left[d]) {
+        if (!needs_context->empty() && needs_context->back().second == i)
+          needs_context->back().second = end;
+        else
+          needs_context->push_back({uint32_t(i), end});
+      }
+      i = end;
+    }
+  }
+
+  const LocalMask& local_mask(uint32_t truncated_stack) {
+    auto it = local_masks.find(truncated_stack);
+    if (it != local_masks.end()) return it->second;
+    LocalMask local;
+    local.allowed.assign(n_words(), 0);
+    walk(automaton.state_of(truncated_stack), local.allowed, &local.needs_context);
+    return local_masks.emplace(truncated_stack, std::move(local)).first->second;
+  }
+
+  // A state allows a token when one of its stacks does; a stack allows what its top entries
+  // allow (shared with every stack that has the same top), plus the tokens that reach below
+  // them and fit the whole stack.
+  void compute_mask(int32_t state, std::vector<uint64_t>& mask) {
+    const GrammarVocabulary::Impl& v = vocab->impl();
+    mask.assign(n_words(), 0);
+    if (automaton.accepting(state))
+      for (int32_t id : v.end_ids) set_bit(mask, id);
+    if (!automaton.can_continue(state)) return;
+    if (automaton.in_character(state)) {  // rare (a character split between tokens): walk all
+      walk(state, mask, nullptr);
+      return;
+    }
+    const std::vector<uint32_t> stacks = automaton.stacks(state);
+    for (uint32_t stack : stacks) {
+      if (!StackAutomaton::is_top(stack)) continue;
+      const LocalMask& local = local_mask(automaton.truncated(stack, kKnownDepth));
+      for (size_t w = 0; w < mask.size(); ++w) mask[w] |= local.allowed[w];
+      if (local.needs_context.empty()) continue;
+      const int32_t whole = automaton.state_of(stack);
+      for (const auto& [begin, end] : local.needs_context)
+        for (uint32_t i = begin; i < end; ++i) {
+          const int32_t id = v.order[i];
+          if (!has_bit(mask, id) &&
+              automaton.next(whole, v.sorted_piece(i)) != StackAutomaton::kDead)
+            set_bit(mask, id);
+        }
+    }
+  }
+
+  void mask_of(int32_t state, std::vector<uint64_t>& out) {
+    std::lock_guard lock(mutex);
+    auto it = masks.find(state);
+    if (it == masks.end()) {
+      std::vector<uint64_t> mask;
+      compute_mask(state, mask);
+      if (mask_bytes > kMaxMaskBytes) masks.clear(), mask_bytes = 0;
+      mask_bytes += mask.size() * 8;
+      it = masks.emplace(state, std::move(mask)).first;
+    }
+    out = it->second;
+  }
+
+  int32_t next(int32_t state, std::string_view bytes) {
+    std::lock_guard lock(mutex);
+    return automaton.next(state, bytes);
+  }
+  bool accepting(int32_t state) {
+    std::lock_guard lock(mutex);
+    return automaton.accepting(state);
+  }
+  bool can_continue(int32_t state) {
+    std::lock_guard lock(mutex);
+    return automaton.can_continue(state);
+  }
+  bool is_end(int32_t token) const {
+    return std::binary_search(vocab->impl().end_ids.begin(), vocab->impl().end_ids.end(), token);
+  }
+};
+
+GrammarConstraint::GrammarConstraint(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+GrammarConstraint::~GrammarConstraint() = default;
+
+std::shared_ptr<GrammarConstraint> GrammarConstraint::create(Grammar grammar,
+                                                             const Tokenizer& tokenizer) {
+  return create(std::move(grammar), GrammarVocabulary::build(tokenizer));
+}
+
+std::shared_ptr<GrammarConstraint> GrammarConstraint::create(
+    Grammar grammar, std::shared_ptr<const GrammarVocabulary> vocabulary) {
+  if (!vocabulary) throw Error("GrammarConstraint::create: no vocabulary");
+  return std::shared_ptr<GrammarConstraint>(
+      new GrammarConstraint(std::make_unique<Impl>(std::move(grammar), std::move(vocabulary))));
+}
+
+const Grammar& GrammarConstraint::grammar() const {
+  return impl_->grammar;
+}
+int32_t GrammarConstraint::n_vocab() const {
+  return impl_->vocab->n_vocab();
+}
+
+// ---- GrammarMatcher ----
+
+GrammarMatcher::GrammarMatcher(std::shared_ptr<GrammarConstraint> constraint)
+    : constraint_(std::move(constraint)) {
+  if (!constraint_) throw Error("GrammarMatcher: no grammar constraint");
+  reset();
+}
+
+void GrammarMatcher::reset() {
+  state_ = constraint_->impl().automaton.initial();
+  ended_ = false;
+  mask_state_ = -1;
+}
+
+const std::vector<uint64_t>& GrammarMatcher::allowed_tokens() {
+  if (ended_) {
+    allowed_.assign((size_t(constraint_->n_vocab()) + 63) / 64, 0);
+    mask_state_ = -1;
+  } else if (mask_state_ != state_) {
+    constraint_->impl().mask_of(state_, allowed_);
+    mask_state_ = state_;
+  }
+  return allowed_;
+}
+
+bool GrammarMatcher::is_allowed(int32_t token) {
+  if (ended_ || token < 0 || token >= constraint_->n_vocab()) return false;
+  if (mask_state_ == state_) return (allowed_[size_t(token) / 64] >> (token % 64)) & 1;
+  auto& c = constraint_->impl();
+  if (c.is_end(token)) return c.accepting(state_);
+  const std::string& piece = c.vocab->impl().pieces[size_t(token)];
+  return !piece.empty() && c.next(state_, piece) != grammar::StackAutomaton::kDead;
+}
+
+void GrammarMatcher::apply(std::span<float> logits) {
+  if (logits.size() != size_t(constraint_->n_vocab()))
+    throw Error("grammar: " + std::to_string(logits.size()) + " logits for a vocabulary of " +
+                std::to_string(constraint_->n_vocab()) + " tokens");
+  const auto& mask = allowed_tokens();
+  bool any = false;
+  const size_t n = logits.size();
+  for (size_t w = 0; w < mask.size(); ++w) {
+    const uint64_t bits = mask[w];
+    any |= bits != 0;
+    const size_t base = w * 64;
+    if (bits == 0) {
+      std::fill(logits.begin() + long(base), logits.begin() + long(std::min(n, base + 64)),
+                -INFINITY);
+      continue;
+    }
+    for (uint64_t banned = ~bits; banned; banned &= banned - 1) {
+      const size_t t = base + size_t(__builtin_ctzll(banned));
+      if (t >= n) break;
+      logits[t] = -INFINITY;
+    }
+  }
+  if (!any)
+    throw Error(
+        "grammar: no token of the vocabulary can continue the text here (the grammar "
+        "needs a character the vocabulary cannot write)");
+}
+
+void GrammarMatcher::accept(int32_t token) {
+  if (!is_allowed(token))
+    throw Error("grammar: token " + std::to_string(token) + " is not allowed here");
+  auto& c = constraint_->impl();
+  if (c.is_end(token))
+    ended_ = true;
+  else
+    state_ = c.next(state_, c.vocab->impl().pieces[size_t(token)]);
+}
+
+bool GrammarMatcher::accept_text(std::string_view text) {
+  if (ended_) return false;
+  const int32_t s = constraint_->impl().next(state_, text);
+  if (s == grammar::StackAutomaton::kDead) return false;
+  state_ = s;
+  return true;
+}
+
+bool GrammarMatcher::can_end() const {
+  return ended_ || constraint_->impl().accepting(state_);
+}
+bool GrammarMatcher::is_complete() const {
+  return ended_ || (can_end() && !constraint_->impl().can_continue(state_));
+}
+bool GrammarMatcher::ended() const {
+  return ended_;
+}
+
+}  // namespace minillm

@@ -1,0 +1,177 @@
+#include "grammar/stack_automaton.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "minillm/error.h"
+
+namespace minillm::grammar {
+namespace {
+
+// Beyond these the grammar is too ambiguous to match in reasonable time and memory.
+constexpr size_t kMaxNodes = size_t(1) << 24;
+constexpr size_t kMaxStacks = 20000;
+
+void sort_unique(std::vector<uint32_t>& v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+}
+
+}  // namespace
+
+StackAutomaton::StackAutomaton(const Grammar::Impl& grammar) : g_(grammar) {
+  nodes_.push_back({0, 0});  // kEmptyStack
+  nodes_.push_back({0, 0});  // kContext
+  states_.emplace_back();    // kDead
+  reaches_context_.push_back(0);
+  transitions_.push_back(std::make_unique<int32_t[]>(256));  // kDead stays dead: all 0
+  std::vector<uint32_t> stacks;
+  for (uint32_t alt : g_.rules[g_.root].alternatives) expand(alt, kEmptyStack, stacks);
+  initial_ = intern(std::move(stacks), 0, 0);
+}
+
+uint32_t StackAutomaton::node(uint32_t element, uint32_t parent) {
+  const uint64_t key = uint64_t(element) << 32 | parent;
+  const auto [it, added] = node_ids_.try_emplace(key, uint32_t(nodes_.size()));
+  if (added) {
+    if (nodes_.size() >= kMaxNodes)
+      throw Error("grammar: too ambiguous (more than " + std::to_string(kMaxNodes) +
+                  " stack positions); simplify it");
+    nodes_.push_back({element, parent});
+  }
+  return it->second;
+}
+
+void StackAutomaton::expand(uint32_t element, uint32_t parent, std::vector<uint32_t>& out) {
+  work_.assign(1, {element, parent});
+  seen_.clear();
+  while (!work_.empty()) {
+    const auto [e, p] = work_.back();
+    work_.pop_back();
+    if (!seen_.emplace(uint64_t(e) << 32 | p, true).second) continue;
+    const Element& el = g_.elements[e];
+    if (el.kind == ElementKind::Chars) {
+      out.push_back(node(e, p));
+    } else if (el.kind == ElementKind::End) {
+      if (p == kEmptyStack || p == kContext)
+        out.push_back(p);  // finished the grammar, or left the known part of the stack
+      else
+        work_.push_back({nodes_[p].element, nodes_[p].parent});
+    } else {
+      const uint32_t ret = e + 1;
+      const uint32_t next_parent = g_.elements[ret].kind == ElementKind::End ? p : node(ret, p);
+      for (uint32_t alt : g_.rules[el.value].alternatives) work_.push_back({alt, next_parent});
+    }
+  }
+}
+
+std::vector<uint32_t> StackAutomaton::advance(const std::vector<uint32_t>& stacks, uint32_t c) {
+  std::vector<uint32_t> out;
+  for (uint32_t s : stacks) {
+    if (!is_top(s)) continue;
+    const Node n = nodes_[s];
+    if (g_.charsets[g_.elements[n.element].value].contains(c)) expand(n.element + 1, n.parent, out);
+  }
+  sort_unique(out);
+  return out;
+}
+
+std::vector<uint32_t> StackAutomaton::advance_all(const std::vector<uint32_t>& stacks) {
+  std::vector<uint32_t> out;
+  for (uint32_t s : stacks)
+    if (is_top(s)) expand(nodes_[s].element + 1, nodes_[s].parent, out);
+  sort_unique(out);
+  return out;
+}
+
+std::vector<uint32_t> StackAutomaton::filter(const std::vector<uint32_t>& stacks, uint32_t lo,
+                                             uint32_t hi) {
+  std::vector<uint32_t> out;
+  for (uint32_t s : stacks)
+    if (is_top(s) && g_.charsets[g_.elements[nodes_[s].element].value].overlaps(lo, hi))
+      out.push_back(s);
+  return out;
+}
+
+int32_t StackAutomaton::intern(std::vector<uint32_t> stacks, uint32_t partial, uint8_t pending,
+                               uint8_t length) {
+  if (stacks.empty()) return kDead;
+  if (stacks.size() > kMaxStacks)
+    throw Error("grammar: too ambiguous (more than " + std::to_string(kMaxStacks) +
+                " ways to read the text so far); simplify it");
+  std::string key(stacks.size() * 4 + 6, '\0');
+  std::memcpy(key.data(), stacks.data(), stacks.size() * 4);
+  std::memcpy(key.data() + stacks.size() * 4, &partial, 4);
+  key[key.size() - 2] = char(pending);
+  key.back() = char(length);
+  const auto [it, added] = state_ids_.try_emplace(std::move(key), int32_t(states_.size()));
+  if (!added) return it->second;
+  State s;
+  s.accepting = pending == 0 && stacks.front() == kEmptyStack;  // sorted: 0 comes first
+  s.reaches_context = std::binary_search(stacks.begin(), stacks.end(), kContext);
+  s.n_tops = uint32_t(stacks.size()) - (stacks.front() == kEmptyStack ? 1 : 0) -
+             (s.reaches_context ? 1 : 0);
+  s.stacks = std::move(stacks);
+  s.partial = partial;
+  s.pending = pending;
+  s.length = length;
+  reaches_context_.push_back(s.reaches_context);
+  states_.push_back(std::move(s));
+  transitions_.push_back(std::make_unique_for_overwrite<int32_t[]>(256));
+  std::fill_n(transitions_.back().get(), 256, -1);
+  return it->second;
+}
+
+uint32_t StackAutomaton::truncated(uint32_t stack, int depth) {
+  if (!is_top(stack)) return stack;
+  if (depth == 0) return kContext;
+  return node(nodes_[stack].element, truncated(nodes_[stack].parent, depth - 1));
+}
+
+int32_t StackAutomaton::compute_next(int32_t state, uint8_t byte) {
+  const State& s = states_[size_t(state)];
+  uint32_t bits;
+  int pending, length;
+  if (s.pending == 0) {
+    if (byte < 0x80) return intern(advance(s.stacks, byte));
+    if ((byte & 0xE0) == 0xC0)
+      bits = byte & 0x1F, length = 2;
+    else if ((byte & 0xF0) == 0xE0)
+      bits = byte & 0x0F, length = 3;
+    else if ((byte & 0xF8) == 0xF0)
+      bits = byte & 0x07, length = 4;
+    else
+      return kDead;  // a continuation byte without a start, or not UTF-8 at all
+    pending = length - 1;
+  } else if (s.length == kAnyRest) {
+    if ((byte & 0xC0) != 0x80) return kDead;
+    if (s.pending == 1) return intern(advance_all(s.stacks));
+    return intern(s.stacks, 0, uint8_t(s.pending - 1), kAnyRest);
+  } else {
+    if ((byte & 0xC0) != 0x80) return kDead;
+    bits = s.partial << 6 | (byte & 0x3F);
+    pending = s.pending - 1;
+    length = s.length;
+  }
+  // The code points that start with these bits; overlong encodings (a shorter form exists) and
+  // surrogates are not UTF-8.
+  static constexpr uint32_t kShortest[5] = {0, 0, 0x80, 0x800, 0x10000};
+  const uint32_t lo = std::max(bits << (6 * pending), kShortest[length]);
+  const uint32_t hi =
+      std::min((bits << (6 * pending)) | ((uint32_t(1) << (6 * pending)) - 1), kMaxCodepoint);
+  if (lo > hi || (lo >= 0xD800 && hi <= 0xDFFF)) return kDead;
+  if (pending == 0) return intern(advance(s.stacks, bits));
+  // Inside a character: keep the stacks that some code point with these leading bits can match.
+  std::vector<uint32_t> kept = filter(s.stacks, lo, hi);
+  // Once only continuation bytes can follow (no overlong or surrogate form is left to rule out)
+  // and every stack takes every such character (a string's "anything but a quote"), which
+  // character it is no longer matters: one state for all of them keeps the automaton small.
+  const bool rest_is_free = length == 2 || pending <= length - 2;
+  if (rest_is_free && std::all_of(kept.begin(), kept.end(), [&](uint32_t k) {
+        return g_.charsets[g_.elements[nodes_[k].element].value].covers(lo, hi);
+      }))
+    return intern(std::move(kept), 0, uint8_t(pending), kAnyRest);
+  return intern(std::move(kept), bits, uint8_t(pending), uint8_t(length));
+}
+
+}  // namespace minillm::grammar
