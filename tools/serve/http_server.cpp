@@ -148,6 +148,7 @@ void HttpServer::serve() {
 }
 
 void HttpServer::set_backend(std::unique_ptr<Backend> backend) {
+  backend->formats = std::make_unique<ResponseFormats>(backend->batcher->tokenizer());
   std::lock_guard lock(impl_->mutex);
   impl_->backend = std::move(backend);
 }
@@ -241,15 +242,15 @@ void HttpServer::Impl::generate(Endpoint endpoint, const httplib::Request& req,
   try {
     if (stopping) throw ApiError(503, "the server is shutting down", {}, "shutting_down");
     if (!be) throw ApiError(503, "the model is loading");
-    json body;
+    nlohmann::ordered_json body;
     try {
-      body = json::parse(req.body);
+      body = nlohmann::ordered_json::parse(req.body);
     } catch (const json::exception& e) {
       throw ApiError(400, std::string("the body is not valid JSON: ") + e.what(), {},
                      "invalid_json");
     }
-    auto r = std::make_shared<ParsedRequest>(
-        parse_request(endpoint, body, be->batcher->tokenizer(), be->chat_template, be->defaults));
+    auto r = std::make_shared<ParsedRequest>(parse_request(
+        endpoint, body, be->batcher->tokenizer(), be->chat_template, be->defaults, *be->formats));
 
     auto ch = std::make_shared<Channel>(r->n);
     BatcherRequest br;

@@ -32,7 +32,8 @@ struct Backend {
   std::unique_ptr<ContinuousBatcher> batcher;
   ChatTemplate chat_template;
   RequestDefaults defaults;
-  std::string model_id;  // the model file or folder name
+  std::string model_id;                           // the model file or folder name
+  std::unique_ptr<ResponseFormats> formats = {};  // made by set_backend
 };
 
 class HttpServer {

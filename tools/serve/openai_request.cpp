@@ -12,7 +12,8 @@
 namespace minillm::serve {
 namespace {
 
-using nlohmann::json;
+// Requests keep their object keys in order: a JSON Schema's properties are generated in it.
+using json = nlohmann::ordered_json;
 
 ApiError bad(const std::string& param, const std::string& message) {
   return ApiError(400, message, param, "invalid_value");
@@ -195,7 +196,8 @@ std::vector<int32_t> completion_prompt(const json& body, const Tokenizer& tokeni
 }  // namespace
 
 ParsedRequest parse_request(Endpoint endpoint, const json& body, const Tokenizer& tokenizer,
-                            const ChatTemplate& chat_template, const RequestDefaults& defaults) {
+                            const ChatTemplate& chat_template, const RequestDefaults& defaults,
+                            ResponseFormats& formats) {
   if (!body.is_object()) throw ApiError(400, "the request body must be a JSON object");
   const Fields f(body);
   ParsedRequest r;
@@ -250,17 +252,7 @@ ParsedRequest parse_request(Endpoint endpoint, const json& body, const Tokenizer
       if (!r.logprobs) throw bad("top_logprobs", "'top_logprobs' needs 'logprobs': true");
       r.top_logprobs = uint32_t(*t);
     }
-    if (const json* rf = f.get("response_format")) {
-      if (!rf->is_object() || !rf->contains("type") || !(*rf)["type"].is_string())
-        throw bad("response_format", "'response_format' must be an object with a 'type'");
-      const std::string type = (*rf)["type"].get<std::string>();
-      if (type == "json_object" || type == "json_schema")
-        throw ApiError(400, "'response_format' of type '" + type + "' is not supported yet",
-                       "response_format", "unsupported_value");
-      if (type != "text")
-        throw bad("response_format.type",
-                  "'response_format.type' must be text, json_object or json_schema");
-    }
+    if (const json* rf = f.get("response_format")) r.params.grammar = formats.constraint(*rf);
     try {
       r.prompt = chat_prompt_tokens(tokenizer, chat_template, read_messages(body));
     } catch (const ChatTemplateRaised& e) {

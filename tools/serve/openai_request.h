@@ -11,6 +11,7 @@
 #include "minillm/chat_template.h"
 #include "minillm/generate.h"
 #include "minillm/tokenizer.h"
+#include "response_format.h"
 
 namespace minillm::serve {
 
@@ -37,9 +38,9 @@ struct ParsedRequest {
 };
 
 // Throws ApiError (400) for wrong types, out-of-range values, a chat the template rejects and
-// unsupported options.
-ParsedRequest parse_request(Endpoint endpoint, const nlohmann::json& body,
+// unsupported options. `formats` compiles response_format (chat only).
+ParsedRequest parse_request(Endpoint endpoint, const nlohmann::ordered_json& body,
                             const Tokenizer& tokenizer, const ChatTemplate& chat_template,
-                            const RequestDefaults& defaults);
+                            const RequestDefaults& defaults, ResponseFormats& formats);
 
 }  // namespace minillm::serve
