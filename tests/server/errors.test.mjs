@@ -12,6 +12,14 @@ import {
 const hi = [{ role: 'user', content: 'hi' }];
 const chat = (extra) => ({ messages: hi, max_tokens: 2, ...extra });
 
+// A streamed chat request that runs for 2,000 tokens (the context is 2048); resolves with the
+// response once its headers arrived.
+function longStream(server, signal) {
+  return fetch(server.url + '/v1/chat/completions', {
+    method: 'POST', signal, headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(longChat(2000, { stream: true })) });
+}
+
 // The OpenAI error object; `param` (string or RegExp) is checked when given.
 function assertError(res, status, param, what = '') {
   assert.equal(res.status, status, `${what} status (body: ${res.text?.slice(0, 300)})`);
@@ -273,9 +281,7 @@ describe('queue full', () => {
   test('503 with Retry-After when the queue is full', async () => {
     // One long stream takes the only slot ...
     const abort = new AbortController();
-    const first = await fetch(server.url + '/v1/chat/completions', {
-      method: 'POST', signal: abort.signal, headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(longChat(2000, { stream: true })) });
+    const first = await longStream(server, abort.signal);
     assert.equal(first.status, 200);
     const reader = first.body.getReader();
     await reader.read();
@@ -311,9 +317,7 @@ describe('disconnects and idle connections', () => {
   test('a client leaving mid-stream cancels its generation and frees its slot', async () => {
     const m0 = await metrics(server);
     const abort = new AbortController();
-    const res = await fetch(server.url + '/v1/chat/completions', {
-      method: 'POST', signal: abort.signal, headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(longChat(2000, { stream: true })) });
+    const res = await longStream(server, abort.signal);
     assert.equal(res.status, 200);
     const reader = res.body.getReader();
     for (let i = 0; i < 3; i++) await reader.read();
@@ -343,9 +347,7 @@ describe('disconnects and idle connections', () => {
 describe('signals', () => {
   test('SIGTERM during an in-flight stream: exit 0 within 5 s, the stream ends', async () => {
     const server = await startServer({ parallel: 1, ctx: 2048 });
-    const res = await fetch(server.url + '/v1/chat/completions', {
-      method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(longChat(2000, { stream: true })) });
+    const res = await longStream(server);
     const reader = res.body.getReader();
     await reader.read();
     const drained = (async () => {

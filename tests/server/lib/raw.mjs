@@ -41,23 +41,29 @@ function statusOf(text) {
 }
 
 // Opens a connection and sends `bytes` (maybe none), then nothing more; resolves with the
-// milliseconds until the server closed it, or null if it stayed open for `withinMs`.
+// milliseconds until the server closed it, or null if it stayed open for `withinMs`. Rejects
+// when the connection is refused.
 export function idleConnection(server, bytes, withinMs) {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const start = Date.now();
+    let connected = false;
     const socket = net.connect(server.port, server.host);
     const timer = setTimeout(() => {
       socket.destroy();
       resolve(null);
     }, withinMs);
-    const closed = () => {
+    socket.on('close', () => {
       clearTimeout(timer);
-      resolve(Date.now() - start);
-    };
-    socket.on('close', closed);
-    socket.on('error', () => {});
+      if (connected) resolve(Date.now() - start);
+    });
+    socket.on('error', (err) => {
+      if (!connected) reject(new Error(`cannot connect: ${err.message}`));
+    });
     socket.on('data', () => {});
-    socket.on('connect', () => bytes && socket.write(bytes));
+    socket.on('connect', () => {
+      connected = true;
+      if (bytes) socket.write(bytes);
+    });
   });
 }
 

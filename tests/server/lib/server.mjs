@@ -159,7 +159,9 @@ export async function waitFor(predicate, ms, what) {
 
 // Parses Prometheus text: {"name{labels}": value, name: value}.
 export async function metrics(server) {
-  const res = await fetch(server.url + '/metrics');
+  const res = await fetch(server.url + '/metrics').catch((err) => {
+    throw new Error(`GET /metrics: ${err.cause?.message ?? err.message}`);
+  });
   if (res.status !== 200) throw new Error(`GET /metrics: ${res.status}`);
   const out = {};
   for (const line of (await res.text()).split('\n')) {
