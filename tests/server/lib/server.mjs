@@ -54,7 +54,7 @@ function commandLine(opts) {
   if (opts.maxQueue) args.push('--max-queue', String(opts.maxQueue));
   if (opts.timeout) args.push('--timeout', String(opts.timeout));
   if (opts.chatTemplate) args.push('--chat-template', opts.chatTemplate);
-  return [serverBinary(), args.concat(opts.extraArgs ?? [])];
+  return [serverBinary(), args];
 }
 
 const running = new Set();
@@ -63,7 +63,7 @@ process.on('exit', () => {
 });
 
 // Starts a server; resolves once it accepts connections and /health is 200.
-// opts: parallel, ctx, threads, apiKey, maxQueue, timeout, chatTemplate, model, extraArgs.
+// opts: parallel, ctx, threads, apiKey, maxQueue, timeout, chatTemplate, model.
 export async function startServer(opts = {}) {
   const [bin, args] = commandLine(opts);
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
