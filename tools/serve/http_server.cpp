@@ -4,8 +4,13 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <set>
 
 #include "api_error.h"
@@ -39,6 +44,30 @@ bool token_matches(const std::string& given, const std::string& key) {
   return CRYPTO_memcmp(a, b, sizeof a) == 0;
 }
 
+// cpp-httplib 0.11 (Debian 12) listens with a backlog of 5, so a burst of connections beyond that
+// waits for the client's SYN retry (1 s). Linux lets listen() be called again on the listening
+// socket to raise the backlog; the socket is found among this process's descriptors by its port.
+void raise_listen_backlog(int port) {
+  DIR* dir = opendir("/proc/self/fd");
+  if (!dir) return;
+  while (const dirent* e = readdir(dir)) {
+    const int fd = std::atoi(e->d_name);
+    int listening = 0;
+    socklen_t len = sizeof listening;
+    if (fd <= 2 || getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening)
+      continue;
+    sockaddr_storage addr{};
+    socklen_t alen = sizeof addr;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &alen) != 0) continue;
+    int bound = -1;
+    if (addr.ss_family == AF_INET) bound = ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+    if (addr.ss_family == AF_INET6)
+      bound = ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+    if (bound == port) ::listen(fd, SOMAXCONN);
+  }
+  closedir(dir);
+}
+
 // What the batcher's thread hands to the connection's thread, guarded by `mutex`.
 struct Channel {
   std::mutex mutex;
@@ -49,32 +78,34 @@ struct Channel {
   BatcherOutcome outcome;
 
   explicit Channel(uint32_t n) : choices(n), unsent(n) {}
-
-  void attach(BatcherRequest& r) {
-    r.on_text = [this](uint32_t c, std::string_view text) {
-      std::lock_guard lock(mutex);
-      choices[c].text += text;
-      unsent[c] += text;
-      changed.notify_all();
-    };
-    r.on_token = [this](const GeneratedToken& g) {
-      std::lock_guard lock(mutex);
-      choices[g.choice].tokens.push_back(g);
-    };
-    r.on_choice_end = [this](uint32_t c, const GenerateResult& result) {
-      std::lock_guard lock(mutex);
-      choices[c].finish_reason = finish_reason(result.stop);
-      choices[c].completion_tokens = result.stats.generated_tokens;
-      changed.notify_all();
-    };
-    r.on_end = [this](const BatcherOutcome& o) {
-      std::lock_guard lock(mutex);
-      outcome = o;
-      done = true;
-      changed.notify_all();
-    };
-  }
 };
+
+// The callbacks hold the channel: the batcher may still call them after the connection's thread
+// has given up on the request (a client gone, a shutdown), until it ends the request.
+void attach(const std::shared_ptr<Channel>& ch, BatcherRequest& r) {
+  r.on_text = [ch](uint32_t c, std::string_view text) {
+    std::lock_guard lock(ch->mutex);
+    ch->choices[c].text += text;
+    ch->unsent[c] += text;
+    ch->changed.notify_all();
+  };
+  r.on_token = [ch](const GeneratedToken& g) {
+    std::lock_guard lock(ch->mutex);
+    ch->choices[g.choice].tokens.push_back(g);
+  };
+  r.on_choice_end = [ch](uint32_t c, const GenerateResult& result) {
+    std::lock_guard lock(ch->mutex);
+    ch->choices[c].finish_reason = finish_reason(result.stop);
+    ch->choices[c].completion_tokens = result.stats.generated_tokens;
+    ch->changed.notify_all();
+  };
+  r.on_end = [ch](const BatcherOutcome& o) {
+    std::lock_guard lock(ch->mutex);
+    ch->outcome = o;
+    ch->done = true;
+    ch->changed.notify_all();
+  };
+}
 
 ApiError error_from(const BatcherOutcome& o) {
   if (o.error) {
@@ -108,7 +139,7 @@ struct HttpServer::Impl {
   }
 
   void routes();
-  void generate(Endpoint endpoint, const httplib::Request& req, httplib::Response& res);
+  void generate(Endpoint endpoint, const std::string& body, httplib::Response& res);
   void stream(const std::shared_ptr<Backend>& be, std::shared_ptr<ParsedRequest> r,
               std::shared_ptr<Channel> ch, std::shared_ptr<BatcherTicket> ticket,
               httplib::Response& res);
@@ -140,6 +171,7 @@ int HttpServer::bind() {
           : (s.http.bind_to_port(s.options.host, s.options.port) ? s.options.port : -1);
   if (port < 0)
     throw Error("cannot listen on " + s.options.host + ":" + std::to_string(s.options.port));
+  raise_listen_backlog(port);
   return port;
 }
 
@@ -228,15 +260,33 @@ void HttpServer::Impl::routes() {
         {"id", be->model_id}, {"object", "model"}, {"created", 0}, {"owned_by", "mini-llm"}};
     send_json(res, 200, {{"object", "list"}, {"data", json::array({model})}});
   });
-  http.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
-    generate(Endpoint::Chat, req, res);
-  });
-  http.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
-    generate(Endpoint::Completions, req, res);
-  });
+  // Bodies are read here, not by cpp-httplib, which does not limit a chunked body's size.
+  for (const auto& [path, endpoint] : {std::pair{"/v1/chat/completions", Endpoint::Chat},
+                                       std::pair{"/v1/completions", Endpoint::Completions}}) {
+    http.Post(path, [this, endpoint = endpoint](const httplib::Request& req, httplib::Response& res,
+                                                const httplib::ContentReader& read) {
+      std::string body;
+      bool too_large = req.has_header("Content-Length") &&
+                       std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10) >
+                           options.max_body;
+      const bool complete = !too_large && read([&](const char* data, size_t n) {
+        too_large = body.size() + n > options.max_body;
+        if (!too_large) body.append(data, n);
+        return !too_large;
+      });
+      if (too_large) {
+        res.set_header("Connection", "close");
+        return send_error(res,
+                          ApiError(413, "the request body is larger than the server accepts (" +
+                                            std::to_string(options.max_body) + " bytes)"));
+      }
+      if (!complete) return send_error(res, ApiError(400, "the request body could not be read"));
+      generate(endpoint, body, res);
+    });
+  }
 }
 
-void HttpServer::Impl::generate(Endpoint endpoint, const httplib::Request& req,
+void HttpServer::Impl::generate(Endpoint endpoint, const std::string& request_body,
                                 httplib::Response& res) {
   const auto be = current_backend();
   try {
@@ -244,7 +294,7 @@ void HttpServer::Impl::generate(Endpoint endpoint, const httplib::Request& req,
     if (!be) throw ApiError(503, "the model is loading");
     nlohmann::ordered_json body;
     try {
-      body = nlohmann::ordered_json::parse(req.body);
+      body = nlohmann::ordered_json::parse(request_body);
     } catch (const json::exception& e) {
       throw ApiError(400, std::string("the body is not valid JSON: ") + e.what(), {},
                      "invalid_json");
@@ -259,7 +309,7 @@ void HttpServer::Impl::generate(Endpoint endpoint, const httplib::Request& req,
     br.n_choices = r->n;
     br.logprobs = r->logprobs;
     br.top_logprobs = r->top_logprobs;
-    ch->attach(br);
+    attach(ch, br);
     std::shared_ptr<BatcherTicket> ticket;
     try {
       ticket = be->batcher->submit(std::move(br));
