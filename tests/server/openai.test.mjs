@@ -229,6 +229,52 @@ describe('chat completions', () => {
     assert.ok(Number.isInteger(cached), 'cached_tokens present');
     assert.ok(cached > 0 && cached <= again.usage.prompt_tokens, `cached_tokens ${cached}`);
   });
+
+  test('response_format json_object: every answer is a JSON object', async () => {
+    let complete = 0;
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const res = await client.chat.completions.create({
+        model: modelId, messages: story, seed, temperature: 1, max_tokens: 300,
+        response_format: { type: 'json_object' } });
+      const text = res.choices[0].message.content;
+      assert.match(text, /^\s*\{/, 'starts as an object even when cut');
+      if (res.choices[0].finish_reason !== 'stop') continue;  // cut by max_tokens
+      ++complete;
+      const value = JSON.parse(text);
+      assert.equal(typeof value, 'object', text);
+      assert.ok(value !== null && !Array.isArray(value), text);
+    }
+    assert.ok(complete >= 1, 'at least one answer completed its object');
+  });
+
+  test('response_format json_schema: properties in schema order, types and bounds hold', async () => {
+    const schema = {
+      type: 'object', additionalProperties: false, required: ['name', 'age', 'pet'],
+      properties: { name: { type: 'string', maxLength: 12 },
+                    age: { type: 'integer', minimum: 1, maximum: 99 },
+                    pet: { enum: ['cat', 'dog'] } } };
+    for (const seed of [4, 5, 6]) {
+      const res = await client.chat.completions.create({
+        model: modelId, messages: story, seed, temperature: 1, max_tokens: 200,
+        response_format: { type: 'json_schema', json_schema: { name: 'person', schema } } });
+      assert.equal(res.choices[0].finish_reason, 'stop', res.choices[0].message.content);
+      const value = JSON.parse(res.choices[0].message.content);
+      assert.deepEqual(Object.keys(value), ['name', 'age', 'pet']);
+      assert.ok(typeof value.name === 'string' && value.name.length <= 12);
+      assert.ok(Number.isInteger(value.age) && value.age >= 1 && value.age <= 99);
+      assert.ok(['cat', 'dog'].includes(value.pet));
+    }
+  });
+
+  test('response_format: a schema keyword the converter lacks is a 400 naming it', async () => {
+    await assert.rejects(
+      client.chat.completions.create({
+        model: modelId, messages: story, max_tokens: 5,
+        response_format: { type: 'json_schema',
+                           json_schema: { name: 'x', schema: { type: 'object', patternProperties: { a: {} } } } } }),
+      (err) => err.status === 400 && /patternProperties/.test(err.message) &&
+               err.param === 'response_format.json_schema.schema');
+  });
 });
 
 describe('completions', () => {
