@@ -309,9 +309,9 @@ describe('queue full', () => {
   });
 });
 
-describe('disconnects and idle connections', () => {
+describe('disconnects', () => {
   let server;
-  before(async () => (server = await startServer({ parallel: 2, ctx: 2048, timeout: 1 })));
+  before(async () => (server = await startServer({ parallel: 2, ctx: 2048 })));
   after(() => stopServer(server, assert));
 
   test('a client leaving mid-stream cancels its generation and frees its slot', async () => {
@@ -333,6 +333,13 @@ describe('disconnects and idle connections', () => {
                       metricSum(m0, 'minillm_generated_tokens_total');
     assert.ok(generated < 2000, `stopped early: ${generated} tokens, ${Date.now() - left} ms`);
   });
+
+});
+
+describe('idle connections', () => {
+  let server;
+  before(async () => (server = await startServer({ parallel: 1, ctx: 256, timeout: 1 })));
+  after(() => stopServer(server, assert));
 
   test('an idle connection is closed after --timeout 1', async () => {
     for (const bytes of [null, 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n']) {
