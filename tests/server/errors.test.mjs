@@ -2,6 +2,7 @@
 // requests, memory over 1,000 requests, disconnects, idle connections, signals.
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { hostileCorpus } from './lib/corpus.mjs';
 import { idleConnection, postLarge, rawExchange } from './lib/raw.mjs';
@@ -348,6 +349,20 @@ describe('idle connections', () => {
       assert.ok(ms >= 500, `closed by the timeout, not at once (${ms} ms)`);
     }
     assert.equal((await fetch(server.url + '/health')).status, 200);
+  });
+
+  test('an idle server uses no CPU (no thread spins)', async () => {
+    // utime + stime of the process, in clock ticks (fields 14 and 15 of /proc/PID/stat).
+    const ticks = () => {
+      const stat = readFileSync(`/proc/${server.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return Number(fields[11]) + Number(fields[12]);
+    };
+    await fetch(server.url + '/health');
+    const before = ticks();
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const used = ticks() - before;
+    assert.ok(used <= 2, `${used} ticks (1/100 s) of CPU in 2 s of idling`);
   });
 });
 
