@@ -33,6 +33,7 @@
 #include "minillm/error.h"
 #include "minillm/generate.h"
 #include "minillm/generate_batch.h"
+#include "minillm/grammar.h"
 #include "minillm/gguf.h"
 #include "minillm/model.h"
 #include "minillm/runtime.h"
