@@ -256,7 +256,7 @@ TEST(GrammarFuzz, Llama2Vocabulary) {
 TEST(GrammarFuzz, Llama3Vocabulary) {
   const auto path = test::shared_file("vocab/ggml-vocab-llama3.gguf");
   REQUIRE_SHARED_FILE(path);
-  fuzz_classics(Tokenizer::from_file(path), 100);
+  fuzz_classics(Tokenizer::from_file(path), 200);
 }
 
 }  // namespace

@@ -44,6 +44,22 @@ void append_utf8(std::string& out, uint32_t cp) {
   }
 }
 
+bool next_utf8(std::string_view text, size_t& pos, uint32_t& cp) {
+  if (pos >= text.size()) return false;
+  const auto c = uint8_t(text[pos]);
+  const size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+  if (len == 0 || pos + len > text.size()) return false;
+  uint32_t v = len == 1 ? c : c & (0x7F >> len);
+  for (size_t i = 1; i < len; ++i) {
+    const auto b = uint8_t(text[pos + i]);
+    if ((b & 0xC0) != 0x80) return false;
+    v = v << 6 | (b & 0x3F);
+  }
+  cp = v;
+  pos += len;
+  return true;
+}
+
 std::string gbnf_literal(std::string_view bytes) {
   std::string out = "\"";
   for (char c : bytes) {

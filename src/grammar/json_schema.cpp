@@ -576,18 +576,11 @@ class SchemaConverter {
     std::vector<Node> trie(1);
     for (const std::string& name : names) {
       std::vector<uint32_t> cps;
-      std::string rest;
-      size_t at = 0;
       bool plain = true;
-      while (at < name.size()) {  // names with characters our keys cannot write never collide
-        const auto c = uint8_t(name[at]);
-        const size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : 4;
-        uint32_t cp = len == 1 ? c : c & (0x7F >> len);
-        for (size_t k = 1; k < len && at + k < name.size(); ++k)
-          cp = cp << 6 | (uint8_t(name[at + k]) & 0x3F);
-        if (cp < 0x20 || cp == '"' || cp == '\\') plain = false;
+      for (size_t at = 0; at < name.size() && plain;) {
+        uint32_t cp = 0;
+        plain = grammar::next_utf8(name, at, cp) && cp >= 0x20 && cp != '"' && cp != '\\';
         cps.push_back(cp);
-        at += len;
       }
       if (!plain) continue;
       size_t n = 0;

@@ -143,12 +143,8 @@ class RegexConverter {
   }
 
   uint32_t utf8_char() {
-    const auto c = uint8_t(peek());
-    const int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (len == 0 || pos_ + size_t(len) > p_.size()) fail("invalid UTF-8");
-    uint32_t cp = len == 1 ? c : c & (0x7F >> len);
-    for (int i = 1; i < len; ++i) cp = cp << 6 | (uint8_t(p_[pos_ + size_t(i)]) & 0x3F);
-    pos_ += size_t(len);
+    uint32_t cp;
+    if (!next_utf8(p_, pos_, cp)) fail("invalid UTF-8");
     return cp;
   }
 
