@@ -16,6 +16,7 @@ namespace minillm::grammar {
 namespace {
 
 constexpr int kMaxRepetition = 10000;  // {m,n} bounds beyond this are refused (rule explosion)
+constexpr int kMaxNesting = 256;       // deeper groups are refused (the parser recurses)
 
 using Sequence = std::vector<Element>;
 
@@ -162,11 +163,14 @@ class GbnfParser {
         ++pos_;
         seq.push_back({ElementKind::Chars, charset({{0, kMaxCodepoint}}, false)});
       } else if (c == '(') {
+        if (++depth_ > kMaxNesting)
+          fail("groups nested more than " + std::to_string(kMaxNesting) + " deep");
         ++pos_;
         skip_space(true);
         auto alternatives = parse_alternatives(rule, true);
         if (peek() != ')') fail("expected ')'");
         ++pos_;
+        --depth_;
         seq.push_back({ElementKind::Rule, new_rule(rule, std::move(alternatives))});
       } else if (is_name_char(c)) {
         const size_t at = pos_;
@@ -352,6 +356,7 @@ class GbnfParser {
   std::string_view text_;
   size_t pos_ = 0;
   int generated_ = 0;
+  int depth_ = 0;  // groups open at the current position
   std::vector<RuleDraft> rules_;
   std::unordered_map<std::string, uint32_t> ids_;
   std::vector<CharSet> charsets_;

@@ -158,9 +158,11 @@ class RegexConverter {
         else
           fail("a group of the form (?...) other than (?:...)");
       }
+      if (++depth_ > 128) fail("groups nested more than 128 deep");
       std::string inner = alternatives();
       if (peek() != ')') fail("an unterminated group");
       ++pos_;
+      --depth_;
       return "(" + inner + ")";
     }
     if (c == '[') return char_class();
@@ -222,6 +224,7 @@ class RegexConverter {
   std::string_view p_;
   const std::string& any_char_;
   size_t pos_ = 0;
+  int depth_ = 0;  // groups open at the current position
 };
 
 }  // namespace
