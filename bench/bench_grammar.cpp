@@ -11,6 +11,7 @@
 // (later requests with the same grammar, as a server keeps it). Targets: median <= 50 us, max
 // <= 1 ms. The shared data folder comes from MINILLM_SHARED_DIR, else ../shared.
 #include <benchmark/benchmark.h>
+
 #include <time.h>
 
 #include <algorithm>
@@ -22,17 +23,13 @@
 #include <string>
 #include <vector>
 
+#include "bench_data.h"
 #include "minillm/grammar.h"
 #include "minillm/tokenizer.h"
 
 namespace {
 
-std::filesystem::path shared_file(const std::string& relative) {
-  if (const char* env = std::getenv("MINILLM_SHARED_DIR"); env && *env)
-    return std::filesystem::path(env) / relative;
-  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "shared" /
-         relative;
-}
+using minillm::bench::shared_file;
 
 double thread_seconds() {
   timespec t;

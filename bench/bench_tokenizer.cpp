@@ -12,16 +12,12 @@
 #include <string>
 #include <vector>
 
+#include "bench_data.h"
 #include "minillm/tokenizer.h"
 
 namespace {
 
-std::filesystem::path shared_file(const std::string& relative) {
-  if (const char* env = std::getenv("MINILLM_SHARED_DIR"); env && *env)
-    return std::filesystem::path(env) / relative;
-  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "shared" /
-         relative;
-}
+using minillm::bench::shared_file;
 
 std::string english_text(size_t bytes) {
   static const char* const kWords[] = {

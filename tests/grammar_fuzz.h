@@ -41,6 +41,13 @@ inline FuzzStats fuzz_grammar(const Grammar& grammar, const Tokenizer& tok, int 
     return !tok.is_end_of_generation(t) && type != TokenType::Control &&
            type != TokenType::Unknown && type != TokenType::Unused;
   };
+  std::vector<int32_t> closers;  // the tokens that are exactly '"', '}', ']' or a newline
+  for (const char* c : {"\"", "}", "]", "\n"})
+    for (int32_t t = 0; t < n_vocab; ++t)
+      if (is_text_token(t) && tok.token_to_piece(t) == c) {
+        closers.push_back(t);
+        break;
+      }
   for (int step = 0; step < steps; ++step) {
     const std::vector<uint64_t> mask = m.allowed_tokens();
     std::vector<int32_t> allowed;
@@ -93,8 +100,8 @@ inline FuzzStats fuzz_grammar(const Grammar& grammar, const Tokenizer& tok, int 
     // Next token: random, but often the shortest of a few or one that closes a string or a
     // bracket (so that texts finish within the walk).
     int32_t next = allowed[rng() % allowed.size()];
-    const uint64_t choice = rng() % 3;
-    for (int k = 0; k < 24 && choice > 0; ++k) {
+    const uint64_t choice = rng() % 4;
+    for (int k = 0; k < 24 && (choice == 1 || choice == 2); ++k) {
       const int32_t other = allowed[rng() % allowed.size()];
       const std::string piece = tok.token_to_piece(other);
       if (choice == 1 && piece.size() < tok.token_to_piece(next).size()) next = other;
@@ -103,6 +110,12 @@ inline FuzzStats fuzz_grammar(const Grammar& grammar, const Tokenizer& tok, int 
         break;
       }
     }
+    if (choice == 3)
+      for (int32_t closer : closers)
+        if (bit(mask, closer)) {
+          next = closer;
+          break;
+        }
     m.accept(next);
     const std::string piece = tok.token_to_piece(next);
     text += piece;

@@ -4,11 +4,14 @@
 // token the grammar forbids is an error, not silently wrong output.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "grammar_test_util.h"
 #include "minillm/batch_session.h"
 #include "minillm/error.h"
 #include "minillm/generate.h"
 #include "minillm/generate_batch.h"
+#include "minillm/minillm_c.h"
 #include "test_data.h"
 #include "test_util.h"
 
@@ -94,6 +97,44 @@ TEST(GrammarGenerate, ProcessorForcingAForbiddenTokenIsAnError) {
               generate(session, f.tokenizer, "Once", p);
             }).find("bound to a vocabulary of 258 tokens"),
             std::string::npos);
+}
+
+TEST(GrammarGenerate, CApi) {
+  minillm_model* model = nullptr;
+  ASSERT_EQ(minillm_model_load(test::shared_file("models/stories260K.gguf").c_str(), &model),
+            MINILLM_OK);
+  minillm_grammar* grammar = nullptr;
+  EXPECT_EQ(minillm_grammar_from_gbnf(model, "root ::= \"a\" b\n", &grammar),
+            MINILLM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(grammar, nullptr);
+  EXPECT_STREQ(minillm_last_error(), "grammar line 1, column 14: undefined rule 'b'");
+  EXPECT_EQ(
+      minillm_grammar_from_json_schema(model, R"({"type": "string", "format": "ipv4"})", &grammar),
+      MINILLM_ERR_UNSUPPORTED);
+  ASSERT_EQ(minillm_grammar_from_json_schema(
+                model, R"({"type": "object", "properties": {"n": {"type": "integer"}},
+                           "required": ["n"]})",
+                &grammar),
+            MINILLM_OK);
+  minillm_session* session = nullptr;
+  ASSERT_EQ(minillm_session_new(model, 512, 1, &session), MINILLM_OK);
+  minillm_sampling params = minillm_sampling_default();
+  params.max_tokens = 200;
+  std::string text;
+  ASSERT_EQ(minillm_generate_constrained(
+                session, "Once upon a time", &params, grammar,
+                [](const char* piece, size_t len, int32_t, void* user) {
+                  static_cast<std::string*>(user)->append(piece, len);
+                  return 1;
+                },
+                &text),
+            MINILLM_OK);
+  const auto parsed = nlohmann::json::parse(text, nullptr, false);
+  ASSERT_FALSE(parsed.is_discarded()) << text;
+  EXPECT_TRUE(parsed.at("n").is_number_integer()) << text;
+  minillm_session_free(session);
+  minillm_grammar_free(grammar);
+  minillm_model_free(model);
 }
 
 }  // namespace

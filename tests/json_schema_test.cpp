@@ -213,6 +213,21 @@ TEST(JsonSchema, ImpossibleSchemasAreRefused) {
           .find("JSON Schema can never be satisfied"),
       std::string::npos);
   EXPECT_NE(error("{not json").find("JSON Schema: not valid JSON"), std::string::npos);
+  std::string deep;
+  for (int i = 0; i < 5000; ++i) deep += R"({"items": )";
+  deep += "{}" + std::string(5000, '}');
+  EXPECT_EQ(error(deep.c_str()), "JSON Schema: nested more than 128 deep");
+  std::string chain = R"({"$defs": {)";
+  for (int i = 0; i < 3000; ++i)
+    chain +=
+        "\"d" + std::to_string(i) + R"(": {"$ref": "#/$defs/d)" + std::to_string(i + 1) + "\"}, ";
+  chain += R"("d3000": {"type": "null"}}, "$ref": "#/$defs/d0"})";
+  EXPECT_NE(error(chain.c_str()).find("nested more than 512 deep is not supported"),
+            std::string::npos);
+  const std::string nested = std::string(1000, '(') + "a" + std::string(1000, ')');
+  EXPECT_EQ(
+      error((R"({"type": "string", "pattern": ")" + nested + R"("})").c_str()),
+      "JSON Schema pattern '" + nested + "': groups nested more than 128 deep is not supported");
   EXPECT_EQ(error(R"({"$ref": "#/$defs/missing"})"),
             "JSON Schema at #: the $ref '#/$defs/missing' points nowhere");
 }

@@ -34,6 +34,7 @@
 #include "minillm/generate.h"
 #include "minillm/generate_batch.h"
 #include "minillm/gguf.h"
+#include "minillm/grammar.h"
 #include "minillm/model.h"
 #include "minillm/runtime.h"
 #include "minillm/safetensors.h"

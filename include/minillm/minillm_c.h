@@ -43,6 +43,7 @@ extern "C" {
 
 typedef struct minillm_model minillm_model;
 typedef struct minillm_session minillm_session;
+typedef struct minillm_grammar minillm_grammar;
 
 /* The kinds of minillm::Error (include/minillm/error.h), one to one, after MINILLM_OK. */
 typedef enum {
@@ -131,6 +132,24 @@ minillm_status minillm_eval(minillm_session* session, const int32_t* ids, size_t
 minillm_status minillm_generate(minillm_session* session, const char* prompt,
                                 const minillm_sampling* params, minillm_piece_fn on_piece,
                                 void* user);
+
+/* A grammar the output must match, bound to the model's vocabulary (include/minillm/grammar.h):
+ * GBNF text (start rule "root"), or a JSON Schema (NUL-terminated JSON text; NULL = any JSON
+ * object). A grammar error, an unsupported keyword or a schema that can never be satisfied gives
+ * a status (INVALID_ARGUMENT / UNSUPPORTED) and the message in minillm_last_error(). One grammar
+ * may serve many generations, also from several threads; free it after the last. */
+minillm_status minillm_grammar_from_gbnf(const minillm_model* model, const char* gbnf,
+                                         minillm_grammar** out);
+minillm_status minillm_grammar_from_json_schema(const minillm_model* model, const char* schema,
+                                                minillm_grammar** out);
+void minillm_grammar_free(minillm_grammar* grammar); /* NULL is ignored */
+
+/* minillm_generate with the output constrained to `grammar` (NULL = none): generation also ends
+ * as soon as the grammar is complete. */
+minillm_status minillm_generate_constrained(minillm_session* session, const char* prompt,
+                                            const minillm_sampling* params,
+                                            const minillm_grammar* grammar,
+                                            minillm_piece_fn on_piece, void* user);
 
 #ifdef __cplusplus
 }

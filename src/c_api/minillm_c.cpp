@@ -28,6 +28,10 @@ struct minillm_session {
   minillm::Tokenizer tokenizer;  // shares the model's (immutable) tokenizer
 };
 
+struct minillm_grammar {
+  std::shared_ptr<minillm::GrammarConstraint> constraint;
+};
+
 namespace {
 
 using minillm::Error;
@@ -242,9 +246,44 @@ minillm_status minillm_eval(minillm_session* session, const int32_t* ids, size_t
   });
 }
 
+minillm_status minillm_grammar_from_gbnf(const minillm_model* model, const char* gbnf,
+                                         minillm_grammar** out) {
+  return guarded([&] {
+    require(model, "minillm_grammar_from_gbnf", "model");
+    require(gbnf, "minillm_grammar_from_gbnf", "gbnf");
+    require(out, "minillm_grammar_from_gbnf", "out");
+    *out = nullptr;
+    auto grammar = minillm::Grammar::parse(gbnf);
+    *out = new minillm_grammar{minillm::GrammarConstraint::create(grammar, model->tokenizer)};
+  });
+}
+
+minillm_status minillm_grammar_from_json_schema(const minillm_model* model, const char* schema,
+                                                minillm_grammar** out) {
+  return guarded([&] {
+    require(model, "minillm_grammar_from_json_schema", "model");
+    require(out, "minillm_grammar_from_json_schema", "out");
+    *out = nullptr;
+    auto grammar =
+        schema ? minillm::Grammar::from_json_schema(schema) : minillm::Grammar::any_json_object();
+    *out = new minillm_grammar{minillm::GrammarConstraint::create(grammar, model->tokenizer)};
+  });
+}
+
+void minillm_grammar_free(minillm_grammar* grammar) {
+  delete grammar;
+}
+
 minillm_status minillm_generate(minillm_session* session, const char* prompt,
                                 const minillm_sampling* params, minillm_piece_fn on_piece,
                                 void* user) {
+  return minillm_generate_constrained(session, prompt, params, nullptr, on_piece, user);
+}
+
+minillm_status minillm_generate_constrained(minillm_session* session, const char* prompt,
+                                            const minillm_sampling* params,
+                                            const minillm_grammar* grammar,
+                                            minillm_piece_fn on_piece, void* user) {
   return guarded([&] {
     require(session, "minillm_generate", "session");
     require(prompt, "minillm_generate", "prompt");
@@ -258,6 +297,7 @@ minillm_status minillm_generate(minillm_session* session, const char* prompt,
     gp.sampling.repeat_penalty = s.repeat_penalty;
     gp.sampling.seed = s.seed;
     gp.add_bos = session->session.n_past() == 0;  // BOS starts a sequence, not a continuation
+    if (grammar) gp.grammar = grammar->constraint;
     minillm::TokenCallback callback;
     if (on_piece) {
       callback = [&](std::string_view text, int32_t token) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "grammar/gbnf_text.h"
 #include "grammar/grammar_check.h"
 #include "grammar/grammar_rules.h"
 #include "minillm/error.h"
@@ -15,6 +16,7 @@ namespace minillm::grammar {
 namespace {
 
 constexpr int kMaxRepetition = 10000;  // {m,n} bounds beyond this are refused (rule explosion)
+constexpr int kMaxNesting = 256;       // deeper groups are refused (the parser recurses)
 
 using Sequence = std::vector<Element>;
 
@@ -161,11 +163,14 @@ class GbnfParser {
         ++pos_;
         seq.push_back({ElementKind::Chars, charset({{0, kMaxCodepoint}}, false)});
       } else if (c == '(') {
+        if (++depth_ > kMaxNesting)
+          fail("groups nested more than " + std::to_string(kMaxNesting) + " deep");
         ++pos_;
         skip_space(true);
         auto alternatives = parse_alternatives(rule, true);
         if (peek() != ')') fail("expected ')'");
         ++pos_;
+        --depth_;
         seq.push_back({ElementKind::Rule, new_rule(rule, std::move(alternatives))});
       } else if (is_name_char(c)) {
         const size_t at = pos_;
@@ -297,15 +302,8 @@ class GbnfParser {
           fail(std::string("unknown escape '\\") + e + "'");
       }
     }
-    const int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (len == 0 || pos_ + size_t(len) > text_.size()) fail("invalid UTF-8");
-    uint32_t cp = len == 1 ? c : c & (0x7F >> len);
-    for (int i = 1; i < len; ++i) {
-      const auto b = uint8_t(text_[pos_ + size_t(i)]);
-      if ((b & 0xC0) != 0x80) fail("invalid UTF-8");
-      cp = cp << 6 | (b & 0x3F);
-    }
-    pos_ += size_t(len);
+    uint32_t cp;
+    if (!next_utf8(text_, pos_, cp)) fail("invalid UTF-8");
     return cp;
   }
 
@@ -358,6 +356,7 @@ class GbnfParser {
   std::string_view text_;
   size_t pos_ = 0;
   int generated_ = 0;
+  int depth_ = 0;  // groups open at the current position
   std::vector<RuleDraft> rules_;
   std::unordered_map<std::string, uint32_t> ids_;
   std::vector<CharSet> charsets_;
@@ -365,49 +364,6 @@ class GbnfParser {
 };
 
 }  // namespace
-
-std::vector<CharRange> normalize_ranges(std::vector<CharRange> ranges, bool negated) {
-  std::sort(ranges.begin(), ranges.end());
-  std::vector<CharRange> merged;
-  for (const CharRange& r : ranges) {
-    if (!merged.empty() && r.lo <= merged.back().hi + 1)
-      merged.back().hi = std::max(merged.back().hi, r.hi);
-    else
-      merged.push_back(r);
-  }
-  if (!negated) return merged;
-  std::vector<CharRange> complement;
-  uint32_t next = 0;
-  for (const CharRange& r : merged) {
-    if (r.lo > next) complement.push_back({next, r.lo - 1});
-    next = r.hi + 1;
-  }
-  if (next <= kMaxCodepoint) complement.push_back({next, kMaxCodepoint});
-  return complement;
-}
-
-CharSet::CharSet(std::vector<CharRange> sorted_ranges) : ranges(std::move(sorted_ranges)) {
-  for (const CharRange& r : ranges)
-    for (uint32_t c = r.lo; c <= r.hi && c < 128; ++c) ascii[c / 64] |= uint64_t(1) << (c % 64);
-}
-
-bool CharSet::contains(uint32_t c) const {
-  if (c < 128) return (ascii[c / 64] >> (c % 64)) & 1;
-  return overlaps(c, c);
-}
-
-bool CharSet::overlaps(uint32_t lo, uint32_t hi) const {
-  // First range ending at or after lo; it overlaps when it starts at or before hi.
-  const auto it = std::lower_bound(ranges.begin(), ranges.end(), lo,
-                                   [](const CharRange& r, uint32_t v) { return r.hi < v; });
-  return it != ranges.end() && it->lo <= hi;
-}
-
-bool CharSet::covers(uint32_t lo, uint32_t hi) const {
-  const auto it = std::lower_bound(ranges.begin(), ranges.end(), lo,
-                                   [](const CharRange& r, uint32_t v) { return r.hi < v; });
-  return it != ranges.end() && it->lo <= lo && hi <= it->hi;
-}
 
 }  // namespace minillm::grammar
 

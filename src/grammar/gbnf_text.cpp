@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include <utf8proc.h>
+
 namespace minillm::grammar {
 namespace {
 
@@ -27,21 +29,20 @@ std::string class_char(uint32_t cp) {
 }  // namespace
 
 void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += char(cp);
-  } else if (cp < 0x800) {
-    out += char(0xC0 | (cp >> 6));
-    out += char(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += char(0xE0 | (cp >> 12));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  } else {
-    out += char(0xF0 | (cp >> 18));
-    out += char(0x80 | ((cp >> 12) & 0x3F));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  }
+  utf8proc_uint8_t bytes[4];
+  const auto n = utf8proc_encode_char(utf8proc_int32_t(cp), bytes);
+  out.append(reinterpret_cast<const char*>(bytes), size_t(n));
+}
+
+bool next_utf8(std::string_view text, size_t& pos, uint32_t& cp) {
+  if (pos >= text.size()) return false;
+  utf8proc_int32_t c;
+  const auto n = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(text.data() + pos),
+                                  utf8proc_ssize_t(text.size() - pos), &c);
+  if (n <= 0) return false;
+  cp = uint32_t(c);
+  pos += size_t(n);
+  return true;
 }
 
 std::string gbnf_literal(std::string_view bytes) {

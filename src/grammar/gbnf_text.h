@@ -14,6 +14,9 @@ namespace minillm::grammar {
 std::string gbnf_literal(std::string_view bytes);              // "..." matching exactly these bytes
 std::string gbnf_class(const std::vector<CharRange>& ranges);  // [...] (ranges non-empty)
 void append_utf8(std::string& out, uint32_t cp);
+// Reads the UTF-8 character at text[pos] into cp and moves pos past it; false (pos unchanged) for
+// a malformed or truncated one.
+bool next_utf8(std::string_view text, size_t& pos, uint32_t& cp);
 
 // Characters as they appear inside a JSON string: the ranges that stand for themselves, and the
 // escapes for the quote, the backslash, tab, newline and carriage return in `ranges` (other

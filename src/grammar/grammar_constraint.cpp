@@ -37,7 +37,7 @@ struct GrammarConstraint::Impl {
   // Stacks are cut to this many entries for the masks shared between contexts: deep enough that
   // few tokens (a string's closing quote and what follows it, ...) need the rest of the stack.
   static constexpr int kKnownDepth = 3;
-  static constexpr size_t kMaxMaskBytes = size_t(64) << 20;  // then the state cache starts over
+  static constexpr size_t kMaxMaskBytes = size_t(64) << 20;  // then a cache starts over
 
   // The tokens a truncated stack allows whatever lies below it, and those that reach below it
   // (then the whole stack decides).
@@ -53,7 +53,8 @@ struct GrammarConstraint::Impl {
   std::shared_ptr<const GrammarVocabulary> vocab;
   std::mutex mutex;
   StackAutomaton automaton;
-  std::unordered_map<uint32_t, LocalMask> local_masks;       // by truncated stack
+  std::unordered_map<uint32_t, LocalMask> local_masks;  // by truncated stack
+  size_t local_bytes = 0;
   std::unordered_map<int32_t, std::vector<uint64_t>> masks;  // by state
   size_t mask_bytes = 0;
   std::vector<int32_t> at;    // walk(): the state after each prefix length
@@ -103,6 +104,8 @@ struct GrammarConstraint::Impl {
   const LocalMask& local_mask(uint32_t truncated_stack) {
     auto it = local_masks.find(truncated_stack);
     if (it != local_masks.end()) return it->second;
+    if (local_bytes > kMaxMaskBytes) local_masks.clear(), local_bytes = 0;
+    local_bytes += n_words() * 8;
     LocalMask local;
     local.allowed.assign(n_words(), 0);
     walk(automaton.state_of(truncated_stack), local.allowed, &local.needs_context);

@@ -24,6 +24,7 @@ using json = nlohmann::ordered_json;
 constexpr int kMaxIntegerDigits = 16;
 constexpr int kMaxFractionDigits = 16;
 constexpr int64_t kIntegerLimit = 9999999999999999;  // 16 digits
+constexpr int kMaxSchemaDepth = 128;                 // JSON nesting of the schema text
 
 // Shared rules, added when first used.
 const std::map<std::string, std::string>& primitive_rules() {
@@ -250,6 +251,16 @@ class SchemaConverter {
 
   // A GBNF expression matching the JSON text of the values valid against `s`.
   std::string visit(const json& s, const std::string& where, const std::string& hint) {
+    // References chain subschemas deeper than the text nests them.
+    if (++depth_ > 4 * kMaxSchemaDepth)
+      unsupported(where, "subschemas (through $ref) nested more than " +
+                             std::to_string(4 * kMaxSchemaDepth) + " deep");
+    std::string out = visit_schema(s, where, hint);
+    --depth_;
+    return out;
+  }
+
+  std::string visit_schema(const json& s, const std::string& where, const std::string& hint) {
     if (s.is_boolean()) {
       if (!s.get<bool>()) unsatisfiable(where, "the schema is false");
       return primitive("value");
@@ -576,18 +587,11 @@ class SchemaConverter {
     std::vector<Node> trie(1);
     for (const std::string& name : names) {
       std::vector<uint32_t> cps;
-      std::string rest;
-      size_t at = 0;
       bool plain = true;
-      while (at < name.size()) {  // names with characters our keys cannot write never collide
-        const auto c = uint8_t(name[at]);
-        const size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : 4;
-        uint32_t cp = len == 1 ? c : c & (0x7F >> len);
-        for (size_t k = 1; k < len && at + k < name.size(); ++k)
-          cp = cp << 6 | (uint8_t(name[at + k]) & 0x3F);
-        if (cp < 0x20 || cp == '"' || cp == '\\') plain = false;
+      for (size_t at = 0; at < name.size() && plain;) {
+        uint32_t cp = 0;
+        plain = grammar::next_utf8(name, at, cp) && cp >= 0x20 && cp != '"' && cp != '\\';
         cps.push_back(cp);
-        at += len;
       }
       if (!plain) continue;
       size_t n = 0;
@@ -677,6 +681,7 @@ class SchemaConverter {
   std::vector<std::pair<std::string, std::string>> rules_;
   std::set<std::string> defined_{"root"};
   std::map<std::string, std::string> ref_rules_;
+  int depth_ = 0;  // visit() calls in progress
 };
 
 }  // namespace
@@ -687,6 +692,16 @@ std::string json_schema_to_gbnf(std::string_view schema_json) {
     schema = json::parse(schema_json);
   } catch (const json::exception& e) {
     throw Error(std::string("JSON Schema: not valid JSON: ") + e.what());
+  }
+  // The converter recurses into subschemas (and dumps const / enum values recursively).
+  std::vector<std::pair<const json*, int>> todo{{&schema, 1}};
+  while (!todo.empty()) {
+    const auto [value, depth] = todo.back();
+    todo.pop_back();
+    if (depth > kMaxSchemaDepth)
+      throw Error("JSON Schema: nested more than " + std::to_string(kMaxSchemaDepth) + " deep");
+    if (value->is_structured())
+      for (const json& child : *value) todo.push_back({&child, depth + 1});
   }
   return SchemaConverter(std::move(schema)).convert();
 }

@@ -143,12 +143,8 @@ class RegexConverter {
   }
 
   uint32_t utf8_char() {
-    const auto c = uint8_t(peek());
-    const int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (len == 0 || pos_ + size_t(len) > p_.size()) fail("invalid UTF-8");
-    uint32_t cp = len == 1 ? c : c & (0x7F >> len);
-    for (int i = 1; i < len; ++i) cp = cp << 6 | (uint8_t(p_[pos_ + size_t(i)]) & 0x3F);
-    pos_ += size_t(len);
+    uint32_t cp;
+    if (!next_utf8(p_, pos_, cp)) fail("invalid UTF-8");
     return cp;
   }
 
@@ -162,9 +158,11 @@ class RegexConverter {
         else
           fail("a group of the form (?...) other than (?:...)");
       }
+      if (++depth_ > 128) fail("groups nested more than 128 deep");
       std::string inner = alternatives();
       if (peek() != ')') fail("an unterminated group");
       ++pos_;
+      --depth_;
       return "(" + inner + ")";
     }
     if (c == '[') return char_class();
@@ -226,6 +224,7 @@ class RegexConverter {
   std::string_view p_;
   const std::string& any_char_;
   size_t pos_ = 0;
+  int depth_ = 0;  // groups open at the current position
 };
 
 }  // namespace
