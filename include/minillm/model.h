@@ -25,12 +25,14 @@ struct ModelConfig {
   uint32_t n_head = 0;                 // query heads
   uint32_t n_head_kv = 0;              // key/value heads (n_head / n_head_kv queries share one)
   uint32_t head_dim = 0;               // width of one head
-  uint32_t n_ff = 0;                   // feed-forward hidden width
+  uint32_t n_ff = 0;                   // feed-forward hidden width (of each expert)
   uint32_t n_rot = 0;                  // leading dimensions of each head that RoPE rotates
   float rms_eps = 1e-5f;               // RMSNorm epsilon
   float rope_theta = 10000.0f;         // RoPE base frequency
   float rope_freq_scale = 1.0f;        // linear RoPE scaling: positions are multiplied by this
   uint32_t sliding_window = 0;         // attention window in tokens (Mistral v0.1); 0 = unlimited
+  uint32_t n_expert = 0;               // feed-forward experts per block (Mixtral); 0 = dense
+  uint32_t n_expert_used = 0;          // experts each token is routed to (top k)
   bool tied_embeddings = false;        // output projection reuses the token embedding
   bool has_rope_freq_factors = false;  // per-dimension RoPE divisors (Llama 3.1 rope_freqs)
   int32_t bos_token = -1;              // -1 = none

@@ -13,7 +13,7 @@
 #include "minillm/gguf.h"
 #include "minillm/model.h"
 #include "minillm/tokenizer.h"
-#include "model/llama_layout.h"
+#include "model/arch/llama_tensors.h"
 #include "model/load_hf.h"
 #include "model/model_impl.h"
 #include "model/quantize_weights.h"

@@ -10,7 +10,7 @@
 #include "minillm/runtime.h"
 #include "minillm/session.h"
 #include "model/kv_cache.h"
-#include "model/llama_graph.h"
+#include "model/arch/llama_forward.h"
 
 namespace minillm {
 

@@ -6,8 +6,9 @@
 #include "kernels/quant.h"
 #include "minillm/error.h"
 #include "minillm/gguf.h"
+#include "model/arch/gguf_keys.h"
+#include "model/arch/llama_tensors.h"
 #include "model/config_check.h"
-#include "model/llama_layout.h"
 #include "model/load_gguf.h"
 
 namespace minillm {
@@ -92,32 +93,30 @@ ModelConfig read_gguf_config(const GGUFFile& f) {
   if (const GGUFValue* n = f.find("general.name"); n && n->type() == GGUFType::STRING)
     c.name = n->as<std::string>();
   const std::string p = c.architecture + ".";
-  c.n_ctx_train = read_u32(f, p + "context_length");
-  c.n_embd = read_u32(f, p + "embedding_length");
-  c.n_layer = read_u32(f, p + "block_count");
-  c.n_ff = read_u32(f, p + "feed_forward_length");
-  c.n_head = read_u32(f, p + "attention.head_count");
-  c.n_head_kv = read_u32_or(f, p + "attention.head_count_kv", c.n_head);
-  c.head_dim = read_u32_or(f, p + "attention.key_length", 0);
-  if (c.head_dim != 0 && read_u32_or(f, p + "attention.value_length", c.head_dim) != c.head_dim)
+  for (const HParamKey& k : kHParamKeys) {
+    const std::string key = p + k.suffix;
+    if (k.required)
+      c.*k.u32 = read_u32(f, key);
+    else if (k.u32)
+      c.*k.u32 = read_u32_or(f, key, k.default_from ? c.*k.default_from : c.*k.u32);
+    else
+      c.*k.f32 = read_f32_or(f, key, c.*k.f32);
+  }
+  if (c.head_dim != 0 && read_u32_or(f, p + gguf_key::kValueLength, c.head_dim) != c.head_dim)
     throw Error(ErrorKind::Unsupported,
                 f.source_name() + ": different key and value head sizes are not supported");
-  c.n_rot = read_u32_or(f, p + "rope.dimension_count", 0);
-  c.rms_eps = read_f32_or(f, p + "attention.layer_norm_rms_epsilon", 1e-5f);
-  c.rope_theta = read_f32_or(f, p + "rope.freq_base", 10000.0f);
-  c.sliding_window = read_u32_or(f, p + "attention.sliding_window", 0);
 
-  const std::string scaling = f.get_or<std::string>(p + "rope.scaling.type", "none");
+  const std::string scaling = f.get_or<std::string>(p + gguf_key::kRopeScalingType, "none");
   if (scaling == "linear") {
-    const float factor = read_f32_or(f, p + "rope.scaling.factor", 1.0f);
+    const float factor = read_f32_or(f, p + gguf_key::kRopeScalingFactor, 1.0f);
     if (!(factor > 0.0f))
       throw Error(ErrorKind::BadFile, f.source_name() + ": RoPE scaling factor must be positive");
     c.rope_freq_scale = 1.0f / factor;
   } else if (scaling != "none") {
     throw Error(ErrorKind::Unsupported,
                 f.source_name() + ": RoPE scaling type '" + scaling + "' is not supported yet");
-  } else if (f.has(p + "rope.scale_linear")) {  // the older key for the same thing
-    const float factor = read_f32_or(f, p + "rope.scale_linear", 1.0f);
+  } else if (f.has(p + gguf_key::kRopeScaleLinear)) {
+    const float factor = read_f32_or(f, p + gguf_key::kRopeScaleLinear, 1.0f);
     if (!(factor > 0.0f))
       throw Error(ErrorKind::BadFile, f.source_name() + ": RoPE scaling factor must be positive");
     c.rope_freq_scale = 1.0f / factor;

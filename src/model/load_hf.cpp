@@ -12,7 +12,7 @@
 #include "minillm/error.h"
 #include "minillm/safetensors.h"
 #include "model/config_check.h"
-#include "model/llama_layout.h"
+#include "model/arch/llama_tensors.h"
 
 namespace minillm {
 namespace {

@@ -7,7 +7,7 @@
 #include "minillm/error.h"
 #include "minillm/gguf.h"
 #include "minillm/sampler.h"
-#include "model/llama_layout.h"
+#include "model/arch/llama_tensors.h"
 #include "quantize/tensor_quantizer.h"
 
 namespace minillm {

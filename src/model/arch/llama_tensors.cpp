@@ -1,8 +1,9 @@
-#include "model/llama_layout.h"
+#include "model/arch/llama_tensors.h"
 
 #include "kernels/matmul.h"
 #include "minillm/error.h"
 #include "minillm/gguf.h"
+#include "model/arch/gguf_keys.h"
 
 namespace minillm {
 
@@ -52,25 +53,25 @@ std::string hf_layer_prefix(uint32_t layer) {
 void write_llama_metadata(GGUFWriter& w, const ModelConfig& c) {
   w.set("general.architecture", "llama");
   w.set("general.name", c.name.c_str());
-  w.set("llama.vocab_size", c.n_vocab);
-  w.set("llama.context_length", c.n_ctx_train);
-  w.set("llama.embedding_length", c.n_embd);
-  w.set("llama.block_count", c.n_layer);
-  w.set("llama.feed_forward_length", c.n_ff);
-  w.set("llama.attention.head_count", c.n_head);
-  w.set("llama.attention.head_count_kv", c.n_head_kv);
-  if (c.head_dim != c.n_embd / c.n_head) {
-    w.set("llama.attention.key_length", c.head_dim);
-    w.set("llama.attention.value_length", c.head_dim);
+  const std::string p = "llama.";
+  w.set(p + gguf_key::kVocabSize, c.n_vocab);
+  for (const HParamKey& k : kHParamKeys) {
+    const std::string key = p + k.suffix;
+    if (k.f32) {
+      w.set(key, c.*k.f32);
+      continue;
+    }
+    const uint32_t v = c.*k.u32;
+    if (k.written == KeyWritten::UnlessZero && v == 0) continue;
+    if (k.written == KeyWritten::UnlessDerived && v == c.n_embd / c.n_head) continue;
+    w.set(key, v);
+    // mini-llm's heads have equal key and value widths.
+    if (k.written == KeyWritten::UnlessDerived) w.set(p + gguf_key::kValueLength, v);
   }
-  w.set("llama.rope.dimension_count", c.n_rot);
-  w.set("llama.rope.freq_base", c.rope_theta);
-  w.set("llama.attention.layer_norm_rms_epsilon", c.rms_eps);
   if (c.rope_freq_scale != 1.0f) {
-    w.set("llama.rope.scaling.type", "linear");
-    w.set("llama.rope.scaling.factor", 1.0f / c.rope_freq_scale);
+    w.set(p + gguf_key::kRopeScalingType, "linear");
+    w.set(p + gguf_key::kRopeScalingFactor, 1.0f / c.rope_freq_scale);
   }
-  if (c.sliding_window) w.set("llama.attention.sliding_window", c.sliding_window);
 }
 
 std::string shape_text(const std::vector<uint64_t>& shape) {
