@@ -69,7 +69,8 @@ class Model {
   ~Model();
 
   const ModelConfig& config() const;
-  // Bytes of all weights that a forward pass reads (for bandwidth figures).
+  // Bytes of the weights that a forward pass reads per token (for bandwidth figures); of a
+  // mixture of experts, only the experts a token is routed to.
   uint64_t weight_bytes() const;
 
   struct Impl;  // weights and the file mapping; see src/model/model_impl.h

@@ -127,6 +127,7 @@ ConvertResult convert_hf_to_gguf(const std::filesystem::path& folder,
   add.matrix("token_embd.weight", wt.token_embd);
   for (uint32_t i = 0; i < c.n_layer; ++i)
     for (const LlamaLayerTensor& t : kLlamaLayerTensors) {
+      if (!t.in(c)) continue;
       const std::string name = gguf_block_prefix(i) + t.gguf;
       if (t.vector)
         add.vector(name, wt.layers[i].*t.vector);

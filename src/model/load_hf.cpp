@@ -11,8 +11,8 @@
 #include "kernels/quant.h"
 #include "minillm/error.h"
 #include "minillm/safetensors.h"
-#include "model/config_check.h"
 #include "model/arch/llama_tensors.h"
+#include "model/config_check.h"
 
 namespace minillm {
 namespace {
@@ -140,6 +140,7 @@ std::unique_ptr<Model::Impl> load_hf_folder(const std::filesystem::path& folder)
   w.layers.resize(c.n_layer);
   for (uint32_t i = 0; i < c.n_layer; ++i)
     for (const LlamaLayerTensor& t : kLlamaLayerTensors) {
+      if (!t.in(c)) continue;
       const std::string name = hf_layer_prefix(i) + t.hf;
       if (t.vector)
         w.layers[i].*t.vector = b.vector(name, llama_dim(c, t.rows));

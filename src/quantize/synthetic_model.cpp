@@ -59,6 +59,7 @@ std::vector<TensorSpec> tensor_specs(const ModelConfig& c) {
   t.push_back({"token_embd.weight", {c.n_embd, c.n_vocab}, 1.0f});
   for (uint32_t l = 0; l < c.n_layer; ++l)
     for (const LlamaLayerTensor& lt : kLlamaLayerTensors) {
+      if (!lt.in(c)) continue;
       const uint64_t rows = llama_dim(c, lt.rows), cols = llama_dim(c, lt.cols);
       const std::string name = gguf_block_prefix(l) + lt.gguf;
       if (lt.vector)

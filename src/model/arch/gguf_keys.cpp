@@ -20,4 +20,10 @@ const HParamKey kHParamKeys[13] = {
     {"expert_used_count", &C::n_expert_used, nullptr, false, W::UnlessZero},
 };
 
+const MoeVariantKey kMoeVariantKeys[5] = {{"expert_shared_count", 0},
+                                          {"expert_gating_func", 1},  // llama.cpp's "softmax"
+                                          {"expert_weights_scale", 1},
+                                          {"expert_weights_norm", 1},
+                                          {"expert_group_count", 0}};
+
 }  // namespace minillm

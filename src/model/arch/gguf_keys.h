@@ -35,10 +35,15 @@ inline constexpr char kValueLength[] = "attention.value_length";     // must equ
 inline constexpr char kRopeScalingType[] = "rope.scaling.type";      // "none" or "linear"
 inline constexpr char kRopeScalingFactor[] = "rope.scaling.factor";  // 1 / rope_freq_scale
 inline constexpr char kRopeScaleLinear[] = "rope.scale_linear";      // the older spelling
-// Mixture-of-experts variants mini-llm does not run: their presence is an error.
-inline constexpr const char* kUnsupportedMoe[] = {"expert_shared_count", "expert_gating_func",
-                                                  "expert_weights_scale", "expert_weights_norm",
-                                                  "expert_group_count"};
 }  // namespace gguf_key
+
+// Keys of mixture-of-experts variants other than Mixtral's, with the value that means "as
+// Mixtral" (softmax gating, no shared experts, no scaling, weights renormalised); any other value
+// is an error.
+struct MoeVariantKey {
+  const char* suffix;
+  double mixtral;
+};
+extern const MoeVariantKey kMoeVariantKeys[5];
 
 }  // namespace minillm

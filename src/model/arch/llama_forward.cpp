@@ -49,8 +49,10 @@ void llama_forward(const Model::Impl& model, KvCache& cache, ForwardScratch& s,
   grow(s.v, n_tok * kv_w);
   grow(s.att, n_tok * q_w);
   grow(s.proj, n_tok * d);
-  grow(s.gate, size_t(n_tok) * c.n_ff);
-  grow(s.up, size_t(n_tok) * c.n_ff);
+  if (c.n_expert == 0) {  // a mixture of experts has its own buffers
+    grow(s.gate, size_t(n_tok) * c.n_ff);
+    grow(s.up, size_t(n_tok) * c.n_ff);
+  }
   const size_t n_attention_chunks = size_t(std::max(n_threads, 1)) * 4;
   grow(s.scores, n_attention_chunks * (c.n_head / c.n_head_kv) * longest);
   grow(s.cos, n_tok * n_pairs);
@@ -106,13 +108,17 @@ void llama_forward(const Model::Impl& model, KvCache& cache, ForwardScratch& s,
     project(L.wo, s.att.data(), n_tok, s.proj.data(), n_threads);
     for (size_t i = 0; i < n_tok * d; ++i) s.x[i] += s.proj[i];
 
-    // Feed-forward block (SwiGLU).
+    // Feed-forward block (SwiGLU; or a mixture of SwiGLU experts).
     for (uint32_t t = 0; t < n_tok; ++t)
       kernels::rms_norm(&s.x[t * d], L.ffn_norm.data(), &s.xn[t * d], d, c.rms_eps);
-    project_all<2>({{{&L.w_gate, s.gate.data()}, {&L.w_up, s.up.data()}}}, s.xn.data(), n_tok,
-                   n_threads);
-    swiglu_parallel(s.gate.data(), s.up.data(), size_t(n_tok) * c.n_ff, n_threads);
-    project(L.w_down, s.gate.data(), n_tok, s.proj.data(), n_threads);
+    if (c.n_expert > 0) {
+      moe_feed_forward(c, L, s.xn.data(), n_tok, s.moe, s.proj.data(), n_threads);
+    } else {
+      project_all<2>({{{&L.w_gate, s.gate.data()}, {&L.w_up, s.up.data()}}}, s.xn.data(), n_tok,
+                     n_threads);
+      swiglu_parallel(s.gate.data(), s.up.data(), size_t(n_tok) * c.n_ff, n_threads);
+      project(L.w_down, s.gate.data(), n_tok, s.proj.data(), n_threads);
+    }
     for (size_t i = 0; i < n_tok * d; ++i) s.x[i] += s.proj[i];
   }
 

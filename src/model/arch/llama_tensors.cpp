@@ -21,6 +21,8 @@ uint32_t llama_dim(const ModelConfig& c, LlamaDim d) {
       return c.n_head;
     case LlamaDim::KVHeads:
       return c.n_head_kv;
+    case LlamaDim::Experts:
+      return c.n_expert;
     case LlamaDim::None:
       break;
   }
@@ -29,7 +31,8 @@ uint32_t llama_dim(const ModelConfig& c, LlamaDim d) {
 
 using D = LlamaDim;
 using L = LayerWeights;
-const LlamaLayerTensor kLlamaLayerTensors[9] = {
+using F = LlamaLayerTensor::Ffn;
+const LlamaLayerTensor kLlamaLayerTensors[10] = {
     {"attn_norm.weight", "input_layernorm.weight", D::Embd, D::None, nullptr, &L::attn_norm,
      D::None},
     {"attn_q.weight", "self_attn.q_proj.weight", D::QWidth, D::Embd, &L::wq, nullptr, D::Heads},
@@ -38,10 +41,28 @@ const LlamaLayerTensor kLlamaLayerTensors[9] = {
     {"attn_output.weight", "self_attn.o_proj.weight", D::Embd, D::QWidth, &L::wo, nullptr, D::None},
     {"ffn_norm.weight", "post_attention_layernorm.weight", D::Embd, D::None, nullptr, &L::ffn_norm,
      D::None},
-    {"ffn_gate.weight", "mlp.gate_proj.weight", D::FF, D::Embd, &L::w_gate, nullptr, D::None},
-    {"ffn_up.weight", "mlp.up_proj.weight", D::FF, D::Embd, &L::w_up, nullptr, D::None},
-    {"ffn_down.weight", "mlp.down_proj.weight", D::Embd, D::FF, &L::w_down, nullptr, D::None},
+    {"ffn_gate.weight", "mlp.gate_proj.weight", D::FF, D::Embd, &L::w_gate, nullptr, D::None,
+     F::Dense},
+    {"ffn_up.weight", "mlp.up_proj.weight", D::FF, D::Embd, &L::w_up, nullptr, D::None, F::Dense},
+    {"ffn_down.weight", "mlp.down_proj.weight", D::Embd, D::FF, &L::w_down, nullptr, D::None,
+     F::Dense},
+    {"ffn_gate_inp.weight", "block_sparse_moe.gate.weight", D::Experts, D::Embd, &L::router,
+     nullptr, D::None, F::Moe},
 };
+
+const ExpertTensor kExpertTensors[3] = {
+    {"ffn_gate_exps.weight", "ffn_gate", "w1", D::FF, D::Embd, &ExpertWeights::gate},
+    {"ffn_down_exps.weight", "ffn_down", "w2", D::Embd, D::FF, &ExpertWeights::down},
+    {"ffn_up_exps.weight", "ffn_up", "w3", D::FF, D::Embd, &ExpertWeights::up},
+};
+
+std::string ExpertTensor::gguf_single_name(uint32_t layer, uint32_t expert) const {
+  return gguf_block_prefix(layer) + gguf_single + "." + std::to_string(expert) + ".weight";
+}
+std::string ExpertTensor::hf_name(uint32_t layer, uint32_t expert) const {
+  return hf_layer_prefix(layer) + "block_sparse_moe.experts." + std::to_string(expert) + "." + hf +
+         ".weight";
+}
 
 std::string gguf_block_prefix(uint32_t layer) {
   return "blk." + std::to_string(layer) + ".";
