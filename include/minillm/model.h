@@ -61,9 +61,10 @@ struct LoadOptions {
 class Model {
  public:
   // Loads a .gguf file or a Hugging Face model folder (config.json + model.safetensors or a
-  // sharded model.safetensors.index.json; LlamaForCausalLM / MistralForCausalLM). Throws
-  // minillm::Error naming the key or tensor on any inconsistency: unknown architecture,
-  // contradicting hyperparameters, missing tensors, wrong shapes, weight types without a kernel.
+  // sharded model.safetensors.index.json; LlamaForCausalLM / MistralForCausalLM /
+  // MixtralForCausalLM). Throws minillm::Error naming the key or tensor on any inconsistency:
+  // unknown architecture, contradicting hyperparameters, missing tensors, wrong shapes, weight
+  // types without a kernel.
   static std::shared_ptr<const Model> load(const std::filesystem::path& path,
                                            const LoadOptions& options = {});
   ~Model();
