@@ -9,6 +9,7 @@
 
 #include "eigen_reference.h"
 #include "logit_metrics.h"
+#include "minillm/batch_session.h"
 #include "minillm/error.h"
 #include "minillm/model.h"
 #include "minillm/session.h"
@@ -109,6 +110,49 @@ TEST_P(ForwardReference, BatchingAndThreadsAgree) {
   }
   const auto one_thread = eval_all(model, KvCacheType::F32, 1, 512);
   EXPECT_EQ(0, std::memcmp(one_thread.data(), one.data(), one.size() * sizeof(float)));
+}
+
+// A sequence's logits in a BatchSession beside another sequence (its tokens routed together with
+// the other's, expert by expert) are bit for bit those of a Session alone, with the same splits
+// of its own tokens. Q8_0 weights: the integer kernels, whose paths depend on the row count.
+TEST_P(ForwardReference, BatchSessionEqualsSessionsAlone) {
+  TinyModelSpec spec = GetParam().spec;
+  spec.type = TensorType::Q8_0;
+  const auto path = test::write_tiny_model(spec, GetParam().name);
+  const auto model = Model::load(path);
+  std::filesystem::remove(path);
+  const std::vector<int32_t> other = {5, 6, 7, 8, 9, 10, 11, 12, 13};
+  auto alone = [&](const std::vector<int32_t>& ids) {
+    Session s(model, {.n_ctx = 64, .kv_type = KvCacheType::F16, .n_threads = 2});
+    std::vector<float> out;
+    for (size_t at = 0; at < ids.size(); at += 8) {  // the same splits as below
+      const size_t n = std::min<size_t>(8, ids.size() - at);
+      const auto l = s.eval(std::span<const int32_t>(&ids[at], n), true);
+      out.insert(out.end(), l.begin(), l.end());
+    }
+    return out;
+  };
+  const auto want_a = alone(kTokens), want_b = alone(other);
+  BatchSession batch(model, {.n_seq_ctx = 64, .kv_type = KvCacheType::F16, .n_threads = 2});
+  const SeqId a = batch.add(), b = batch.add();
+  std::vector<float> got_a, got_b;
+  for (size_t at = 0; at < kTokens.size(); at += 8) {
+    std::vector<SequenceInput> in = {{a, std::span<const int32_t>(&kTokens[at], 8), true}};
+    if (at < other.size())
+      in.push_back(
+          {b, std::span<const int32_t>(&other[at], std::min<size_t>(8, other.size() - at)), true});
+    batch.eval(in);
+    const auto la = batch.logits(0);
+    got_a.insert(got_a.end(), la.begin(), la.end());
+    if (in.size() > 1) {
+      const auto lb = batch.logits(1);
+      got_b.insert(got_b.end(), lb.begin(), lb.end());
+    }
+  }
+  ASSERT_EQ(got_a.size(), want_a.size());
+  ASSERT_EQ(got_b.size(), want_b.size());
+  EXPECT_EQ(0, std::memcmp(got_a.data(), want_a.data(), want_a.size() * sizeof(float)));
+  EXPECT_EQ(0, std::memcmp(got_b.data(), want_b.data(), want_b.size() * sizeof(float)));
 }
 
 TinyModelSpec moe(uint32_t n_expert, uint32_t k, bool split = false) {
