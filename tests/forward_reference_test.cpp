@@ -95,21 +95,28 @@ TEST_P(ForwardReference, Q8WeightsStayCloseToTheFloat64Forward) {
   std::filesystem::remove(path);
 }
 
-// One batch, token by token and a batch of 5 agree closely; 1 and 2 threads bitwise.
+// One batch, token by token and a batch of 5 agree closely; 1 and 2 threads bitwise. F32 weights
+// (float products) and Q8_0 (packed, integer products; decoding fuses the chosen experts' gate
+// and up products into one pass).
 TEST_P(ForwardReference, BatchingAndThreadsAgree) {
-  const auto path = test::write_tiny_model(GetParam().spec, GetParam().name);
-  const auto model = Model::load(path);
-  std::filesystem::remove(path);
-  const auto one = eval_all(model, KvCacheType::F32, 2, 512);
-  for (uint32_t n_batch : {1u, 5u}) {
-    const auto split = eval_all(model, KvCacheType::F32, 2, n_batch);
-    double max_diff = 0;
-    for (size_t i = 0; i < one.size(); ++i)
-      max_diff = std::max(max_diff, std::abs(double(split[i]) - double(one[i])));
-    EXPECT_LE(max_diff, 1e-4) << "n_batch " << n_batch;
+  for (TensorType type : {TensorType::F32, TensorType::Q8_0}) {
+    SCOPED_TRACE(type_name(type));
+    TinyModelSpec spec = GetParam().spec;
+    spec.type = type;
+    const auto path = test::write_tiny_model(spec, GetParam().name);
+    const auto model = Model::load(path);
+    std::filesystem::remove(path);
+    const auto one = eval_all(model, KvCacheType::F32, 2, 512);
+    for (uint32_t n_batch : {1u, 5u}) {
+      const auto split = eval_all(model, KvCacheType::F32, 2, n_batch);
+      double max_diff = 0;
+      for (size_t i = 0; i < one.size(); ++i)
+        max_diff = std::max(max_diff, std::abs(double(split[i]) - double(one[i])));
+      EXPECT_LE(max_diff, 1e-4) << "n_batch " << n_batch;
+    }
+    const auto one_thread = eval_all(model, KvCacheType::F32, 1, 512);
+    EXPECT_EQ(0, std::memcmp(one_thread.data(), one.data(), one.size() * sizeof(float)));
   }
-  const auto one_thread = eval_all(model, KvCacheType::F32, 1, 512);
-  EXPECT_EQ(0, std::memcmp(one_thread.data(), one.data(), one.size() * sizeof(float)));
 }
 
 // A sequence's logits in a BatchSession beside another sequence (its tokens routed together with

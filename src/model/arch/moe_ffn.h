@@ -25,13 +25,13 @@ void route_token(const float* logits, uint32_t n_expert, uint32_t k, ExpertChoic
 // Buffers of one batch, reused between calls.
 struct MoeScratch {
   using Floats = kernels::AlignedVector<float>;
-  Floats logits;                     // (n_tok, n_expert) router outputs
-  std::vector<ExpertChoice> chosen;  // (n_tok, k)
-  std::vector<uint32_t> rows;        // tokens routed to the expert at hand
-  std::vector<float> row_weights;    // their weights
-  Floats in;                         // (rows, n_embd) those tokens' inputs, gathered
-  Floats gate, up;                   // (rows, n_ff)
-  Floats out;                        // (rows, n_embd) the expert's outputs
+  Floats logits;                                // (n_tok, n_expert) router outputs
+  std::vector<ExpertChoice> chosen;             // (n_tok, k)
+  std::vector<std::vector<uint32_t>> rows;      // (n_expert) the tokens routed to each expert
+  std::vector<std::vector<float>> row_weights;  // (n_expert) their weights
+  Floats in;                                    // (rows, n_embd) an expert's tokens' inputs
+  Floats gate, up;  // (experts sharing a pass + 1, n_tok, n_ff) hidden activations
+  Floats out;       // (rows, n_embd) an expert's outputs
 };
 
 // out (n_tok × n_embd) = Σ over each token's chosen experts of weight · expert(xn). Tokens are
