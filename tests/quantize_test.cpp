@@ -78,6 +78,55 @@ TEST(QuantMix, MediumKMixGivesMoreBitsToTheDocumentedLayers) {
   EXPECT_FALSE(parse_quant_target("q4_z").has_value());
 }
 
+// Mixtures of experts as llama.cpp's mixes treat them: the router stays F32, the experts' down
+// projections (3-D or one tensor per expert) count as ffn_down, and with 8 experts attn_k and
+// attn_v take Q8_0.
+TEST(QuantMix, ExpertTensors) {
+  for (const char* t : {"q4_0", "q4_k_m", "q8_0", "iq4_xs"})
+    EXPECT_EQ(tensor_type_for(*parse_quant_target(t), "blk.3.ffn_gate_inp.weight", 2, 4096, 32, 8),
+              TensorType::F32)
+        << t;
+  const QuantTarget km = *parse_quant_target("q4_k_m");
+  EXPECT_EQ(tensor_type_for(km, "blk.0.ffn_down_exps.weight", 3, 14336, 32, 8), TensorType::Q6_K);
+  EXPECT_EQ(tensor_type_for(km, "blk.5.ffn_down_exps.weight", 3, 14336, 32, 8), TensorType::Q4_K);
+  EXPECT_EQ(tensor_type_for(km, "blk.0.ffn_down.5.weight", 2, 14336, 32, 8), TensorType::Q6_K);
+  EXPECT_EQ(tensor_type_for(km, "blk.0.ffn_up_exps.weight", 3, 4096, 32, 8), TensorType::Q4_K);
+  const QuantTarget q4 = *parse_quant_target("q4_0");
+  EXPECT_EQ(tensor_type_for(q4, "blk.5.attn_k.weight", 2, 4096, 32, 8), TensorType::Q8_0);
+  EXPECT_EQ(tensor_type_for(q4, "blk.5.attn_v.weight", 2, 4096, 32, 8), TensorType::Q8_0);
+  EXPECT_EQ(tensor_type_for(q4, "blk.5.attn_q.weight", 2, 4096, 32, 8), TensorType::Q4_0);
+  EXPECT_EQ(tensor_type_for(q4, "blk.5.attn_v.weight", 2, 4096, 32, 4), TensorType::Q4_0);
+  EXPECT_EQ(tensor_type_for(*parse_quant_target("f16"), "blk.5.attn_v.weight", 2, 4096, 32, 8),
+            TensorType::F16);
+}
+
+// synth writes a mixture of experts that loads and runs; quantize keeps its router F32.
+TEST(SyntheticModel, MixtureOfExperts) {
+  const auto f32 = test::temp_path("synth_moe.gguf"), q = test::temp_path("synth_moe_q.gguf");
+  write_synthetic_model(
+      {*find_model_shape("moe-tiny"), *parse_quant_target("f32"), 1, std::nullopt, 2}, f32);
+  quantize_model(f32, q, *parse_quant_target("q8_0"), 2);
+  const GGUFFile file = GGUFFile::open(q);
+  EXPECT_EQ(file.find_tensor("blk.1.ffn_gate_inp.weight")->type, TensorType::F32);
+  EXPECT_EQ(file.find_tensor("blk.1.ffn_up_exps.weight")->type, TensorType::Q8_0);
+  EXPECT_EQ(file.find_tensor("blk.1.ffn_up_exps.weight")->shape,
+            (std::vector<uint64_t>{64, 128, 4}));
+  for (const auto& path : {f32, q}) {
+    const auto model = Model::load(path);
+    EXPECT_EQ(model->config().n_expert, 4u);
+    EXPECT_EQ(model->config().n_expert_used, 2u);
+    Session s(model, {.n_ctx = 16, .n_threads = 2});
+    const auto logits = s.eval(std::vector<int32_t>{1, 2, 3, 4, 5});
+    for (float x : logits) ASSERT_TRUE(std::isfinite(x));
+  }
+  std::filesystem::remove(f32);
+  std::filesystem::remove(q);
+  const auto mixtral = find_model_shape("mixtral-8x7b");
+  ASSERT_TRUE(mixtral);
+  EXPECT_EQ(mixtral->n_expert, 8u);
+  EXPECT_EQ(mixtral->n_ff, 14336u);
+}
+
 std::vector<float> read_f32(const std::filesystem::path& path) {
   const std::string bytes = test::read_file_bytes(path);
   std::vector<float> v(bytes.size() / 4);

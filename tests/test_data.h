@@ -18,9 +18,14 @@
 
 namespace minillm::test {
 
-// The source tree: this header is tests/test_data.h.
+// The source tree: CMake passes it (a compiler cache's base_dir makes __FILE__ relative to the
+// build folder, which is not where tests run); else this header is tests/test_data.h.
 inline std::filesystem::path source_dir() {
+#ifdef MINILLM_SOURCE_DIR
+  return MINILLM_SOURCE_DIR;
+#else
   return std::filesystem::path(__FILE__).parent_path().parent_path();
+#endif
 }
 
 inline std::filesystem::path shared_dir() {

@@ -25,12 +25,14 @@ struct ModelConfig {
   uint32_t n_head = 0;                 // query heads
   uint32_t n_head_kv = 0;              // key/value heads (n_head / n_head_kv queries share one)
   uint32_t head_dim = 0;               // width of one head
-  uint32_t n_ff = 0;                   // feed-forward hidden width
+  uint32_t n_ff = 0;                   // feed-forward hidden width (of each expert)
   uint32_t n_rot = 0;                  // leading dimensions of each head that RoPE rotates
   float rms_eps = 1e-5f;               // RMSNorm epsilon
   float rope_theta = 10000.0f;         // RoPE base frequency
   float rope_freq_scale = 1.0f;        // linear RoPE scaling: positions are multiplied by this
   uint32_t sliding_window = 0;         // attention window in tokens (Mistral v0.1); 0 = unlimited
+  uint32_t n_expert = 0;               // feed-forward experts per block (Mixtral); 0 = dense
+  uint32_t n_expert_used = 0;          // experts each token is routed to (top k)
   bool tied_embeddings = false;        // output projection reuses the token embedding
   bool has_rope_freq_factors = false;  // per-dimension RoPE divisors (Llama 3.1 rope_freqs)
   int32_t bos_token = -1;              // -1 = none
@@ -59,15 +61,17 @@ struct LoadOptions {
 class Model {
  public:
   // Loads a .gguf file or a Hugging Face model folder (config.json + model.safetensors or a
-  // sharded model.safetensors.index.json; LlamaForCausalLM / MistralForCausalLM). Throws
-  // minillm::Error naming the key or tensor on any inconsistency: unknown architecture,
-  // contradicting hyperparameters, missing tensors, wrong shapes, weight types without a kernel.
+  // sharded model.safetensors.index.json; LlamaForCausalLM / MistralForCausalLM /
+  // MixtralForCausalLM). Throws minillm::Error naming the key or tensor on any inconsistency:
+  // unknown architecture, contradicting hyperparameters, missing tensors, wrong shapes, weight
+  // types without a kernel.
   static std::shared_ptr<const Model> load(const std::filesystem::path& path,
                                            const LoadOptions& options = {});
   ~Model();
 
   const ModelConfig& config() const;
-  // Bytes of all weights that a forward pass reads (for bandwidth figures).
+  // Bytes of the weights that a forward pass reads per token (for bandwidth figures); of a
+  // mixture of experts, only the experts a token is routed to.
   uint64_t weight_bytes() const;
 
   struct Impl;  // weights and the file mapping; see src/model/model_impl.h

@@ -1,5 +1,5 @@
-// config.json of a Hugging Face Llama/Mistral checkpoint. Defaults are those of transformers'
-// LlamaConfig / MistralConfig for fields the file leaves out.
+// config.json of a Hugging Face Llama/Mistral/Mixtral checkpoint. Defaults are those of
+// transformers' LlamaConfig / MistralConfig / MixtralConfig for fields the file leaves out.
 #include "formats/hf_config.h"
 
 #include <cmath>
@@ -83,7 +83,8 @@ class Reader {
 };
 
 void check_architecture(const Reader& r) {
-  static const char* const kSupported[] = {"LlamaForCausalLM", "MistralForCausalLM"};
+  static const char* const kSupported[] = {"LlamaForCausalLM", "MistralForCausalLM",
+                                           "MixtralForCausalLM"};
   if (const json* arch = r.get("architectures")) {
     if (!arch->is_array())
       throw Error(ErrorKind::BadFile, r.src() + ": 'architectures' is not a list");
@@ -96,12 +97,13 @@ void check_architecture(const Reader& r) {
     }
     throw Error(ErrorKind::Unsupported,
                 r.src() + ": architecture '" + names +
-                    "' is not supported (mini-llm runs LlamaForCausalLM and MistralForCausalLM)");
+                    "' is not supported (mini-llm runs LlamaForCausalLM, MistralForCausalLM and "
+                    "MixtralForCausalLM)");
   }
   const std::string type = r.string_or("model_type", "");
-  if (type != "llama" && type != "mistral")
+  if (type != "llama" && type != "mistral" && type != "mixtral")
     throw Error(ErrorKind::Unsupported, r.src() + ": no 'architectures' and model_type '" + type +
-                                            "' is not llama or mistral");
+                                            "' is not llama, mistral or mixtral");
 }
 
 void read_rope_scaling(const Reader& r, HFModelConfig& out) {
@@ -197,6 +199,17 @@ HFModelConfig parse_hf_config(const json& j, const std::string& source) {
   c.rms_eps = r.f32_or("rms_norm_eps", 1e-6f);
   c.rope_theta = r.f32_or("rope_theta", 10000.0f);
   c.sliding_window = r.u32_or("sliding_window", 0);
+  // Mixtral: intermediate_size is each expert's hidden width.
+  c.n_expert = r.u32_or("num_local_experts", 0);
+  c.n_expert_used = r.u32_or("num_experts_per_tok", 0);
+  if (r.get("num_local_experts") && c.n_expert == 0)
+    throw Error(ErrorKind::BadFile, source + ": num_local_experts is 0");
+  if (c.n_expert > 0 && (c.n_expert_used == 0 || c.n_expert_used > c.n_expert))
+    throw Error(ErrorKind::BadFile, source + ": num_experts_per_tok " +
+                                        std::to_string(c.n_expert_used) + " must be 1 to " +
+                                        "num_local_experts " + std::to_string(c.n_expert));
+  if (c.n_expert == 0 && c.n_expert_used > 0)
+    throw Error(ErrorKind::BadFile, source + ": num_experts_per_tok without num_local_experts");
   c.tied_embeddings = r.bool_or("tie_word_embeddings", false);
   c.bos_token = r.token_id("bos_token_id");
   c.eos_token = r.token_id("eos_token_id");

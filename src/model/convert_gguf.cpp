@@ -13,7 +13,7 @@
 #include "minillm/gguf.h"
 #include "minillm/model.h"
 #include "minillm/tokenizer.h"
-#include "model/llama_layout.h"
+#include "model/arch/llama_tensors.h"
 #include "model/load_hf.h"
 #include "model/model_impl.h"
 #include "model/quantize_weights.h"
@@ -35,6 +35,24 @@ class TensorAdder {
     ++r_.n_tensors;
     w_.add_tensor_view(name, m.type, {m.cols, m.rows},
                        {static_cast<const uint8_t*>(m.data), row_bytes(m.type, m.cols) * m.rows});
+  }
+
+  // Every expert's matrix `which` as one 3-D tensor [cols, rows, n_expert], as current GGUF files
+  // hold them (the slices are copied together).
+  void experts(const std::string& name, const std::vector<ExpertWeights>& experts,
+               MatrixView ExpertWeights::*which) {
+    const MatrixView& first = experts[0].*which;
+    const size_t bytes = row_bytes(first.type, first.cols) * first.rows;
+    std::vector<uint8_t> all(bytes * experts.size());
+    for (size_t e = 0; e < experts.size(); ++e) {
+      const MatrixView& m = experts[e].*which;
+      if (m.type != first.type)
+        throw Error(ErrorKind::Unsupported,
+                    "convert: the experts of '" + name + "' have different types");
+      std::memcpy(all.data() + e * bytes, m.data, bytes);
+    }
+    ++r_.n_tensors;
+    w_.add_tensor(name, first.type, {first.cols, first.rows, experts.size()}, std::move(all));
   }
 
   void vector(const std::string& name, const std::vector<float>& v) {
@@ -119,20 +137,31 @@ ConvertResult convert_hf_to_gguf(const std::filesystem::path& folder,
 
   ConvertResult result;
   if (options.type) result.n_kept_type = requantize_weights(*m, *options.type, options.progress);
+  // Routers are written as F32, as llama.cpp writes them: small, and they decide the routing.
+  for (LayerWeights& l : m->weights.layers)
+    if (l.router.data && l.router.type != TensorType::F32) {
+      m->owned.emplace_back();
+      l.router = requantize_matrix(l.router, TensorType::F32, m->owned.back());
+    }
   GGUFWriter w;
   set_model_keys(w, c, main_type);
   result.n_vocab_padding = set_tokenizer_keys(w, tokenizer.vocab(), c.n_vocab);
 
   TensorAdder add(w, result);
   add.matrix("token_embd.weight", wt.token_embd);
-  for (uint32_t i = 0; i < c.n_layer; ++i)
+  for (uint32_t i = 0; i < c.n_layer; ++i) {
     for (const LlamaLayerTensor& t : kLlamaLayerTensors) {
+      if (!t.in(c)) continue;
       const std::string name = gguf_block_prefix(i) + t.gguf;
       if (t.vector)
         add.vector(name, wt.layers[i].*t.vector);
       else
         add.matrix(name, wt.layers[i].*t.matrix);
     }
+    for (const ExpertTensor& et : kExpertTensors)
+      if (!wt.layers[i].experts.empty())
+        add.experts(gguf_block_prefix(i) + et.gguf_stacked, wt.layers[i].experts, et.matrix);
+  }
   add.vector("output_norm.weight", wt.output_norm);
   // A tied output is written as no output tensor: readers then reuse token_embd.
   if (!c.tied_embeddings) add.matrix("output.weight", wt.output);

@@ -9,8 +9,8 @@
 
 #include "minillm/runtime.h"
 #include "minillm/session.h"
+#include "model/arch/llama_forward.h"
 #include "model/kv_cache.h"
-#include "model/llama_graph.h"
 
 namespace minillm {
 

@@ -6,8 +6,9 @@
 #include "kernels/quant.h"
 #include "minillm/error.h"
 #include "minillm/gguf.h"
+#include "model/arch/gguf_keys.h"
+#include "model/arch/llama_tensors.h"
 #include "model/config_check.h"
-#include "model/llama_layout.h"
 #include "model/load_gguf.h"
 
 namespace minillm {
@@ -37,6 +38,33 @@ int32_t read_token_id(const GGUFFile& f, const std::string& key) {
   return static_cast<int32_t>(id);
 }
 
+// Mixtral-style routing only: k of n experts by softmax, weights renormalised over the k.
+void check_experts(const GGUFFile& f, const std::string& p, const ModelConfig& c) {
+  const std::string count = p + "expert_count", used = p + "expert_used_count";
+  auto bad = [&](const std::string& what) {
+    throw Error(ErrorKind::BadFile, f.source_name() + ": " + what);
+  };
+  if (f.has(count) && c.n_expert == 0) bad("metadata '" + count + "' is 0");
+  if (c.n_expert > 0 && c.n_expert_used == 0)
+    bad("metadata '" + used + "' is " + (f.has(used) ? "0" : "missing") + " (" + count + " is " +
+        std::to_string(c.n_expert) + ")");
+  if (c.n_expert_used > c.n_expert)
+    bad("metadata '" + used + "' (" + std::to_string(c.n_expert_used) + ") exceeds '" + count +
+        "' (" + std::to_string(c.n_expert) + ")");
+  for (const auto& [suffix, mixtral] : kMoeVariantKeys)
+    if (const GGUFValue* v = f.find(p + suffix)) {
+      const double x = v->type() == GGUFType::BOOL      ? double(v->as<bool>(suffix))
+                       : v->type() == GGUFType::FLOAT32 ? v->as_float(suffix)
+                       : v->type() == GGUFType::FLOAT64 ? v->as_float(suffix)
+                                                        : double(v->as_int(suffix));
+      if (x != mixtral)
+        throw Error(ErrorKind::Unsupported,
+                    f.source_name() + ": metadata '" + p + suffix +
+                        "' asks for a mixture-of-experts variant mini-llm does not run (it runs "
+                        "Mixtral's: softmax routing, no shared experts, no expert bias)");
+    }
+}
+
 class Binder {
  public:
   explicit Binder(const GGUFFile& f) : f_(f) {}
@@ -60,6 +88,34 @@ class Binder {
     return MatrixView{t.type, t.data.data(), rows, cols, nullptr};
   }
 
+  // Every expert's matrix of `t` in block `layer`: slices of one 3-D tensor [cols, rows,
+  // n_expert], or (older files) one 2-D tensor per expert.
+  std::vector<MatrixView> experts(const ExpertTensor& et, uint32_t layer, uint32_t n_expert,
+                                  uint32_t rows, uint32_t cols) const {
+    std::vector<MatrixView> out;
+    const std::string stacked = gguf_block_prefix(layer) + et.gguf_stacked;
+    if (!f_.find_tensor(stacked) && f_.find_tensor(et.gguf_single_name(layer, 0))) {
+      for (uint32_t e = 0; e < n_expert; ++e)
+        out.push_back(matrix(et.gguf_single_name(layer, e), rows, cols));
+      if (f_.find_tensor(et.gguf_single_name(layer, n_expert)))
+        throw Error(ErrorKind::BadFile, f_.source_name() + ": tensor '" +
+                                            et.gguf_single_name(layer, n_expert) +
+                                            "' is beyond expert_count " + std::to_string(n_expert));
+      return out;
+    }
+    const GGUFTensorInfo& t = tensor(stacked);
+    const std::vector<uint64_t> want = {cols, rows, n_expert};
+    if (t.shape != want)
+      throw Error(ErrorKind::BadFile, f_.source_name() + ": tensor '" + stacked + "' has shape " +
+                                          shape_text(t.shape) + ", expected " + shape_text(want) +
+                                          " (one slice per expert)");
+    require_matmul_kernel(f_.source_name(), stacked, t.type);
+    const size_t slice = row_bytes(t.type, cols) * rows;
+    for (uint32_t e = 0; e < n_expert; ++e)
+      out.push_back(MatrixView{t.type, t.data.data() + e * slice, rows, cols, nullptr});
+    return out;
+  }
+
   // A vector (norm weights, RoPE factors), dequantized to float: small, read every token.
   std::vector<float> vector(const std::string& name, uint32_t n) const {
     const GGUFTensorInfo& t = tensor(name);
@@ -80,6 +136,31 @@ class Binder {
   const GGUFFile& f_;
 };
 
+void bind_block(const GGUFFile& f, const Binder& b, const ModelConfig& c, uint32_t i,
+                LayerWeights& layer) {
+  for (const LlamaLayerTensor& t : kLlamaLayerTensors) {
+    if (!t.in(c)) continue;
+    const std::string name = gguf_block_prefix(i) + t.gguf;
+    if (t.vector)
+      layer.*t.vector = b.vector(name, llama_dim(c, t.rows));
+    else
+      layer.*t.matrix = b.matrix(name, llama_dim(c, t.rows), llama_dim(c, t.cols));
+  }
+  if (c.n_expert == 0) return;
+  for (const char* other :
+       {"ffn_gate_shexp.weight", "ffn_gate_inp_shexp.weight", "exp_probs_b.bias"})
+    if (f.find_tensor(gguf_block_prefix(i) + other))
+      throw Error(ErrorKind::Unsupported,
+                  f.source_name() + ": tensor '" + gguf_block_prefix(i) + other +
+                      "' belongs to a mixture-of-experts variant mini-llm does not run (shared "
+                      "experts or expert bias)");
+  layer.experts.resize(c.n_expert);
+  for (const ExpertTensor& et : kExpertTensors) {
+    const auto slices = b.experts(et, i, c.n_expert, llama_dim(c, et.rows), llama_dim(c, et.cols));
+    for (uint32_t e = 0; e < c.n_expert; ++e) layer.experts[e].*et.matrix = slices[e];
+  }
+}
+
 }  // namespace
 
 ModelConfig read_gguf_config(const GGUFFile& f) {
@@ -92,36 +173,36 @@ ModelConfig read_gguf_config(const GGUFFile& f) {
   if (const GGUFValue* n = f.find("general.name"); n && n->type() == GGUFType::STRING)
     c.name = n->as<std::string>();
   const std::string p = c.architecture + ".";
-  c.n_ctx_train = read_u32(f, p + "context_length");
-  c.n_embd = read_u32(f, p + "embedding_length");
-  c.n_layer = read_u32(f, p + "block_count");
-  c.n_ff = read_u32(f, p + "feed_forward_length");
-  c.n_head = read_u32(f, p + "attention.head_count");
-  c.n_head_kv = read_u32_or(f, p + "attention.head_count_kv", c.n_head);
-  c.head_dim = read_u32_or(f, p + "attention.key_length", 0);
-  if (c.head_dim != 0 && read_u32_or(f, p + "attention.value_length", c.head_dim) != c.head_dim)
+  for (const HParamKey& k : kHParamKeys) {
+    const std::string key = p + k.suffix;
+    if (k.required)
+      c.*k.u32 = read_u32(f, key);
+    else if (k.u32)
+      c.*k.u32 = read_u32_or(f, key, k.default_from ? c.*k.default_from : c.*k.u32);
+    else
+      c.*k.f32 = read_f32_or(f, key, c.*k.f32);
+  }
+  if (c.head_dim != 0 && read_u32_or(f, p + gguf_key::kValueLength, c.head_dim) != c.head_dim)
     throw Error(ErrorKind::Unsupported,
                 f.source_name() + ": different key and value head sizes are not supported");
-  c.n_rot = read_u32_or(f, p + "rope.dimension_count", 0);
-  c.rms_eps = read_f32_or(f, p + "attention.layer_norm_rms_epsilon", 1e-5f);
-  c.rope_theta = read_f32_or(f, p + "rope.freq_base", 10000.0f);
-  c.sliding_window = read_u32_or(f, p + "attention.sliding_window", 0);
 
-  const std::string scaling = f.get_or<std::string>(p + "rope.scaling.type", "none");
+  const std::string scaling = f.get_or<std::string>(p + gguf_key::kRopeScalingType, "none");
   if (scaling == "linear") {
-    const float factor = read_f32_or(f, p + "rope.scaling.factor", 1.0f);
+    const float factor = read_f32_or(f, p + gguf_key::kRopeScalingFactor, 1.0f);
     if (!(factor > 0.0f))
       throw Error(ErrorKind::BadFile, f.source_name() + ": RoPE scaling factor must be positive");
     c.rope_freq_scale = 1.0f / factor;
   } else if (scaling != "none") {
     throw Error(ErrorKind::Unsupported,
                 f.source_name() + ": RoPE scaling type '" + scaling + "' is not supported yet");
-  } else if (f.has(p + "rope.scale_linear")) {  // the older key for the same thing
-    const float factor = read_f32_or(f, p + "rope.scale_linear", 1.0f);
+  } else if (f.has(p + gguf_key::kRopeScaleLinear)) {
+    const float factor = read_f32_or(f, p + gguf_key::kRopeScaleLinear, 1.0f);
     if (!(factor > 0.0f))
       throw Error(ErrorKind::BadFile, f.source_name() + ": RoPE scaling factor must be positive");
     c.rope_freq_scale = 1.0f / factor;
   }
+
+  check_experts(f, p, c);
 
   // Vocabulary size: the token list when present, else the embedding's rows.
   if (const GGUFValue* tokens = f.find("tokenizer.ggml.tokens"); tokens && tokens->is_array())
@@ -141,14 +222,7 @@ ModelWeights bind_gguf_weights(const GGUFFile& f, const ModelConfig& c) {
   ModelWeights w;
   w.token_embd = b.matrix("token_embd.weight", c.n_vocab, c.n_embd);
   w.layers.resize(c.n_layer);
-  for (uint32_t i = 0; i < c.n_layer; ++i)
-    for (const LlamaLayerTensor& t : kLlamaLayerTensors) {
-      const std::string name = gguf_block_prefix(i) + t.gguf;
-      if (t.vector)
-        w.layers[i].*t.vector = b.vector(name, llama_dim(c, t.rows));
-      else
-        w.layers[i].*t.matrix = b.matrix(name, llama_dim(c, t.rows), llama_dim(c, t.cols));
-    }
+  for (uint32_t i = 0; i < c.n_layer; ++i) bind_block(f, b, c, i, w.layers[i]);
   // A block count smaller than the tensors present is as wrong as a larger one.
   if (f.find_tensor(gguf_block_prefix(c.n_layer) + "attn_q.weight"))
     throw Error(ErrorKind::BadFile, f.source_name() +

@@ -1,6 +1,6 @@
-// Binds a Hugging Face Llama/Mistral folder to ModelConfig + ModelWeights. This is the only place
-// that knows Hugging Face tensor names; the result is exactly what load_gguf gives for the same
-// weights converted to GGUF.
+// Binds a Hugging Face Llama/Mistral/Mixtral folder to ModelConfig + ModelWeights. This is the only
+// place that knows Hugging Face tensor names; the result is exactly what load_gguf gives for the
+// same weights converted to GGUF.
 #include "model/load_hf.h"
 
 #include <cmath>
@@ -11,8 +11,8 @@
 #include "kernels/quant.h"
 #include "minillm/error.h"
 #include "minillm/safetensors.h"
+#include "model/arch/llama_tensors.h"
 #include "model/config_check.h"
-#include "model/llama_layout.h"
 
 namespace minillm {
 namespace {
@@ -138,8 +138,9 @@ std::unique_ptr<Model::Impl> load_hf_folder(const std::filesystem::path& folder)
   ModelWeights& w = impl->weights;
   w.token_embd = b.matrix("model.embed_tokens.weight", c.n_vocab, c.n_embd);
   w.layers.resize(c.n_layer);
-  for (uint32_t i = 0; i < c.n_layer; ++i)
+  for (uint32_t i = 0; i < c.n_layer; ++i) {
     for (const LlamaLayerTensor& t : kLlamaLayerTensors) {
+      if (!t.in(c)) continue;
       const std::string name = hf_layer_prefix(i) + t.hf;
       if (t.vector)
         w.layers[i].*t.vector = b.vector(name, llama_dim(c, t.rows));
@@ -147,6 +148,17 @@ std::unique_ptr<Model::Impl> load_hf_folder(const std::filesystem::path& folder)
         w.layers[i].*t.matrix =
             b.matrix(name, llama_dim(c, t.rows), llama_dim(c, t.cols), llama_dim(c, t.rope_heads));
     }
+    w.layers[i].experts.resize(c.n_expert);
+    for (const ExpertTensor& et : kExpertTensors)
+      for (uint32_t e = 0; e < c.n_expert; ++e)
+        w.layers[i].experts[e].*et.matrix =
+            b.matrix(et.hf_name(i, e), llama_dim(c, et.rows), llama_dim(c, et.cols));
+    if (c.n_expert > 0 && set.find(kExpertTensors[0].hf_name(i, c.n_expert)))
+      throw Error(ErrorKind::BadFile, config_path.string() +
+                                          ": the checkpoint has more experts than "
+                                          "num_local_experts " +
+                                          std::to_string(c.n_expert));
+  }
   // A layer count smaller than the tensors present is as wrong as a larger one.
   if (set.find(hf_layer_prefix(c.n_layer) + "self_attn.q_proj.weight"))
     throw Error(ErrorKind::BadFile, config_path.string() +

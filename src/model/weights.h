@@ -2,7 +2,6 @@
 // tensors to these views; the graph reads only these, never file names or formats.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -28,6 +27,13 @@ struct MatrixView {
   std::shared_ptr<const kernels::PackedRows> packed;
 };
 
+// One feed-forward expert of a mixture-of-experts block: a SwiGLU network like the dense one.
+struct ExpertWeights {
+  MatrixView gate;  // (n_ff, n_embd)
+  MatrixView up;    // (n_ff, n_embd)
+  MatrixView down;  // (n_embd, n_ff)
+};
+
 struct LayerWeights {
   std::vector<float> attn_norm;  // (n_embd)
   MatrixView wq;                 // (n_head * head_dim, n_embd)
@@ -35,14 +41,25 @@ struct LayerWeights {
   MatrixView wv;                 // (n_head_kv * head_dim, n_embd)
   MatrixView wo;                 // (n_embd, n_head * head_dim)
   std::vector<float> ffn_norm;   // (n_embd)
-  MatrixView w_gate;             // (n_ff, n_embd)
-  MatrixView w_up;               // (n_ff, n_embd)
-  MatrixView w_down;             // (n_embd, n_ff)
+  // Dense feed-forward (n_expert == 0).
+  MatrixView w_gate;  // (n_ff, n_embd)
+  MatrixView w_up;    // (n_ff, n_embd)
+  MatrixView w_down;  // (n_embd, n_ff)
+  // Mixture of experts (n_expert > 0): the router scores each expert for a token.
+  MatrixView router;                   // (n_expert, n_embd)
+  std::vector<ExpertWeights> experts;  // (n_expert)
 
-  // The seven projection matrices, in graph order.
-  std::array<MatrixView*, 7> matrices() { return {&wq, &wk, &wv, &wo, &w_gate, &w_up, &w_down}; }
-  std::array<const MatrixView*, 7> matrices() const {
-    return {&wq, &wk, &wv, &wo, &w_gate, &w_up, &w_down};
+  // The projection matrices, in graph order: attention, then the dense feed-forward or each
+  // expert's gate, up and down. The router is not among them: it is small and stays as loaded.
+  std::vector<MatrixView*> matrices() {
+    std::vector<MatrixView*> m = {&wq, &wk, &wv, &wo};
+    if (experts.empty()) m.insert(m.end(), {&w_gate, &w_up, &w_down});
+    for (ExpertWeights& e : experts) m.insert(m.end(), {&e.gate, &e.up, &e.down});
+    return m;
+  }
+  std::vector<const MatrixView*> matrices() const {
+    const auto m = const_cast<LayerWeights*>(this)->matrices();
+    return {m.begin(), m.end()};
   }
 };
 

@@ -77,18 +77,22 @@ std::string quant_target_names() {
 }
 
 TensorType tensor_type_for(const QuantTarget& target, const std::string& name, uint32_t n_dims,
-                           uint64_t row_length, uint32_t n_layer) {
+                           uint64_t row_length, uint32_t n_layer, uint32_t n_expert) {
   if (n_dims < 2) return TensorType::F32;  // norms and RoPE factors are tiny and precision-bound
+  if (contains(name, "ffn_gate_inp.")) return TensorType::F32;  // the router decides routing
   TensorType t = target.base;
   const bool quantized = traits(t).block_size > 1;
   // The output projection decides every logit: quantized targets keep it at 6 bits.
   if (quantized && name == "output.weight") t = TensorType::Q6_K;
   if (target.mix == QuantTarget::Mix::KMedium) {
     const int layer = layer_of(name);
-    if (layer >= 0 && (contains(name, "attn_v.") || contains(name, "ffn_down.")) &&
+    const bool down = contains(name, "ffn_down.") || contains(name, "ffn_down_exps.");
+    if (layer >= 0 && (contains(name, "attn_v.") || down) &&
         more_bits_layer(uint32_t(layer), n_layer))
       t = TensorType::Q6_K;
   }
+  if (quantized && n_expert == 8 && (contains(name, "attn_k.") || contains(name, "attn_v.")))
+    t = TensorType::Q8_0;
   // Rows that are not whole super-blocks cannot use K types or IQ4_XS (which falls back to its
   // 32-element twin IQ4_NL); nor whole blocks, the 32-types.
   if (t == TensorType::IQ4_XS && row_length % traits(t).block_size != 0) t = TensorType::IQ4_NL;

@@ -27,8 +27,11 @@ std::string quant_target_names();  // for help texts and errors
 // The type of one tensor of a Llama model under `target`. `gguf_name` is the GGUF tensor name
 // ("blk.3.ffn_down.weight"), `n_dims` its rank and `row_length` its shape[0]; 1-D tensors (norms)
 // stay F32, and rows that do not fit a type's block size fall back to a type whose block fits
-// (IQ4_XS to IQ4_NL, the others to Q8_0, then F16).
+// (IQ4_XS to IQ4_NL, the others to Q8_0, then F16). Of a mixture of experts (n_expert > 0),
+// the router (ffn_gate_inp) stays F32 and the experts' down projections are treated as
+// ffn_down; with 8 experts, attn_k and attn_v get Q8_0 (they are a small part of such a model),
+// as llama.cpp's mixes do.
 TensorType tensor_type_for(const QuantTarget& target, const std::string& gguf_name, uint32_t n_dims,
-                           uint64_t row_length, uint32_t n_layer);
+                           uint64_t row_length, uint32_t n_layer, uint32_t n_expert = 0);
 
 }  // namespace minillm

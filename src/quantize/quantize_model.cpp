@@ -15,6 +15,10 @@ void quantize_model(const std::filesystem::path& in, const std::filesystem::path
       arch.empty() || !src.has(arch + ".block_count")
           ? 0
           : uint32_t(src.at(arch + ".block_count").as_uint(arch + ".block_count"));
+  const uint32_t n_expert =
+      arch.empty() || !src.has(arch + ".expert_count")
+          ? 0
+          : uint32_t(src.at(arch + ".expert_count").as_uint(arch + ".expert_count"));
   // Reject before writing anything.
   for (const GGUFTensorInfo& t : src.tensors())
     if (t.type != TensorType::F32 && t.type != TensorType::F16 && t.type != TensorType::BF16)
@@ -31,7 +35,7 @@ void quantize_model(const std::filesystem::path& in, const std::filesystem::path
   for (size_t i = 0; i < tensors.size(); ++i) {
     const GGUFTensorInfo& t = tensors[i];
     const TensorType type =
-        tensor_type_for(target, t.name, uint32_t(t.shape.size()), t.shape[0], n_layer);
+        tensor_type_for(target, t.name, uint32_t(t.shape.size()), t.shape[0], n_layer, n_expert);
     const uint64_t row_length = t.shape[0];
     const uint64_t n_rows = t.n_elements / row_length;
     const uint64_t src_row_bytes = row_bytes(t.type, row_length);

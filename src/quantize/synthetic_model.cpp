@@ -7,7 +7,7 @@
 #include "minillm/error.h"
 #include "minillm/gguf.h"
 #include "minillm/sampler.h"
-#include "model/llama_layout.h"
+#include "model/arch/llama_tensors.h"
 #include "quantize/tensor_quantizer.h"
 
 namespace minillm {
@@ -21,6 +21,10 @@ const ModelShape kShapes[] = {
     {"llama2-7b", 4096, 32, 32, 32, 11008, 32000, 4096, 10000.0f, 0},
     {"mistral-7b", 4096, 32, 32, 8, 14336, 32000, 32768, 1000000.0f, 0},
     {"llama3-8b", 4096, 32, 32, 8, 14336, 128256, 8192, 500000.0f, 0},
+    // Mixtures of experts: experts, experts per token.
+    {"moe-tiny", 64, 2, 4, 2, 128, 512, 512, 10000.0f, 0, 4, 2},
+    {"moe-bench", 2048, 16, 32, 4, 5632, 32000, 4096, 10000.0f, 0, 8, 2},
+    {"mixtral-8x7b", 4096, 32, 32, 8, 14336, 32000, 32768, 1000000.0f, 0, 8, 2},
 };
 
 uint64_t hash_name(const std::string& s) {
@@ -48,6 +52,8 @@ ModelConfig config_of(const ModelShape& s) {
   c.n_ff = s.n_ff;
   c.rope_theta = s.rope_theta;
   c.sliding_window = s.sliding_window;
+  c.n_expert = s.n_expert;
+  c.n_expert_used = s.n_expert_used;
   return c;
 }
 
@@ -57,8 +63,9 @@ std::vector<TensorSpec> tensor_specs(const ModelConfig& c) {
   auto proj = [](uint64_t n_in) { return float(0.5 * std::sqrt(3.0 / double(n_in))); };
   std::vector<TensorSpec> t;
   t.push_back({"token_embd.weight", {c.n_embd, c.n_vocab}, 1.0f});
-  for (uint32_t l = 0; l < c.n_layer; ++l)
+  for (uint32_t l = 0; l < c.n_layer; ++l) {
     for (const LlamaLayerTensor& lt : kLlamaLayerTensors) {
+      if (!lt.in(c)) continue;
       const uint64_t rows = llama_dim(c, lt.rows), cols = llama_dim(c, lt.cols);
       const std::string name = gguf_block_prefix(l) + lt.gguf;
       if (lt.vector)
@@ -66,6 +73,12 @@ std::vector<TensorSpec> tensor_specs(const ModelConfig& c) {
       else
         t.push_back({name, {cols, rows}, proj(cols)});
     }
+    for (const ExpertTensor& et : kExpertTensors)
+      if (c.n_expert) {
+        const uint64_t rows = llama_dim(c, et.rows), cols = llama_dim(c, et.cols);
+        t.push_back({gguf_block_prefix(l) + et.gguf_stacked, {cols, rows, c.n_expert}, proj(cols)});
+      }
+  }
   t.push_back({"output_norm.weight", {c.n_embd}, 0});
   t.push_back({"output.weight", {c.n_embd, c.n_vocab}, proj(c.n_embd)});
   return t;
@@ -108,10 +121,11 @@ void write_synthetic_model(const SynthOptions& o, const std::filesystem::path& o
   const auto specs = tensor_specs(config);
   for (size_t i = 0; i < specs.size(); ++i) {
     const TensorSpec& t = specs[i];
-    const TensorType type =
-        tensor_type_for(o.target, t.name, uint32_t(t.shape.size()), t.shape[0], shape.n_layer);
+    const TensorType type = tensor_type_for(o.target, t.name, uint32_t(t.shape.size()), t.shape[0],
+                                            shape.n_layer, shape.n_expert);
     const uint64_t row_length = t.shape[0];
-    const uint64_t n_rows = t.shape.size() > 1 ? t.shape[1] : 1;
+    uint64_t n_rows = 1;
+    for (size_t i = 1; i < t.shape.size(); ++i) n_rows *= t.shape[i];
     const uint64_t seed = o.seed ^ hash_name(t.name);
     auto fill = [&](uint64_t row, float* dst) {
       if (t.scale == 0) {

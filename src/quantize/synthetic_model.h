@@ -17,7 +17,8 @@ struct ModelShape {
   std::string name;
   uint32_t n_embd, n_layer, n_head, n_head_kv, n_ff, n_vocab, n_ctx;
   float rope_theta;
-  uint32_t sliding_window;  // 0 = none
+  uint32_t sliding_window;                   // 0 = none
+  uint32_t n_expert = 0, n_expert_used = 0;  // a mixture of experts of FFN n_ff each; 0 = dense
 };
 
 std::optional<ModelShape> find_model_shape(std::string_view name);

@@ -241,6 +241,10 @@ void add_bench_command(CLI::App& app) {
     if (o->n_prompt) j["pp"] = pp.json();
     if (o->n_gen) j["tg"] = tg.json();
     j["weight_bytes_per_token"] = bytes;
+    if (c.n_expert) {  // of a mixture of experts, bytes count the router and the k active experts
+      j["expert_count"] = c.n_expert;
+      j["expert_used_count"] = c.n_expert_used;
+    }
     j["bandwidth_probe_gb_s"] = probe;
     j["bandwidth_probe_min_gb_s"] = *std::min_element(probes.begin(), probes.end());
     j["bandwidth_probe_max_gb_s"] = *std::max_element(probes.begin(), probes.end());
@@ -251,9 +255,12 @@ void add_bench_command(CLI::App& app) {
       std::cout << j.dump(2) << "\n";
       return;
     }
-    std::printf("model: %s (%s, %.1f MB of weights read per token), %d threads, %d repetitions\n",
-                path.c_str(), j["type"].get<std::string>().c_str(), double(bytes) / 1e6, threads,
-                o->reps);
+    const std::string active = c.n_expert ? ", " + std::to_string(c.n_expert_used) + " of " +
+                                                std::to_string(c.n_expert) + " experts"
+                                          : "";
+    std::printf("model: %s (%s, %.1f MB of weights read per token%s), %d threads, %d repetitions\n",
+                path.c_str(), j["type"].get<std::string>().c_str(), double(bytes) / 1e6,
+                active.c_str(), threads, o->reps);
     std::printf("loaded in %.2f s (%zu matrices packed)\n", load_s,
                 j["packed_matrices"].get<size_t>());
     std::printf("%-8s %12s %12s %12s\n", "test", "t/s median", "min", "max");

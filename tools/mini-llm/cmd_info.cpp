@@ -110,6 +110,12 @@ ordered_json summarize(const GGUFFile& f) {
   const auto eps = float_key(f, p + "attention.layer_norm_rms_epsilon");
   hp["rms_norm_epsilon"] = eps ? ordered_json(*eps) : ordered_json(nullptr);
   if (const auto sw = uint_key(f, p + "attention.sliding_window")) hp["sliding_window"] = *sw;
+  if (const auto kl = uint_key(f, p + "attention.key_length")) hp["head_width"] = *kl;
+  // A mixture of experts: feed_forward_length is each expert's hidden width.
+  if (const auto n = uint_key(f, p + "expert_count")) {
+    hp["expert_count"] = *n;
+    put_uint("expert_used_count", p + "expert_used_count");
+  }
   if (const GGUFValue* tokens = f.find("tokenizer.ggml.tokens"); tokens && tokens->is_array())
     hp["vocab_size"] = tokens->array().items.size();
   else
@@ -156,6 +162,11 @@ ordered_json summarize_folder(const std::filesystem::path& folder) {
   hp["rope_dimension_count"] = c.n_rot;
   hp["rms_norm_epsilon"] = shortest(c.rms_eps);
   if (c.sliding_window) hp["sliding_window"] = c.sliding_window;
+  if (c.head_dim != c.n_embd / c.n_head) hp["head_width"] = c.head_dim;
+  if (c.n_expert) {
+    hp["expert_count"] = c.n_expert;
+    hp["expert_used_count"] = c.n_expert_used;
+  }
   hp["vocab_size"] = c.n_vocab;
   j["hyperparameters"] = hp;
   ordered_json tok;

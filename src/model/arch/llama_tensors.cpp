@@ -1,8 +1,9 @@
-#include "model/llama_layout.h"
+#include "model/arch/llama_tensors.h"
 
 #include "kernels/matmul.h"
 #include "minillm/error.h"
 #include "minillm/gguf.h"
+#include "model/arch/gguf_keys.h"
 
 namespace minillm {
 
@@ -20,6 +21,8 @@ uint32_t llama_dim(const ModelConfig& c, LlamaDim d) {
       return c.n_head;
     case LlamaDim::KVHeads:
       return c.n_head_kv;
+    case LlamaDim::Experts:
+      return c.n_expert;
     case LlamaDim::None:
       break;
   }
@@ -28,7 +31,8 @@ uint32_t llama_dim(const ModelConfig& c, LlamaDim d) {
 
 using D = LlamaDim;
 using L = LayerWeights;
-const LlamaLayerTensor kLlamaLayerTensors[9] = {
+using F = LlamaLayerTensor::Ffn;
+const LlamaLayerTensor kLlamaLayerTensors[10] = {
     {"attn_norm.weight", "input_layernorm.weight", D::Embd, D::None, nullptr, &L::attn_norm,
      D::None},
     {"attn_q.weight", "self_attn.q_proj.weight", D::QWidth, D::Embd, &L::wq, nullptr, D::Heads},
@@ -37,10 +41,28 @@ const LlamaLayerTensor kLlamaLayerTensors[9] = {
     {"attn_output.weight", "self_attn.o_proj.weight", D::Embd, D::QWidth, &L::wo, nullptr, D::None},
     {"ffn_norm.weight", "post_attention_layernorm.weight", D::Embd, D::None, nullptr, &L::ffn_norm,
      D::None},
-    {"ffn_gate.weight", "mlp.gate_proj.weight", D::FF, D::Embd, &L::w_gate, nullptr, D::None},
-    {"ffn_up.weight", "mlp.up_proj.weight", D::FF, D::Embd, &L::w_up, nullptr, D::None},
-    {"ffn_down.weight", "mlp.down_proj.weight", D::Embd, D::FF, &L::w_down, nullptr, D::None},
+    {"ffn_gate.weight", "mlp.gate_proj.weight", D::FF, D::Embd, &L::w_gate, nullptr, D::None,
+     F::Dense},
+    {"ffn_up.weight", "mlp.up_proj.weight", D::FF, D::Embd, &L::w_up, nullptr, D::None, F::Dense},
+    {"ffn_down.weight", "mlp.down_proj.weight", D::Embd, D::FF, &L::w_down, nullptr, D::None,
+     F::Dense},
+    {"ffn_gate_inp.weight", "block_sparse_moe.gate.weight", D::Experts, D::Embd, &L::router,
+     nullptr, D::None, F::Moe},
 };
+
+const ExpertTensor kExpertTensors[3] = {
+    {"ffn_gate_exps.weight", "ffn_gate", "w1", D::FF, D::Embd, &ExpertWeights::gate},
+    {"ffn_down_exps.weight", "ffn_down", "w2", D::Embd, D::FF, &ExpertWeights::down},
+    {"ffn_up_exps.weight", "ffn_up", "w3", D::FF, D::Embd, &ExpertWeights::up},
+};
+
+std::string ExpertTensor::gguf_single_name(uint32_t layer, uint32_t expert) const {
+  return gguf_block_prefix(layer) + gguf_single + "." + std::to_string(expert) + ".weight";
+}
+std::string ExpertTensor::hf_name(uint32_t layer, uint32_t expert) const {
+  return hf_layer_prefix(layer) + "block_sparse_moe.experts." + std::to_string(expert) + "." + hf +
+         ".weight";
+}
 
 std::string gguf_block_prefix(uint32_t layer) {
   return "blk." + std::to_string(layer) + ".";
@@ -52,25 +74,25 @@ std::string hf_layer_prefix(uint32_t layer) {
 void write_llama_metadata(GGUFWriter& w, const ModelConfig& c) {
   w.set("general.architecture", "llama");
   w.set("general.name", c.name.c_str());
-  w.set("llama.vocab_size", c.n_vocab);
-  w.set("llama.context_length", c.n_ctx_train);
-  w.set("llama.embedding_length", c.n_embd);
-  w.set("llama.block_count", c.n_layer);
-  w.set("llama.feed_forward_length", c.n_ff);
-  w.set("llama.attention.head_count", c.n_head);
-  w.set("llama.attention.head_count_kv", c.n_head_kv);
-  if (c.head_dim != c.n_embd / c.n_head) {
-    w.set("llama.attention.key_length", c.head_dim);
-    w.set("llama.attention.value_length", c.head_dim);
+  const std::string p = "llama.";
+  w.set(p + gguf_key::kVocabSize, c.n_vocab);
+  for (const HParamKey& k : kHParamKeys) {
+    const std::string key = p + k.suffix;
+    if (k.f32) {
+      w.set(key, c.*k.f32);
+      continue;
+    }
+    const uint32_t v = c.*k.u32;
+    if (k.written == KeyWritten::UnlessZero && v == 0) continue;
+    if (k.written == KeyWritten::UnlessDerived && v == c.n_embd / c.n_head) continue;
+    w.set(key, v);
+    // mini-llm's heads have equal key and value widths.
+    if (k.written == KeyWritten::UnlessDerived) w.set(p + gguf_key::kValueLength, v);
   }
-  w.set("llama.rope.dimension_count", c.n_rot);
-  w.set("llama.rope.freq_base", c.rope_theta);
-  w.set("llama.attention.layer_norm_rms_epsilon", c.rms_eps);
   if (c.rope_freq_scale != 1.0f) {
-    w.set("llama.rope.scaling.type", "linear");
-    w.set("llama.rope.scaling.factor", 1.0f / c.rope_freq_scale);
+    w.set(p + gguf_key::kRopeScalingType, "linear");
+    w.set(p + gguf_key::kRopeScalingFactor, 1.0f / c.rope_freq_scale);
   }
-  if (c.sliding_window) w.set("llama.attention.sliding_window", c.sliding_window);
 }
 
 std::string shape_text(const std::vector<uint64_t>& shape) {

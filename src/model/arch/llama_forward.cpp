@@ -2,56 +2,20 @@
 // pre-normalization and residual adds, then the final norm and the output projection. Every
 // projection runs over the whole batch at once (matrix × matrix), so a prompt streams each
 // weight once per batch rather than once per token.
-#include "model/llama_graph.h"
+#include "model/arch/llama_forward.h"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
-#include <utility>
 
-#include "kernels/activations.h"
 #include "kernels/attention.h"
-#include "kernels/matmul.h"
 #include "kernels/norm.h"
-#include "kernels/packed_rows.h"
 #include "kernels/quant.h"
 #include "kernels/rope.h"
 #include "kernels/thread_pool.h"
 #include "minillm/error.h"
+#include "model/arch/projection.h"
 
 namespace minillm {
-namespace {
-
-// y (n_tok × m.rows) = x (n_tok × m.cols) · mᵀ
-void project(const MatrixView& m, const float* x, uint32_t n_tok, float* y, int n_threads) {
-  if (m.packed)
-    kernels::matmul(*m.packed, x, n_tok, y, n_threads, kernels::model_matmul_mode());
-  else
-    kernels::matmul(m.type, m.data, m.rows, m.cols, x, n_tok, y, n_threads,
-                    kernels::model_matmul_mode());
-}
-
-// Projections of the same input x, each into its own y: packed matrices share one pass of the
-// thread pool (kernels::matmul over PackedProducts), with the same bits as one by one.
-template <size_t N>
-void project_all(const std::array<std::pair<const MatrixView*, float*>, N>& products,
-                 const float* x, uint32_t n_tok, int n_threads) {
-  std::array<kernels::PackedProduct, N> packed;
-  for (size_t i = 0; i < N; ++i) {
-    if (!products[i].first->packed) {
-      for (const auto& [m, y] : products) project(*m, x, n_tok, y, n_threads);
-      return;
-    }
-    packed[i] = {products[i].first->packed.get(), products[i].second};
-  }
-  kernels::matmul(packed, x, n_tok, n_threads, kernels::model_matmul_mode());
-}
-
-void grow(ForwardScratch::Floats& v, size_t n) {
-  if (v.size() < n) v.resize(n);
-}
-
-}  // namespace
 
 std::vector<float> rope_inverse_frequencies(const ModelConfig& c,
                                             const std::vector<float>& freq_factors) {
@@ -85,8 +49,10 @@ void llama_forward(const Model::Impl& model, KvCache& cache, ForwardScratch& s,
   grow(s.v, n_tok * kv_w);
   grow(s.att, n_tok * q_w);
   grow(s.proj, n_tok * d);
-  grow(s.gate, size_t(n_tok) * c.n_ff);
-  grow(s.up, size_t(n_tok) * c.n_ff);
+  if (c.n_expert == 0) {  // a mixture of experts has its own buffers
+    grow(s.gate, size_t(n_tok) * c.n_ff);
+    grow(s.up, size_t(n_tok) * c.n_ff);
+  }
   const size_t n_attention_chunks = size_t(std::max(n_threads, 1)) * 4;
   grow(s.scores, n_attention_chunks * (c.n_head / c.n_head_kv) * longest);
   grow(s.cos, n_tok * n_pairs);
@@ -142,19 +108,17 @@ void llama_forward(const Model::Impl& model, KvCache& cache, ForwardScratch& s,
     project(L.wo, s.att.data(), n_tok, s.proj.data(), n_threads);
     for (size_t i = 0; i < n_tok * d; ++i) s.x[i] += s.proj[i];
 
-    // Feed-forward block (SwiGLU).
+    // Feed-forward block (SwiGLU; or a mixture of SwiGLU experts).
     for (uint32_t t = 0; t < n_tok; ++t)
       kernels::rms_norm(&s.x[t * d], L.ffn_norm.data(), &s.xn[t * d], d, c.rms_eps);
-    project_all<2>({{{&L.w_gate, s.gate.data()}, {&L.w_up, s.up.data()}}}, s.xn.data(), n_tok,
-                   n_threads);
-    // Elementwise, so split over the pool in any way without changing a bit.
-    const size_t n_act = size_t(n_tok) * c.n_ff, act_chunk = 16384;
-    auto swiglu_chunk = [&](size_t i) {
-      const size_t b = i * act_chunk, e = std::min(n_act, b + act_chunk);
-      kernels::swiglu(&s.gate[b], &s.up[b], &s.gate[b], e - b);
-    };
-    kernels::run_chunks(n_threads, (n_act + act_chunk - 1) / act_chunk, swiglu_chunk);
-    project(L.w_down, s.gate.data(), n_tok, s.proj.data(), n_threads);
+    if (c.n_expert > 0) {
+      moe_feed_forward(c, L, s.xn.data(), n_tok, s.moe, s.proj.data(), n_threads);
+    } else {
+      project_all<2>({{{&L.w_gate, s.gate.data()}, {&L.w_up, s.up.data()}}}, s.xn.data(), n_tok,
+                     n_threads);
+      swiglu_parallel(s.gate.data(), s.up.data(), size_t(n_tok) * c.n_ff, n_threads);
+      project(L.w_down, s.gate.data(), n_tok, s.proj.data(), n_threads);
+    }
     for (size_t i = 0; i < n_tok * d; ++i) s.x[i] += s.proj[i];
   }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels/aligned.h"
+#include "model/arch/moe_ffn.h"
 #include "model/kv_cache.h"
 #include "model/model_impl.h"
 
@@ -30,6 +31,7 @@ struct ForwardScratch {
   Floats cos;                   // (n_tok, n_rot / 2)
   Floats sin;                   // (n_tok, n_rot / 2)
   std::vector<float> inv_freq;  // (n_rot / 2) RoPE frequency of each pair, scaling applied
+  MoeScratch moe;               // mixture-of-experts blocks
 };
 
 // RoPE frequencies of a model: scale · theta^(-2i / n_rot) / factor_i.
