@@ -1,5 +1,6 @@
 #include "metrics.h"
 
+#include <iomanip>
 #include <sstream>
 
 namespace minillm::serve {
@@ -11,6 +12,7 @@ void Metrics::count_response(int status) {
 
 std::string Metrics::render(const BatcherStats* stats) const {
   std::ostringstream out;
+  out << std::setprecision(15);  // counters print as whole numbers, not 1.23457e+06
   auto family = [&](const char* name, const char* type, const char* help) {
     out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
   };
@@ -21,24 +23,32 @@ std::string Metrics::render(const BatcherStats* stats) const {
       out << "minillm_requests_total{status=\"" << status << "\"} " << n << '\n';
   }
   const BatcherStats s = stats ? *stats : BatcherStats{};
-  family("minillm_prompt_tokens_total", "counter", "Prompt tokens of generation requests.");
-  out << "minillm_prompt_tokens_total " << s.prompt_tokens << '\n';
-  family("minillm_cache_hit_tokens_total", "counter",
-         "Prompt tokens reused from the KV cache instead of evaluated.");
-  out << "minillm_cache_hit_tokens_total " << s.cached_tokens << '\n';
-  family("minillm_generated_tokens_total", "counter", "Tokens generated.");
-  out << "minillm_generated_tokens_total " << s.generated_tokens << '\n';
-  family("minillm_generation_requests_total", "counter", "Generation requests that ended.");
-  out << "minillm_generation_requests_total " << s.requests << '\n';
-  family("minillm_cancelled_total", "counter",
-         "Generation requests cancelled (client gone, or shutdown).");
-  out << "minillm_cancelled_total " << s.cancelled << '\n';
-  family("minillm_tokens_per_second", "gauge", "Tokens generated per second, last 10 seconds.");
-  out << "minillm_tokens_per_second " << s.tokens_per_second << '\n';
-  family("minillm_queue_depth", "gauge", "Sequences waiting for a free slot.");
-  out << "minillm_queue_depth " << s.queued << '\n';
-  family("minillm_busy_slots", "gauge", "Sequences being generated.");
-  out << "minillm_busy_slots " << s.busy_slots << '\n';
+  struct Row {
+    const char* name;
+    const char* type;
+    const char* help;
+    double value;
+  };
+  const Row rows[] = {
+      {"minillm_prompt_tokens_total", "counter", "Prompt tokens of generation requests.",
+       double(s.prompt_tokens)},
+      {"minillm_cache_hit_tokens_total", "counter",
+       "Prompt tokens reused from the KV cache instead of evaluated.", double(s.cached_tokens)},
+      {"minillm_generated_tokens_total", "counter", "Tokens generated.",
+       double(s.generated_tokens)},
+      {"minillm_generation_requests_total", "counter", "Generation requests that ended.",
+       double(s.requests)},
+      {"minillm_cancelled_total", "counter",
+       "Generation requests cancelled (client gone, or shutdown).", double(s.cancelled)},
+      {"minillm_tokens_per_second", "gauge", "Tokens generated per second, last 10 seconds.",
+       s.tokens_per_second},
+      {"minillm_queue_depth", "gauge", "Sequences waiting for a free slot.", double(s.queued)},
+      {"minillm_busy_slots", "gauge", "Sequences being generated.", double(s.busy_slots)},
+  };
+  for (const Row& r : rows) {
+    family(r.name, r.type, r.help);
+    out << r.name << ' ' << r.value << '\n';
+  }
   return out.str();
 }
 
