@@ -187,11 +187,18 @@ TEST(ContinuousBatcher, CancelEndsARequestAtTheNextStepAndFreesItsSlot) {
 
 TEST(ContinuousBatcher, AFullQueueRefusesAndShutdownCancelsWhatIsLeft) {
   std::vector<std::unique_ptr<Collected>> got;
+  std::atomic<bool> hold{true};
   {
     ContinuousBatcher batcher(demo().model, demo().tokenizer,
                               {.n_parallel = 1, .n_seq_ctx = 2048, .max_queue = 1});
     GenerateParams p = sampled(5, -1);
     p.ignore_eos = true;
+    // The running request waits at its first token until the test is done submitting, so the
+    // slot stays taken whatever the timing.
+    p.logits_processor = [&](std::span<float>, std::span<const int32_t>) {
+      while (hold) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      return std::optional<int32_t>();
+    };
     size_t accepted = 0, refused = 0;
     for (int i = 0; i < 4; ++i) {
       got.push_back(std::make_unique<Collected>());
@@ -202,6 +209,7 @@ TEST(ContinuousBatcher, AFullQueueRefusesAndShutdownCancelsWhatIsLeft) {
     }
     EXPECT_EQ(accepted, 2u);  // one running (or about to), one queued
     EXPECT_EQ(refused, 2u);
+    hold = false;
   }  // the destructor cancels both
   for (auto& c : got) EXPECT_TRUE(c->wait().cancelled);
 }

@@ -282,6 +282,12 @@ void ContinuousBatcher::State::admit() {
       queue.pop_front();
       queued_choices -= job->request.n_choices;
       stats.queued = queued_choices;
+      // Its slots count as busy from the moment it leaves the queue: submit() must never see a
+      // request in neither count.
+      if (!job->ticket->cancelled()) {
+        busy += job->request.n_choices;
+        stats.busy_slots = busy;
+      }
     }
     if (job->ticket->cancelled()) {
       job->outcome.cancelled = true;
@@ -315,9 +321,7 @@ void ContinuousBatcher::State::admit() {
     running.push_back(std::move(c));
     Choice& placed = running.back();
     placed.gen = make_generator(tokenizer, placed);
-    busy += job->request.n_choices;
     std::lock_guard lock(mutex);
-    stats.busy_slots = busy;
     stats.prompt_tokens += prompt.size();
     stats.cached_tokens += best;
   }

@@ -178,7 +178,9 @@ describe('request errors', () => {
     await post(server, '/v1/chat/completions', '{');
     const m1 = await metrics(server);
     const d200 = byStatus(m1, 200) - byStatus(m0, 200);
-    assert.ok(d200 >= 1 && d200 <= 2, `requests_total{status="200"} grew by ${d200}`);
+    // The completion, plus up to two GET /metrics whose count lands after their response is sent
+    // (cpp-httplib logs a request once it is answered).
+    assert.ok(d200 >= 1 && d200 <= 3, `requests_total{status="200"} grew by ${d200}`);
     assert.equal(byStatus(m1, 400) - byStatus(m0, 400), 1, 'one more 400');
     assert.equal(metricSum(m1, 'minillm_generated_tokens_total') -
                  metricSum(m0, 'minillm_generated_tokens_total'), 5);
