@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <thread>
 
 #include "chat_template_choice.h"
@@ -72,7 +73,7 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--kv-type", o->kv_type, "KV cache element type")
       ->check(CLI::IsMember({"f16", "f32"}))
       ->capture_default_str();
-  cmd->add_option("--api-key", o->http.api_key, "Require Authorization: Bearer KEY on /v1/*");
+  cmd->add_option("--api-key", o->http.api_key, "Require Authorization: Bearer KEY on /v1/* and /metrics");
   cmd->add_option("--chat-template", o->chat_template,
                   "Jinja template file, or a built-in: llama2, mistral, llama3, chatml, zephyr");
   cmd->add_option("--max-queue", o->max_queue, "Requests waiting for a slot; more get 503")
@@ -85,6 +86,11 @@ void add_serve_command(CLI::App& app) {
 
   cmd->callback([o] {
     o->sampling.resolve();  // rejects invalid defaults before anything starts
+    // A local model that is not there fails before the server listens (a Hub model is fetched
+    // while /health says the model is loading).
+    const std::string& m = o->model.model;
+    if (!m.empty() && m.rfind("hf://", 0) != 0 && !std::filesystem::exists(m))
+      throw Error("cannot open '" + m + "': No such file or directory");
     o->http.connection_threads = o->parallel + o->max_queue + 16;
     sigset_t set;
     sigemptyset(&set);
