@@ -2,12 +2,13 @@
 // requests, memory over 1,000 requests, disconnects, idle connections, signals.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { hostileCorpus } from './lib/corpus.mjs';
 import { idleConnection, postLarge, rawExchange } from './lib/raw.mjs';
 import {
-  longChat, metricSum, metrics, post, startServer, stopServer, waitFor,
+  isLlamaServer, longChat, metricSum, metrics, post, serverBinary, startServer, stopServer, waitFor,
 } from './lib/server.mjs';
 
 const hi = [{ role: 'user', content: 'hi' }];
@@ -365,6 +366,23 @@ describe('idle connections', () => {
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const used = ticks() - before;
     assert.ok(used <= 2, `${used} ticks (1/100 s) of CPU in 2 s of idling`);
+  });
+});
+
+describe('bad command lines', () => {
+  test('a missing model file: one error line, exit 1, never listening', { skip: isLlamaServer() },
+       () => {
+    const r = spawnSync(serverBinary(), ['serve', '-m', '/nonexistent/model.gguf', '--port', '0'],
+                        { encoding: 'utf8', timeout: 10000 });
+    assert.equal(r.status, 1);
+    assert.equal(r.stdout, '', 'nothing on stdout (no "listening on" line)');
+    assert.match(r.stderr, /^mini-llm: error: .*nonexistent\/model\.gguf.*\n$/);
+  });
+
+  test('a wrong flag value: one error line, exit 1', { skip: isLlamaServer() }, () => {
+    const r = spawnSync(serverBinary(), ['serve', '--parallel', '0'], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   });
 });
 
