@@ -1,12 +1,11 @@
 // Token masks: which tokens of a vocabulary may come next in a grammar state.
 //
-// The token texts are sorted, so tokens sharing a prefix are neighbours; walking them in order
-// with the automaton state after each prefix length kept on a small stack checks every shared
-// prefix once (a walk over the vocabulary's trie), and a prefix the grammar rejects skips every
-// token that starts with it. Such a walk is done once per grammar position (a stack cut to its
-// top entries) and shared by every context it appears in: only the few tokens that reach below
-// the cut are checked against the whole stack. The automaton remembers its transitions and the
-// constraint each state's mask, so a state seen before costs one copy.
+// The token texts form a trie (GrammarVocabulary): a walk over it checks every shared prefix
+// once, and a prefix the grammar rejects skips every token that starts with it. Such a walk is
+// done once per grammar position (a stack cut to its top entries) and shared by every context
+// it appears in: only the subtrees whose text reaches below the cut are walked again from the
+// whole stack. The automaton remembers its transitions and the constraint each state's mask, so
+// a state seen before costs one copy.
 #include <algorithm>
 #include <cmath>
 #include <mutex>
@@ -22,7 +21,6 @@ namespace minillm {
 namespace {
 
 using grammar::StackAutomaton;
-using Ranges = std::vector<std::pair<uint32_t, uint32_t>>;  // [begin, end) of sorted tokens
 
 void set_bit(std::vector<uint64_t>& bits, int32_t id) {
   bits[size_t(id) / 64] |= uint64_t(1) << (id % 64);
@@ -43,7 +41,7 @@ struct GrammarConstraint::Impl {
   // (then the whole stack decides).
   struct LocalMask {
     std::vector<uint64_t> allowed;
-    Ranges needs_context;
+    std::vector<uint32_t> needs_context;  // trie nodes: every token below them
   };
 
   Impl(Grammar g, std::shared_ptr<const GrammarVocabulary> vocabulary)
@@ -62,43 +60,61 @@ struct GrammarConstraint::Impl {
 
   size_t n_words() const { return (size_t(vocab->n_vocab()) + 63) / 64; }
 
-  // Sets the bit of every token the automaton accepts from `start`. With `needs_context`, the
-  // runs of tokens rejected after the text reached kContext go there instead.
-  void walk(int32_t start, std::vector<uint64_t>& allowed, Ranges* needs_context) {
+  // Sets the bit of every token the automaton accepts from `start` (the state after the prefix
+  // above trie node `first`; the whole trie by default) among the tokens below nodes
+  // [first, end). With `needs_context`, the subtrees rejected after the text reached kContext
+  // go there instead.
+  //
+  // One pass over the trie's nodes in depth-first order: a node's state is its parent's (the
+  // state at one byte less of depth) advanced by its byte, and a rejected prefix skips its
+  // subtree. Neighbours in that order mostly share their states, so the rows they read are
+  // already in the nearest cache.
+  void walk(int32_t start, std::vector<uint64_t>& allowed, std::vector<uint32_t>* needs_context,
+            uint32_t first = 0, uint32_t end = UINT32_MAX) {
     const GrammarVocabulary::Impl& v = vocab->impl();
+    const size_t words = n_words();
+    allowed.resize(words + 1);  // a spare bit: nodes that are no token set bit n_vocab
     at.resize(v.max_length + 1);
     left.resize(v.max_length + 1);
-    at[0] = start;
-    left[0] = automaton.reaches_context(start);
-    size_t depth = 0;
-    const size_t n = v.order.size();
-    for (size_t i = 0; i < n;) {
-      const std::string_view piece = v.sorted_piece(i);
-      size_t d = std::min<size_t>(v.shared[i], depth);
-      int32_t s = at[d];
-      while (d < piece.size()) {
-        s = automaton.next(s, uint8_t(piece[d]));
-        if (s == StackAutomaton::kDead) break;
-        ++d;
-        at[d] = s;
-        left[d] = left[d - 1] | automaton.reaches_context(s);
-      }
-      depth = d;
-      if (s != StackAutomaton::kDead) {
-        set_bit(allowed, v.order[i]);
-        ++i;
+    // The loop keeps every address in a register: none of these tables moves during the walk.
+    int32_t* const state_at = at.data();
+    uint8_t* const left_at = left.data();
+    uint64_t* const bits = allowed.data();
+    const int32_t* const table = automaton.transition_table();
+    const size_t width = automaton.row_width();
+    const uint16_t* const column = automaton.byte_columns();
+    const uint8_t* const context = automaton.context_table();
+    const GrammarVocabulary::Impl::Node* const nodes = v.nodes.data();
+    const size_t n = std::min<size_t>(end, v.n_nodes());
+    if (first < n) {
+      state_at[nodes[first].depth - 1] = start;
+      left_at[nodes[first].depth - 1] = context[start];
+    }
+    for (size_t j = first; j < n;) {
+      const GrammarVocabulary::Impl::Node node = nodes[j];
+      const size_t d = node.depth;
+      const int32_t from = state_at[d - 1];
+      int32_t s = table[size_t(from) * width + column[node.byte]];
+      if (s < 0) s = automaton.fill(from, node.byte);
+      if (s == StackAutomaton::kDead) {  // so is every token that starts with this prefix
+        if (needs_context && left_at[d - 1]) needs_context->push_back(uint32_t(j));
+        j = v.skip[j];
         continue;
       }
-      // The first d + 1 bytes are rejected: so is every token that starts with them.
-      const uint32_t end = v.run_end_of(i, d + 1);
-      if (needs_context && left[d]) {
-        if (!needs_context->empty() && needs_context->back().second == i)
-          needs_context->back().second = end;
-        else
-          needs_context->push_back({uint32_t(i), end});
-      }
-      i = end;
+      state_at[d] = s;
+      left_at[d] = left_at[d - 1] | context[s];
+      const int32_t id = node.token;
+      bits[size_t(id) / 64] |= uint64_t(1) << (id % 64);
+      ++j;
     }
+    allowed[size_t(v.n_vocab) / 64] &= ~(uint64_t(1) << (v.n_vocab % 64));
+    allowed.resize(words);
+  }
+
+  // A token with the same text as another is allowed where that one is (the trie holds one).
+  void add_same_text(std::vector<uint64_t>& allowed) const {
+    for (const auto& [id, same] : vocab->impl().same_text)
+      if (has_bit(allowed, id)) set_bit(allowed, same);
   }
 
   const LocalMask& local_mask(uint32_t truncated_stack) {
@@ -109,6 +125,7 @@ struct GrammarConstraint::Impl {
     LocalMask local;
     local.allowed.assign(n_words(), 0);
     walk(automaton.state_of(truncated_stack), local.allowed, &local.needs_context);
+    add_same_text(local.allowed);
     return local_masks.emplace(truncated_stack, std::move(local)).first->second;
   }
 
@@ -123,6 +140,7 @@ struct GrammarConstraint::Impl {
     if (!automaton.can_continue(state)) return;
     if (automaton.in_character(state)) {  // rare (a character split between tokens): walk all
       walk(state, mask, nullptr);
+      add_same_text(mask);
       return;
     }
     const std::vector<uint32_t> stacks = automaton.stacks(state);
@@ -131,15 +149,17 @@ struct GrammarConstraint::Impl {
       const LocalMask& local = local_mask(automaton.truncated(stack, kKnownDepth));
       for (size_t w = 0; w < mask.size(); ++w) mask[w] |= local.allowed[w];
       if (local.needs_context.empty()) continue;
+      // The subtrees that reached below the cut, walked again from the whole stack: first the
+      // prefix above each subtree, then the subtree itself.
       const int32_t whole = automaton.state_of(stack);
-      for (const auto& [begin, end] : local.needs_context)
-        for (uint32_t i = begin; i < end; ++i) {
-          const int32_t id = v.order[i];
-          if (!has_bit(mask, id) &&
-              automaton.next(whole, v.sorted_piece(i)) != StackAutomaton::kDead)
-            set_bit(mask, id);
-        }
+      for (uint32_t node : local.needs_context) {
+        const std::string_view prefix =
+            v.sorted_piece(v.first_token[node]).substr(0, v.nodes[node].depth - 1u);
+        const int32_t above = automaton.next(whole, prefix);
+        if (above != StackAutomaton::kDead) walk(above, mask, nullptr, node, v.skip[node]);
+      }
     }
+    add_same_text(mask);
   }
 
   void mask_of(int32_t state, std::vector<uint64_t>& out) {

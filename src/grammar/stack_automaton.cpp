@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 
 #include "minillm/error.h"
 
@@ -22,9 +23,18 @@ void sort_unique(std::vector<uint32_t>& v) {
 StackAutomaton::StackAutomaton(const Grammar::Impl& grammar) : g_(grammar) {
   nodes_.push_back({0, 0});  // kEmptyStack
   nodes_.push_back({0, 0});  // kContext
-  states_.emplace_back();    // kDead
-  reaches_context_.push_back(0);
-  transitions_.push_back(std::make_unique<int32_t[]>(256));  // kDead stays dead: all 0
+  states_.emplace_back();    // kDead: reaches no context; its row (below) stays all 0 (kDead)
+  reaches_context_[0] = 0;
+  std::map<std::vector<bool>, uint16_t> classes;
+  for (uint32_t c = 0; c < 128; ++c) {
+    std::vector<bool> in(g_.charsets.size());
+    for (size_t i = 0; i < in.size(); ++i) in[i] = g_.charsets[i].contains(c);
+    column_[c] = classes.try_emplace(std::move(in), uint16_t(classes.size())).first->second;
+  }
+  const size_t n_ascii = classes.size();
+  for (uint32_t b = 128; b < 256; ++b) column_[b] = uint16_t(n_ascii + b - 128);
+  row_width_ = (n_ascii + 128 + 15) / 16 * 16;  // whole cache lines
+  std::fill_n(transitions_, row_width_, kDead);
   std::vector<uint32_t> stacks;
   for (uint32_t alt : g_.rules[g_.root].alternatives) expand(alt, kEmptyStack, stacks);
   initial_ = intern(std::move(stacks), 0, 0);
@@ -106,6 +116,11 @@ int32_t StackAutomaton::intern(std::vector<uint32_t> stacks, uint32_t partial, u
   key.back() = char(length);
   const auto [it, added] = state_ids_.try_emplace(std::move(key), int32_t(states_.size()));
   if (!added) return it->second;
+  if (states_.size() >= kMaxStates) {
+    state_ids_.erase(it);
+    throw Error("grammar: too ambiguous (more than " + std::to_string(kMaxStates) +
+                " automaton states); simplify it");
+  }
   State s;
   s.accepting = pending == 0 && stacks.front() == kEmptyStack;  // sorted: 0 comes first
   s.reaches_context = std::binary_search(stacks.begin(), stacks.end(), kContext);
@@ -115,10 +130,9 @@ int32_t StackAutomaton::intern(std::vector<uint32_t> stacks, uint32_t partial, u
   s.partial = partial;
   s.pending = pending;
   s.length = length;
-  reaches_context_.push_back(s.reaches_context);
+  reaches_context_[states_.size()] = s.reaches_context;
+  std::fill_n(transitions_ + states_.size() * row_width_, row_width_, -1);
   states_.push_back(std::move(s));
-  transitions_.push_back(std::make_unique_for_overwrite<int32_t[]>(256));
-  std::fill_n(transitions_.back().get(), 256, -1);
   return it->second;
 }
 
@@ -153,25 +167,76 @@ int32_t StackAutomaton::compute_next(int32_t state, uint8_t byte) {
     pending = s.pending - 1;
     length = s.length;
   }
+  const auto [lo, hi] = code_points(bits, pending, length);
+  if (lo > hi || (lo >= 0xD800 && hi <= 0xDFFF)) return kDead;
+  if (pending == 0) return intern(advance(s.stacks, bits));
+  // Inside a character: keep the stacks that some code point with these leading bits can match.
+  std::vector<uint32_t> kept = filter(s.stacks, lo, hi);
+  // Once every ending of these bytes is a valid character (no overlong or surrogate form is
+  // left to rule out: all code points that start with these bits are valid) and every stack
+  // takes every such character (a string's "anything but a quote"), which character it is no
+  // longer matters: one state for all of them keeps the automaton small.
+  const uint32_t first = bits << (6 * pending), last = first | ((uint32_t(1) << (6 * pending)) - 1);
+  const bool rest_is_free = lo == first && hi == last && (last < 0xD800 || first > 0xDFFF);
+  if (rest_is_free && std::all_of(kept.begin(), kept.end(), [&](uint32_t k) {
+        return g_.charsets[g_.elements[nodes_[k].element].value].covers(lo, hi);
+      }))
+    return intern(std::move(kept), 0, uint8_t(pending), kAnyRest);
+  return intern(std::move(kept), bits, uint8_t(pending), uint8_t(length));
+}
+
+int32_t StackAutomaton::fill(int32_t state, uint8_t byte) {
+  const int32_t result = compute_next(state, byte);
+  int32_t* const row = transitions_ + size_t(state) * row_width_;
+  const State& s = states_[size_t(state)];  // after compute_next: it may add states
+  const auto fill_range = [&](int lo, int hi, int32_t to) {
+    for (int b = lo; b <= hi; ++b) row[column_[b]] = to;
+  };
+  const bool continuation = (byte & 0xC0) == 0x80;
+  if (s.pending == 0) {
+    if (byte < 0x80) {
+      row[column_[byte]] = result;              // for the byte's whole class
+    } else if (byte <= 0xC1 || byte >= 0xF5) {  // never starts a character
+      fill_range(0x80, 0xC1, kDead);
+      fill_range(0xF5, 0xFF, kDead);
+    } else {
+      row[column_[byte]] = result;
+    }
+  } else if (!continuation) {
+    fill_range(0x00, 0x7F, kDead);
+    fill_range(0xC0, 0xFF, kDead);
+  } else if (s.length == kAnyRest) {
+    fill_range(0x80, 0xBF, result);
+  } else if (s.pending == 1) {
+    // The byte ends the character: other bytes whose code points every stack's set takes or
+    // refuses alike (and that are valid alike) lead to the same state.
+    const auto signature = [&](uint8_t b, std::vector<uint8_t>& out) {
+      const uint32_t c = s.partial << 6 | (b & 0x3F);
+      const auto [lo, hi] = code_points(c, 0, s.length);
+      out.assign(1, lo > hi || (lo >= 0xD800 && hi <= 0xDFFF));
+      for (uint32_t k : s.stacks)
+        if (is_top(k)) out.push_back(g_.charsets[g_.elements[nodes_[k].element].value].contains(c));
+    };
+    std::vector<uint8_t> mine, other;
+    signature(byte, mine);
+    for (int b = 0x80; b <= 0xBF; ++b) {
+      signature(uint8_t(b), other);
+      if (other == mine) row[column_[b]] = result;
+    }
+  } else {
+    row[column_[byte]] = result;
+  }
+  return result;
+}
+
+std::pair<uint32_t, uint32_t> StackAutomaton::code_points(uint32_t bits, int pending, int length) {
   // The code points that start with these bits; overlong encodings (a shorter form exists) and
   // surrogates are not UTF-8.
   static constexpr uint32_t kShortest[5] = {0, 0, 0x80, 0x800, 0x10000};
   const uint32_t lo = std::max(bits << (6 * pending), kShortest[length]);
   const uint32_t hi =
       std::min((bits << (6 * pending)) | ((uint32_t(1) << (6 * pending)) - 1), kMaxCodepoint);
-  if (lo > hi || (lo >= 0xD800 && hi <= 0xDFFF)) return kDead;
-  if (pending == 0) return intern(advance(s.stacks, bits));
-  // Inside a character: keep the stacks that some code point with these leading bits can match.
-  std::vector<uint32_t> kept = filter(s.stacks, lo, hi);
-  // Once only continuation bytes can follow (no overlong or surrogate form is left to rule out)
-  // and every stack takes every such character (a string's "anything but a quote"), which
-  // character it is no longer matters: one state for all of them keeps the automaton small.
-  const bool rest_is_free = length == 2 || pending <= length - 2;
-  if (rest_is_free && std::all_of(kept.begin(), kept.end(), [&](uint32_t k) {
-        return g_.charsets[g_.elements[nodes_[k].element].value].covers(lo, hi);
-      }))
-    return intern(std::move(kept), 0, uint8_t(pending), kAnyRest);
-  return intern(std::move(kept), bits, uint8_t(pending), uint8_t(length));
+  return {lo, hi};
 }
 
 }  // namespace minillm::grammar

@@ -14,9 +14,11 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "grammar/grammar_rules.h"
+#include "runtime/reserved_memory.h"
 
 namespace minillm::grammar {
 
@@ -31,9 +33,8 @@ class StackAutomaton {
 
   int32_t initial() const { return initial_; }
   int32_t next(int32_t state, uint8_t byte) {
-    int32_t* row = transitions_[size_t(state)].get();
-    if (row[byte] < 0) row[byte] = compute_next(state, byte);
-    return row[byte];
+    const int32_t known = transitions_[size_t(state) * row_width_ + column_[byte]];
+    return known >= 0 ? known : fill(state, byte);
   }
   int32_t next(int32_t state, std::string_view bytes) {
     for (char c : bytes) {
@@ -47,6 +48,15 @@ class StackAutomaton {
   // Some character may follow.
   bool can_continue(int32_t state) const { return states_[size_t(state)].n_tops > 0; }
   bool reaches_context(int32_t state) const { return reaches_context_[size_t(state)]; }
+  // The tables behind next() and reaches_context(), for loops that keep their addresses in
+  // registers: they never move (see transitions_).
+  // State s's entry for byte b is transition_table()[s * row_width() + byte_columns()[b]].
+  const int32_t* transition_table() const { return transitions_; }
+  size_t row_width() const { return row_width_; }
+  const uint16_t* byte_columns() const { return column_; }
+  const uint8_t* context_table() const { return reaches_context_; }
+  // next() for a byte whose entry in transition_table() is still unknown (negative).
+  int32_t fill(int32_t state, uint8_t byte);
   bool in_character(int32_t state) const { return states_[size_t(state)].pending > 0; }
   const std::vector<uint32_t>& stacks(int32_t state) const { return states_[size_t(state)].stacks; }
   size_t n_states() const { return states_.size(); }
@@ -86,16 +96,30 @@ class StackAutomaton {
   int32_t intern(std::vector<uint32_t> stacks, uint32_t partial = 0, uint8_t pending = 0,
                  uint8_t length = 0);
   int32_t compute_next(int32_t state, uint8_t byte);
+  // The code points a character of `length` bytes can be when its bytes so far give `bits` and
+  // `pending` bytes are still to come: [lo, hi], empty (lo > hi) when none is valid UTF-8.
+  static std::pair<uint32_t, uint32_t> code_points(uint32_t bits, int pending, int length);
 
   const Grammar::Impl& g_;
   std::vector<Node> nodes_;
   std::unordered_map<uint64_t, uint32_t> node_ids_;
   std::vector<State> states_;
   std::unordered_map<std::string, int32_t> state_ids_;
-  // 256 per state (-1 = not computed yet); one allocation each, so growing never copies them.
-  std::vector<std::unique_ptr<int32_t[]>> transitions_;
-  std::vector<uint8_t> reaches_context_;  // per state, apart for the mask walks' inner loop
+  // Beyond this many states the grammar is too ambiguous for the tables below.
+  static constexpr size_t kMaxStates = size_t(1) << 18;
+  // A row per state (-1 = not computed yet), in address space reserved for kMaxStates so that the
+  // table never moves and its rows follow each other: the mask walks' inner loop finds a row by
+  // arithmetic, not by loading a pointer. Pages are backed as states are added.
+  ReservedMemory transition_memory_{kMaxStates * 256 * sizeof(int32_t)};
+  int32_t* transitions_ = reinterpret_cast<int32_t*>(transition_memory_.data());
+  ReservedMemory context_memory_{kMaxStates};
+  uint8_t* reaches_context_ = context_memory_.data();  // per state
   int32_t initial_ = kDead;
+  // A row has one column per class of ASCII bytes (bytes in exactly the same character sets of
+  // the grammar, which lead from any state to the same state), then one per byte from 0x80:
+  // rows stay short, so the rows a mask walk reads fit in the nearest caches.
+  uint16_t column_[256];
+  size_t row_width_ = 256;
   // Scratch for expand().
   std::vector<std::pair<uint32_t, uint32_t>> work_;
   std::unordered_map<uint64_t, bool> seen_;
