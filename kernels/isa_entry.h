@@ -94,6 +94,8 @@ bool attention_group_avx512(const float* q, size_t g, const KvRows& k, const KvR
                             float* out);
 // Softmax and SwiGLU as in activations.h, with a vector e^x.
 void softmax_avx512(float* x, size_t n);
+bool mask_tokens_avx512(float* x, const uint64_t* allowed, size_t n);
+bool mask_tokens_avx2(float* x, const uint64_t* allowed, size_t n);
 void swiglu_avx512(const float* gate, const float* up, float* out, size_t n);
 void quantize_act_avx512(const float* x, size_t n, int8_t* qa, float* da, int32_t* asum16);
 // Rows [row_begin, row_end) of the product; row_begin a multiple of 32.

@@ -13,6 +13,7 @@
 
 #include "grammar/grammar_vocabulary.h"
 #include "grammar/stack_automaton.h"
+#include "kernels/token_mask.h"
 #include "minillm/error.h"
 #include "minillm/grammar.h"
 
@@ -55,8 +56,10 @@ struct GrammarConstraint::Impl {
   size_t local_bytes = 0;
   std::unordered_map<int32_t, std::vector<uint64_t>> masks;  // by state
   size_t mask_bytes = 0;
-  std::vector<int32_t> at;    // walk(): the state after each prefix length
-  std::vector<uint8_t> left;  // walk(): whether the prefix up to there reached kContext
+  // walk(): the state after each prefix length, with StackAutomaton::kEntryContext set when the
+  // prefix up to there reached kContext
+  std::vector<int32_t> at;
+  static constexpr size_t kLanes = 2;
 
   size_t n_words() const { return (size_t(vocab->n_vocab()) + 63) / 64; }
 
@@ -74,39 +77,66 @@ struct GrammarConstraint::Impl {
     const GrammarVocabulary::Impl& v = vocab->impl();
     const size_t words = n_words();
     allowed.resize(words + 1);  // a spare bit: nodes that are no token set bit n_vocab
-    at.resize(v.max_length + 1);
-    left.resize(v.max_length + 1);
+    at.resize(kLanes * (v.max_length + 1));
     // The loop keeps every address in a register: none of these tables moves during the walk.
-    int32_t* const state_at = at.data();
-    uint8_t* const left_at = left.data();
     uint64_t* const bits = allowed.data();
     const int32_t* const table = automaton.transition_table();
     const size_t width = automaton.row_width();
     const uint16_t* const column = automaton.byte_columns();
-    const uint8_t* const context = automaton.context_table();
     const GrammarVocabulary::Impl::Node* const nodes = v.nodes.data();
     const size_t n = std::min<size_t>(end, v.n_nodes());
-    if (first < n) {
-      state_at[nodes[first].depth - 1] = start;
-      left_at[nodes[first].depth - 1] = context[start];
+    constexpr int32_t kLeft = StackAutomaton::kEntryContext;
+    // A walk goes down kLanes equal runs of the nodes in turn: a node waits for its parent's
+    // step (a store, a load, a table lookup), and the other runs' steps fill that wait. A run
+    // starts with the states of the path above its first node.
+    struct Lane {
+      size_t j, end;
+      int32_t* state_at;
+    };
+    Lane lanes[kLanes];
+    const int32_t start_entry = start | (automaton.reaches_context(start) ? kLeft : 0);
+    const size_t used = n - first >= 4096 ? kLanes : 1;  // a small subtree: not worth the paths
+    for (size_t l = 0; l < kLanes; ++l) {
+      Lane& lane = lanes[l];
+      lane = {first + (n - first) * std::min(l, used) / used,
+              first + (n - first) * std::min(l + 1, used) / used,
+              at.data() + l * (v.max_length + 1)};
+      if (lane.j >= lane.end) continue;
+      const size_t depth = nodes[lane.j].depth, top = nodes[first].depth - 1;
+      const std::string_view path = v.sorted_piece(v.first_token[lane.j]);
+      lane.state_at[top] = start_entry;
+      for (size_t q = top + 1; q < depth; ++q) {  // kDead below a rejected prefix
+        const int32_t above = lane.state_at[q - 1];
+        const int32_t s = automaton.next(above & StackAutomaton::kEntryState, uint8_t(path[q - 1]));
+        const bool left =
+            s != StackAutomaton::kDead && ((above & kLeft) || automaton.reaches_context(s));
+        lane.state_at[q] = s | (left ? kLeft : 0);
+      }
     }
-    for (size_t j = first; j < n;) {
+    const auto step = [&](Lane & lane) __attribute__((always_inline)) {
+      const size_t j = lane.j;
       const GrammarVocabulary::Impl::Node node = nodes[j];
       const size_t d = node.depth;
-      const int32_t from = state_at[d - 1];
-      int32_t s = table[size_t(from) * width + column[node.byte]];
-      if (s < 0) s = automaton.fill(from, node.byte);
-      if (s == StackAutomaton::kDead) {  // so is every token that starts with this prefix
-        if (needs_context && left_at[d - 1]) needs_context->push_back(uint32_t(j));
-        j = v.skip[j];
-        continue;
+      const int32_t above = lane.state_at[d - 1];
+      const int32_t from = above & StackAutomaton::kEntryState;
+      int32_t entry = table[size_t(from) * width + column[node.byte]];
+      if (entry < 0) entry = automaton.fill(from, node.byte);
+      if (entry == StackAutomaton::kDead) {  // so is every token that starts with this prefix
+        if (needs_context && (above & kLeft)) needs_context->push_back(uint32_t(j));
+        lane.j = v.skip[j];
+        return;
       }
-      state_at[d] = s;
-      left_at[d] = left_at[d - 1] | context[s];
-      const int32_t id = node.token;
-      bits[size_t(id) / 64] |= uint64_t(1) << (id % 64);
-      ++j;
+      lane.state_at[d] = entry | (above & kLeft);
+      bits[size_t(node.token) / 64] |= uint64_t(1) << (node.token % 64);
+      lane.j = j + 1;
+    };
+    static_assert(kLanes == 2);
+    while (lanes[0].j < lanes[0].end && lanes[1].j < lanes[1].end) {
+      step(lanes[0]);
+      step(lanes[1]);
     }
+    for (Lane& lane : lanes)
+      while (lane.j < lane.end) step(lane);
     allowed[size_t(v.n_vocab) / 64] &= ~(uint64_t(1) << (v.n_vocab % 64));
     allowed.resize(words);
   }
@@ -253,23 +283,7 @@ void GrammarMatcher::apply(std::span<float> logits) {
     throw Error("grammar: " + std::to_string(logits.size()) + " logits for a vocabulary of " +
                 std::to_string(constraint_->n_vocab()) + " tokens");
   const auto& mask = allowed_tokens();
-  bool any = false;
-  const size_t n = logits.size();
-  for (size_t w = 0; w < mask.size(); ++w) {
-    const uint64_t bits = mask[w];
-    any |= bits != 0;
-    const size_t base = w * 64;
-    if (bits == 0) {
-      std::fill(logits.begin() + long(base), logits.begin() + long(std::min(n, base + 64)),
-                -INFINITY);
-      continue;
-    }
-    for (uint64_t banned = ~bits; banned; banned &= banned - 1) {
-      const size_t t = base + size_t(__builtin_ctzll(banned));
-      if (t >= n) break;
-      logits[t] = -INFINITY;
-    }
-  }
+  const bool any = kernels::mask_tokens(logits.data(), mask.data(), logits.size());
   if (!any)
     throw Error(
         "grammar: no token of the vocabulary can continue the text here (the grammar "

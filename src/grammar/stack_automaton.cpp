@@ -186,7 +186,8 @@ int32_t StackAutomaton::compute_next(int32_t state, uint8_t byte) {
 }
 
 int32_t StackAutomaton::fill(int32_t state, uint8_t byte) {
-  const int32_t result = compute_next(state, byte);
+  const int32_t next = compute_next(state, byte);
+  const int32_t result = next | (reaches_context_[size_t(next)] ? kEntryContext : 0);
   int32_t* const row = transitions_ + size_t(state) * row_width_;
   const State& s = states_[size_t(state)];  // after compute_next: it may add states
   const auto fill_range = [&](int lo, int hi, int32_t to) {

@@ -32,9 +32,15 @@ class StackAutomaton {
   explicit StackAutomaton(const Grammar::Impl& grammar);
 
   int32_t initial() const { return initial_; }
+  // A transition table entry: the next state, with kEntryContext set when that state reaches
+  // kContext (what a mask walk needs next to the state); negative while not computed yet.
+  static constexpr int32_t kEntryContext = int32_t(1) << 30;
+  static constexpr int32_t kEntryState = kEntryContext - 1;
+
   int32_t next(int32_t state, uint8_t byte) {
-    const int32_t known = transitions_[size_t(state) * row_width_ + column_[byte]];
-    return known >= 0 ? known : fill(state, byte);
+    int32_t entry = transitions_[size_t(state) * row_width_ + column_[byte]];
+    if (entry < 0) entry = fill(state, byte);
+    return entry & kEntryState;
   }
   int32_t next(int32_t state, std::string_view bytes) {
     for (char c : bytes) {
@@ -48,14 +54,13 @@ class StackAutomaton {
   // Some character may follow.
   bool can_continue(int32_t state) const { return states_[size_t(state)].n_tops > 0; }
   bool reaches_context(int32_t state) const { return reaches_context_[size_t(state)]; }
-  // The tables behind next() and reaches_context(), for loops that keep their addresses in
-  // registers: they never move (see transitions_).
+  // The table behind next(), for loops that keep its address in a register: it never moves
+  // (see transitions_).
   // State s's entry for byte b is transition_table()[s * row_width() + byte_columns()[b]].
   const int32_t* transition_table() const { return transitions_; }
   size_t row_width() const { return row_width_; }
   const uint16_t* byte_columns() const { return column_; }
-  const uint8_t* context_table() const { return reaches_context_; }
-  // next() for a byte whose entry in transition_table() is still unknown (negative).
+  // The entry of transition_table() for a byte whose entry is still unknown (negative).
   int32_t fill(int32_t state, uint8_t byte);
   bool in_character(int32_t state) const { return states_[size_t(state)].pending > 0; }
   const std::vector<uint32_t>& stacks(int32_t state) const { return states_[size_t(state)].stacks; }
