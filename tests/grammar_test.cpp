@@ -197,6 +197,31 @@ TEST(GrammarMatcher, AcceptTextAndVocabularyMismatch) {
             std::string::npos);
 }
 
+TEST(GrammarConstraint, MemoryGrowsWithTheTextsMet) {
+  const Tokenizer tok = test::byte_tokenizer();
+  auto c = GrammarConstraint::create(Grammar::any_json_object(), tok);
+  const size_t fresh = c->memory_bytes();
+  EXPECT_GT(fresh, 0u);
+  GrammarMatcher m(c);
+  for (const char* text : {"{\"a\": [1, 2.5, {\"b\": null}]", ", \"c\": \"d\"}"}) {
+    for (const char* p = text; *p; ++p) {
+      m.allowed_tokens();
+      m.accept(int32_t(uint8_t(*p)));  // the byte tokenizer: id = byte
+    }
+  }
+  EXPECT_TRUE(m.is_complete());
+  const size_t grown = c->memory_bytes();
+  EXPECT_GT(grown, fresh + 4096) << "masks and states are kept";
+  // A second matcher over the same texts meets nothing new.
+  GrammarMatcher again(c);
+  for (const char* text : {"{\"a\": [1, 2.5, {\"b\": null}]", ", \"c\": \"d\"}"})
+    for (const char* p = text; *p; ++p) {
+      again.allowed_tokens();
+      again.accept(int32_t(uint8_t(*p)));
+    }
+  EXPECT_EQ(c->memory_bytes(), grown);
+}
+
 // ---- random walks with real vocabularies ----
 
 void check_json_object(const std::string& text) {

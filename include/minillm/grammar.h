@@ -87,6 +87,10 @@ class GrammarConstraint {
 
   const Grammar& grammar() const;
   int32_t n_vocab() const;
+  // Memory held for what sequences have met so far (automaton states, cached masks). It grows
+  // as new texts are seen: a long-running owner can replace a constraint once it is large (the
+  // sequences using the old one keep it).
+  size_t memory_bytes() const;
 
   struct Impl;
   Impl& impl() { return *impl_; }

@@ -243,6 +243,10 @@ const Grammar& GrammarConstraint::grammar() const {
 int32_t GrammarConstraint::n_vocab() const {
   return impl_->vocab->n_vocab();
 }
+size_t GrammarConstraint::memory_bytes() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->automaton.memory_bytes() + impl_->local_bytes + impl_->mask_bytes;
+}
 
 // ---- GrammarMatcher ----
 

@@ -131,9 +131,18 @@ int32_t StackAutomaton::intern(std::vector<uint32_t> stacks, uint32_t partial, u
   s.pending = pending;
   s.length = length;
   reaches_context_[states_.size()] = s.reaches_context;
+  stack_entries_ += s.stacks.size();
   std::fill_n(transitions_ + states_.size() * row_width_, row_width_, -1);
   states_.push_back(std::move(s));
   return it->second;
+}
+
+size_t StackAutomaton::memory_bytes() const {
+  // Per state: its table row, its record and an index entry with its key; per node: the node
+  // and its index entry (hash tables cost about twice their entries).
+  const size_t per_state = row_width_ * sizeof(int32_t) + 1 + sizeof(State) + 2 * 48;
+  return states_.size() * per_state + stack_entries_ * sizeof(uint32_t) * 2 +
+         nodes_.size() * (sizeof(Node) + 2 * 24);
 }
 
 uint32_t StackAutomaton::truncated(uint32_t stack, int depth) {

@@ -65,6 +65,8 @@ class StackAutomaton {
   bool in_character(int32_t state) const { return states_[size_t(state)].pending > 0; }
   const std::vector<uint32_t>& stacks(int32_t state) const { return states_[size_t(state)].stacks; }
   size_t n_states() const { return states_.size(); }
+  // Bytes held for the states and stack nodes so far (their table rows, stacks and indexes).
+  size_t memory_bytes() const;
 
   // The top `depth` entries of a stack with the rest replaced by kContext (the stack itself when
   // it is not deeper), and the state holding just one stack.
@@ -120,6 +122,7 @@ class StackAutomaton {
   ReservedMemory context_memory_{kMaxStates};
   uint8_t* reaches_context_ = context_memory_.data();  // per state
   int32_t initial_ = kDead;
+  size_t stack_entries_ = 0;  // over all states' stacks
   // A row has one column per class of ASCII bytes (bytes in exactly the same character sets of
   // the grammar, which lead from any state to the same state), then one per byte from 0x80:
   // rows stay short, so the rows a mask walk reads fit in the nearest caches.

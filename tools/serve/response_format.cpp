@@ -27,11 +27,7 @@ std::shared_ptr<GrammarConstraint> ResponseFormats::constraint(const json& rf) {
   const std::string text = schema->dump();
   {
     std::lock_guard lock(mutex_);
-    for (auto it = cache_.begin(); it != cache_.end(); ++it)
-      if (it->first == text) {
-        cache_.splice(cache_.begin(), cache_, it);
-        return it->second;
-      }
+    if (auto c = kept(text)) return c;
   }
   try {
     return compiled(text, Grammar::from_json_schema(text));
@@ -44,13 +40,25 @@ std::shared_ptr<GrammarConstraint> ResponseFormats::constraint(const json& rf) {
 std::shared_ptr<GrammarConstraint> ResponseFormats::compiled(const std::string& key,
                                                              const Grammar& grammar) {
   std::lock_guard lock(mutex_);
-  for (auto it = cache_.begin(); it != cache_.end(); ++it)
-    if (it->first == key) return it->second;
+  if (auto c = kept(key)) return c;
   if (!vocabulary_) vocabulary_ = GrammarVocabulary::build(tokenizer_);
   auto c = GrammarConstraint::create(grammar, vocabulary_);
   cache_.emplace_front(key, c);
   if (cache_.size() > 32) cache_.pop_back();
   return c;
+}
+
+std::shared_ptr<GrammarConstraint> ResponseFormats::kept(const std::string& key) {
+  for (auto it = cache_.begin(); it != cache_.end(); ++it) {
+    if (it->first != key) continue;
+    if (it->second->memory_bytes() > refresh_bytes_) {
+      cache_.erase(it);
+      return nullptr;
+    }
+    cache_.splice(cache_.begin(), cache_, it);
+    return it->second;
+  }
+  return nullptr;
 }
 
 }  // namespace minillm::serve

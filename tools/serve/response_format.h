@@ -1,6 +1,8 @@
 // `response_format` of a chat request as a grammar constraint: json_object → any JSON object,
 // json_schema → the schema's grammar. Compiled constraints are kept (by schema text, the most
-// recent 32) so requests with the same schema share their token masks.
+// recent 32) so requests with the same schema share their token masks; one that has grown past
+// `refresh_bytes` (its automaton grows with every new text it meets) is compiled afresh for the
+// next request, while the requests using it keep it.
 #pragma once
 
 #include <list>
@@ -18,7 +20,9 @@ namespace minillm::serve {
 
 class ResponseFormats {
  public:
-  explicit ResponseFormats(const Tokenizer& tokenizer) : tokenizer_(tokenizer) {}
+  static constexpr size_t kRefreshBytes = size_t(256) << 20;
+  explicit ResponseFormats(const Tokenizer& tokenizer, size_t refresh_bytes = kRefreshBytes)
+      : tokenizer_(tokenizer), refresh_bytes_(refresh_bytes) {}
 
   // nullptr for {"type": "text"}; throws ApiError 400 naming the field for anything malformed,
   // and for a schema the converter refuses (its message says which keyword).
@@ -26,8 +30,11 @@ class ResponseFormats {
 
  private:
   std::shared_ptr<GrammarConstraint> compiled(const std::string& key, const Grammar& grammar);
+  // The kept constraint for `key` (now the most recent), or nullptr; the caller holds mutex_.
+  std::shared_ptr<GrammarConstraint> kept(const std::string& key);
 
   const Tokenizer& tokenizer_;
+  const size_t refresh_bytes_;
   std::mutex mutex_;
   std::shared_ptr<const GrammarVocabulary> vocabulary_;  // built on first use
   std::list<std::pair<std::string, std::shared_ptr<GrammarConstraint>>> cache_;  // recent first
