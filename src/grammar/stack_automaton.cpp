@@ -1,7 +1,6 @@
 #include "grammar/stack_automaton.h"
 
 #include <algorithm>
-#include <cstring>
 #include <map>
 
 #include "minillm/error.h"
@@ -54,11 +53,12 @@ uint32_t StackAutomaton::node(uint32_t element, uint32_t parent) {
 
 void StackAutomaton::expand(uint32_t element, uint32_t parent, std::vector<uint32_t>& out) {
   work_.assign(1, {element, parent});
-  seen_.clear();
+  seen_list_.clear();
+  seen_set_.clear();
   while (!work_.empty()) {
     const auto [e, p] = work_.back();
     work_.pop_back();
-    if (!seen_.emplace(uint64_t(e) << 32 | p, true).second) continue;
+    if (seen(uint64_t(e) << 32 | p)) continue;
     const Element& el = g_.elements[e];
     if (el.kind == ElementKind::Chars) {
       out.push_back(node(e, p));
@@ -73,6 +73,17 @@ void StackAutomaton::expand(uint32_t element, uint32_t parent, std::vector<uint3
       for (uint32_t alt : g_.rules[el.value].alternatives) work_.push_back({alt, next_parent});
     }
   }
+}
+
+bool StackAutomaton::seen(uint64_t key) {
+  constexpr size_t kListed = 32;
+  if (seen_list_.size() < kListed) {
+    if (std::find(seen_list_.begin(), seen_list_.end(), key) != seen_list_.end()) return true;
+    seen_list_.push_back(key);
+    return false;
+  }
+  if (seen_set_.empty()) seen_set_.insert(seen_list_.begin(), seen_list_.end());
+  return !seen_set_.insert(key).second;
 }
 
 std::vector<uint32_t> StackAutomaton::advance(const std::vector<uint32_t>& stacks, uint32_t c) {
@@ -109,18 +120,22 @@ int32_t StackAutomaton::intern(std::vector<uint32_t> stacks, uint32_t partial, u
   if (stacks.size() > kMaxStacks)
     throw Error("grammar: too ambiguous (more than " + std::to_string(kMaxStacks) +
                 " ways to read the text so far); simplify it");
-  std::string key(stacks.size() * 4 + 6, '\0');
-  std::memcpy(key.data(), stacks.data(), stacks.size() * 4);
-  std::memcpy(key.data() + stacks.size() * 4, &partial, 4);
-  key[key.size() - 2] = char(pending);
-  key.back() = char(length);
-  const auto [it, added] = state_ids_.try_emplace(std::move(key), int32_t(states_.size()));
-  if (!added) return it->second;
+  uint64_t hash = (uint64_t(partial) << 16 | uint64_t(pending) << 8 | length) * 0x9E3779B97F4A7C15;
+  for (uint32_t k : stacks) hash = (hash ^ k) * 0xFF51AFD7ED558CCD, hash ^= hash >> 32;
+  const auto [it, added] = state_ids_.try_emplace(hash, int32_t(states_.size()));
+  if (!added)
+    for (int32_t id = it->second; id >= 0; id = states_[size_t(id)].same_hash) {
+      const State& other = states_[size_t(id)];
+      if (other.partial == partial && other.pending == pending && other.length == length &&
+          other.stacks == stacks)
+        return id;
+    }
   if (states_.size() >= kMaxStates) {
-    state_ids_.erase(it);
+    if (added) state_ids_.erase(it);
     throw Error("grammar: too ambiguous (more than " + std::to_string(kMaxStates) +
                 " automaton states); simplify it");
   }
+  const int32_t id = int32_t(states_.size());
   State s;
   s.accepting = pending == 0 && stacks.front() == kEmptyStack;  // sorted: 0 comes first
   s.reaches_context = std::binary_search(stacks.begin(), stacks.end(), kContext);
@@ -130,11 +145,12 @@ int32_t StackAutomaton::intern(std::vector<uint32_t> stacks, uint32_t partial, u
   s.partial = partial;
   s.pending = pending;
   s.length = length;
+  if (!added) s.same_hash = std::exchange(it->second, id);
   reaches_context_[states_.size()] = s.reaches_context;
   stack_entries_ += s.stacks.size();
   std::fill_n(transitions_ + states_.size() * row_width_, row_width_, -1);
   states_.push_back(std::move(s));
-  return it->second;
+  return id;
 }
 
 size_t StackAutomaton::memory_bytes() const {

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -88,7 +89,8 @@ class StackAutomaton {
     uint8_t length = 0;            // its length in bytes; kAnyRest: every stack takes any ending
     bool accepting = false;
     bool reaches_context = false;
-    uint32_t n_tops = 0;  // stacks other than the empty one and kContext
+    uint32_t n_tops = 0;     // stacks other than the empty one and kContext
+    int32_t same_hash = -1;  // the next state with the same content hash
   };
 
   uint32_t node(uint32_t element, uint32_t parent);
@@ -111,7 +113,8 @@ class StackAutomaton {
   std::vector<Node> nodes_;
   std::unordered_map<uint64_t, uint32_t> node_ids_;
   std::vector<State> states_;
-  std::unordered_map<std::string, int32_t> state_ids_;
+  // States by a hash of their content; states with the same hash are chained (State::same_hash).
+  std::unordered_map<uint64_t, int32_t> state_ids_;
   // Beyond this many states the grammar is too ambiguous for the tables below.
   static constexpr size_t kMaxStates = size_t(1) << 18;
   // A row per state (-1 = not computed yet), in address space reserved for kMaxStates so that the
@@ -130,7 +133,11 @@ class StackAutomaton {
   size_t row_width_ = 256;
   // Scratch for expand().
   std::vector<std::pair<uint32_t, uint32_t>> work_;
-  std::unordered_map<uint64_t, bool> seen_;
+  // (element, parent) pairs expand() has met: a short list scanned in order, then a hash set
+  // when an expansion meets many.
+  std::vector<uint64_t> seen_list_;
+  std::unordered_set<uint64_t> seen_set_;
+  bool seen(uint64_t key);  // and remember it
 };
 
 }  // namespace minillm::grammar
