@@ -120,8 +120,8 @@ class StackAutomaton {
   // A row per state (-1 = not computed yet), in address space reserved for kMaxStates so that the
   // table never moves and its rows follow each other: the mask walks' inner loop finds a row by
   // arithmetic, not by loading a pointer. Pages are backed as states are added.
-  ReservedMemory transition_memory_{kMaxStates * 256 * sizeof(int32_t)};
-  int32_t* transitions_ = reinterpret_cast<int32_t*>(transition_memory_.data());
+  std::unique_ptr<ReservedMemory> transition_memory_;  // kMaxStates rows, made by the constructor
+  int32_t* transitions_ = nullptr;
   ReservedMemory context_memory_{kMaxStates};
   uint8_t* reaches_context_ = context_memory_.data();  // per state
   int32_t initial_ = kDead;
