@@ -17,6 +17,7 @@
 #include "kernels/qdot.h"
 #include "kernels/quant.h"
 #include "kernels/thread_pool.h"
+#include "kernels/type_table.h"
 #include "minillm/error.h"
 
 namespace minillm::kernels {
@@ -73,26 +74,7 @@ size_t tile_rows(size_t n_in) {
 }  // namespace
 
 bool matmul_supported(TensorType wtype) {
-  switch (wtype) {
-    case TensorType::F32:
-    case TensorType::F16:
-    case TensorType::BF16:
-    case TensorType::Q4_0:
-    case TensorType::Q4_1:
-    case TensorType::Q5_0:
-    case TensorType::Q5_1:
-    case TensorType::Q8_0:
-    case TensorType::Q2_K:
-    case TensorType::Q3_K:
-    case TensorType::Q4_K:
-    case TensorType::Q5_K:
-    case TensorType::Q6_K:
-    case TensorType::IQ4_NL:
-    case TensorType::IQ4_XS:
-      return true;
-    default:
-      return false;
-  }
+  return kernel_type(wtype).matmul;
 }
 
 void matmul(TensorType wtype, const void* w, size_t n_out, size_t n_in, const float* x,

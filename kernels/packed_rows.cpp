@@ -9,6 +9,7 @@
 
 #include "kernels/cpu.h"
 #include "kernels/thread_pool.h"
+#include "kernels/type_table.h"
 #include "minillm/error.h"
 
 namespace minillm::kernels {
@@ -46,34 +47,9 @@ void permute_group(const PackedFormat& f, size_t n_blocks, size_t rb, size_t n_r
 }  // namespace
 
 PackedFormat packed_format(TensorType t) {
-  switch (t) {
-    case TensorType::Q4_0:
-      return make_format(18, 0);
-    case TensorType::Q4_1:
-      return make_format(20, -1);
-    case TensorType::Q5_0:
-      return make_format(22, 0);
-    case TensorType::Q5_1:
-      return make_format(24, -1);
-    case TensorType::Q8_0:
-      return make_format(34, 0);
-    case TensorType::Q2_K:
-      return make_format(84, -1);
-    case TensorType::Q3_K:
-      return make_format(110, 108);
-    case TensorType::Q4_K:
-      return make_format(144, -1);
-    case TensorType::Q5_K:
-      return make_format(176, -1);
-    case TensorType::Q6_K:
-      return make_format(210, 208);
-    case TensorType::IQ4_NL:
-      return make_format(18, 0);
-    case TensorType::IQ4_XS:
-      return make_format(136, -1);
-    default:
-      return PackedFormat{0, -1, 0, 0};
-  }
+  const KernelType& k = kernel_type(t);
+  return k.packed ? make_format(traits(t).block_bytes, k.packed_half_at)
+                  : PackedFormat{0, -1, 0, 0};
 }
 
 bool kernel_reads_packed(Isa isa, TensorType t) {

@@ -9,6 +9,7 @@
 #include "kernels/blocks.h"
 #include "kernels/f16.h"
 #include "kernels/quant_impl.h"
+#include "kernels/type_table.h"
 
 namespace minillm::kernels::q {
 namespace {
@@ -37,39 +38,6 @@ void iq4_values(const uint8_t* qs, uint8_t* u) {
   for (int j = 0; j < 16; ++j) {
     u[j] = static_cast<uint8_t>(kIQ4Levels[qs[j] & 0x0F] + 128);
     u[j + 16] = static_cast<uint8_t>(kIQ4Levels[qs[j] >> 4] + 128);
-  }
-}
-
-void unpack_legacy(TensorType t, const uint8_t* b, uint8_t* u, float* dw, float* mw) {
-  switch (t) {
-    case TensorType::IQ4_NL:
-      *dw = half(b);
-      iq4_values(b + 2, u);
-      break;
-    case TensorType::Q4_0:
-      *dw = half(b);
-      nibbles32(b + 2, u);
-      break;
-    case TensorType::Q4_1:
-      *dw = half(b);
-      *mw = half(b + 2);
-      nibbles32(b + 4, u);
-      break;
-    case TensorType::Q5_0:
-      *dw = half(b);
-      nibbles32(b + 6, u);
-      fifth_bits(b + 2, u);
-      break;
-    case TensorType::Q5_1:
-      *dw = half(b);
-      *mw = half(b + 2);
-      nibbles32(b + 8, u);
-      fifth_bits(b + 4, u);
-      break;
-    default:  // Q8_0: u = q + 128
-      *dw = half(b);
-      for (int j = 0; j < 32; ++j) u[j] = static_cast<uint8_t>(b[2 + j] ^ 0x80);
-      break;
   }
 }
 
@@ -143,33 +111,61 @@ void unpack_iq4_xs(const BlockIQ4_XS& b, uint8_t* u, float* dw) {
 
 }  // namespace
 
+// ---- One block of each type, as the type table (type_table.cpp) lists them ----
+
+void unpack_block_q4_0(const uint8_t* b, uint8_t* u, float* dw, float*) {
+  *dw = half(b);
+  nibbles32(b + 2, u);
+}
+void unpack_block_q4_1(const uint8_t* b, uint8_t* u, float* dw, float* mw) {
+  *dw = half(b);
+  *mw = half(b + 2);
+  nibbles32(b + 4, u);
+}
+void unpack_block_q5_0(const uint8_t* b, uint8_t* u, float* dw, float*) {
+  *dw = half(b);
+  nibbles32(b + 6, u);
+  fifth_bits(b + 2, u);
+}
+void unpack_block_q5_1(const uint8_t* b, uint8_t* u, float* dw, float* mw) {
+  *dw = half(b);
+  *mw = half(b + 2);
+  nibbles32(b + 8, u);
+  fifth_bits(b + 4, u);
+}
+void unpack_block_q8_0(const uint8_t* b, uint8_t* u, float* dw, float*) {  // u = q + 128
+  *dw = half(b);
+  for (int j = 0; j < 32; ++j) u[j] = static_cast<uint8_t>(b[2 + j] ^ 0x80);
+}
+void unpack_block_iq4_nl(const uint8_t* b, uint8_t* u, float* dw, float*) {
+  *dw = half(b);
+  iq4_values(b + 2, u);
+}
+void unpack_block_q2_k(const uint8_t* b, uint8_t* u, float* dw, float* mw) {
+  unpack_q2_k(*reinterpret_cast<const BlockQ2_K*>(b), u, dw, mw);
+}
+void unpack_block_q3_k(const uint8_t* b, uint8_t* u, float* dw, float*) {
+  unpack_q3_k(*reinterpret_cast<const BlockQ3_K*>(b), u, dw);
+}
+void unpack_block_q4_k(const uint8_t* b, uint8_t* u, float* dw, float* mw) {
+  const auto& k = *reinterpret_cast<const BlockQ4_K*>(b);
+  unpack_q45_k(k.d, k.dmin, k.scales, k.qs, nullptr, u, dw, mw);
+}
+void unpack_block_q5_k(const uint8_t* b, uint8_t* u, float* dw, float* mw) {
+  const auto& k = *reinterpret_cast<const BlockQ5_K*>(b);
+  unpack_q45_k(k.d, k.dmin, k.scales, k.qs, k.qh, u, dw, mw);
+}
+void unpack_block_q6_k(const uint8_t* b, uint8_t* u, float* dw, float*) {
+  unpack_q6_k(*reinterpret_cast<const BlockQ6_K*>(b), u, dw);
+}
+void unpack_block_iq4_xs(const uint8_t* b, uint8_t* u, float* dw, float*) {
+  unpack_iq4_xs(*reinterpret_cast<const BlockIQ4_XS*>(b), u, dw);
+}
+
+// ---- Lookups in the type table ----
+
 Format format_of(TensorType t) {
-  switch (t) {
-    case TensorType::Q4_0:
-      return {32, 8, false};
-    case TensorType::Q4_1:
-      return {32, 0, true};
-    case TensorType::Q5_0:
-      return {32, 16, false};
-    case TensorType::Q5_1:
-      return {32, 0, true};
-    case TensorType::Q8_0:
-      return {32, 128, false};
-    case TensorType::Q2_K:
-      return {16, 0, true};
-    case TensorType::Q3_K:
-      return {16, 4, false};
-    case TensorType::Q4_K:
-    case TensorType::Q5_K:
-      return {32, 0, true};
-    case TensorType::Q6_K:
-      return {16, 32, false};
-    case TensorType::IQ4_NL:
-    case TensorType::IQ4_XS:
-      return {32, 128, false};
-    default:
-      return {};
-  }
+  return kernel_type(t).integer;
 }
 
 bool signed_bytes(const Format& f) {
@@ -177,36 +173,13 @@ bool signed_bytes(const Format& f) {
 }
 
 void unpack_row(TensorType t, const uint8_t* row, size_t n, uint8_t* u, float* dw, float* mw) {
+  const KernelType& k = kernel_type(t);
   const size_t bs = traits(t).block_size, bb = traits(t).block_bytes;
-  const size_t subs = bs / static_cast<size_t>(format_of(t).sub_len);
+  const size_t subs = bs / static_cast<size_t>(k.integer.sub_len);
+  float* m = mw;
   for (size_t ib = 0; ib < n / bs; ++ib, row += bb, u += bs, dw += subs) {
-    float* m = mw != nullptr ? mw + ib * subs : nullptr;
-    switch (t) {
-      case TensorType::Q2_K:
-        unpack_q2_k(*reinterpret_cast<const BlockQ2_K*>(row), u, dw, m);
-        break;
-      case TensorType::Q3_K:
-        unpack_q3_k(*reinterpret_cast<const BlockQ3_K*>(row), u, dw);
-        break;
-      case TensorType::Q4_K: {
-        const auto& b = *reinterpret_cast<const BlockQ4_K*>(row);
-        unpack_q45_k(b.d, b.dmin, b.scales, b.qs, nullptr, u, dw, m);
-        break;
-      }
-      case TensorType::Q5_K: {
-        const auto& b = *reinterpret_cast<const BlockQ5_K*>(row);
-        unpack_q45_k(b.d, b.dmin, b.scales, b.qs, b.qh, u, dw, m);
-        break;
-      }
-      case TensorType::Q6_K:
-        unpack_q6_k(*reinterpret_cast<const BlockQ6_K*>(row), u, dw);
-        break;
-      case TensorType::IQ4_XS:
-        unpack_iq4_xs(*reinterpret_cast<const BlockIQ4_XS*>(row), u, dw);
-        break;
-      default:
-        unpack_legacy(t, row, u, dw, m);
-    }
+    k.unpack(row, u, dw, m);
+    if (m != nullptr) m += subs;
   }
 }
 
