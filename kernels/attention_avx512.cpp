@@ -1,6 +1,7 @@
 // AVX-512 attention of one query head (see attention.h; compiled with -mavx512*). The key and
-// value rows are converted from F16 in registers (VCVTPH2PS); q.k is one FMA chain per row,
-// p.v keeps the output head in registers while it walks the rows.
+// value rows are converted to floats in registers (F16: VCVTPH2PS; Q8_0: sign-extend, convert,
+// times the block scale); q.k is one FMA chain per row, p.v keeps the output head in registers
+// while it walks the rows.
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
@@ -8,6 +9,7 @@
 #include <algorithm>
 
 #include "kernels/activations.h"
+#include "kernels/blocks.h"
 #include "kernels/isa_entry.h"
 #include "kernels/isa_local.h"
 
@@ -17,15 +19,23 @@ namespace {
 constexpr size_t kW = 16;
 constexpr size_t kMaxChunks = 8;  // output dims held in registers per pass: 128
 
-template <bool kF16>
+// Elements at..at+15 (those in m) of a row. Q8_0 rows are whole blocks, so m is full for them and
+// the 16 values are one half of a block.
+template <KvElement E>
 inline __m512 load(const void* base, size_t at, __mmask16 m) {
-  if constexpr (kF16)
+  if constexpr (E == KvElement::F16) {
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, static_cast<const uint16_t*>(base) + at));
-  else
+  } else if constexpr (E == KvElement::Q8_0) {
+    const BlockQ8_0* b = static_cast<const BlockQ8_0*>(base) + at / kQK;
+    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b->qs + at % kQK));
+    return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)),
+                         _mm512_set1_ps(_cvtsh_ss(b->d)));
+  } else {
     return _mm512_maskz_loadu_ps(m, static_cast<const float*>(base) + at);
+  }
 }
 
-template <bool kF16>
+template <KvElement E>
 void scores(const float* q, const KvRows& rows, size_t first, size_t n, size_t hd, float scale,
             float* out) {
   const void* k = rows.base;
@@ -34,13 +44,13 @@ void scores(const float* q, const KvRows& rows, size_t first, size_t n, size_t h
     __m512 acc = _mm512_setzero_ps();
     for (size_t d = 0; d < hd; d += kW) {
       const __mmask16 m = lanes16(hd - d);
-      acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + d), load<kF16>(k, row + d, m), acc);
+      acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + d), load<E>(k, row + d, m), acc);
     }
     out[j] = _mm512_reduce_add_ps(acc) * scale;
   }
 }
 
-template <bool kF16>
+template <KvElement E>
 void weighted_sum(const float* p, const KvRows& rows, size_t first, size_t n, size_t hd,
                   float* out) {
   const void* v = rows.base;
@@ -52,8 +62,7 @@ void weighted_sum(const float* p, const KvRows& rows, size_t first, size_t n, si
       const __m512 pj = _mm512_set1_ps(p[j]);
       const size_t row = row_offset(rows, first + j) + d0;
       for (size_t c = 0; c < chunks; ++c)
-        acc[c] =
-            _mm512_fmadd_ps(pj, load<kF16>(v, row + c * kW, lanes16(hd - d0 - c * kW)), acc[c]);
+        acc[c] = _mm512_fmadd_ps(pj, load<E>(v, row + c * kW, lanes16(hd - d0 - c * kW)), acc[c]);
     }
     for (size_t c = 0; c < chunks; ++c)
       _mm512_mask_storeu_ps(out + d0 + c * kW, lanes16(hd - d0 - c * kW), acc[c]);
@@ -63,7 +72,7 @@ void weighted_sum(const float* p, const KvRows& rows, size_t first, size_t n, si
 // The g heads of one KV head, each with exactly the operations of scores() / weighted_sum() (so
 // the same bits), but every key and value row is loaded and converted once for all g. Head dim
 // 16 * kChunks.
-template <bool kF16, int kChunks>
+template <KvElement E, int kChunks>
 void scores_group(const float* q, size_t g, const KvRows& rows, size_t first, size_t n, float scale,
                   float* out) {
   constexpr size_t hd = kChunks * kW;
@@ -71,7 +80,7 @@ void scores_group(const float* q, size_t g, const KvRows& rows, size_t first, si
   for (size_t j = 0; j < n; ++j) {
     const size_t row = row_offset(rows, first + j);
     __m512 kv[kChunks];
-    for (int c = 0; c < kChunks; ++c) kv[c] = load<kF16>(k, row + c * kW, 0xFFFF);
+    for (int c = 0; c < kChunks; ++c) kv[c] = load<E>(k, row + c * kW, 0xFFFF);
     for (size_t h = 0; h < g; ++h) {
       __m512 acc = _mm512_setzero_ps();
       for (int c = 0; c < kChunks; ++c)
@@ -81,7 +90,7 @@ void scores_group(const float* q, size_t g, const KvRows& rows, size_t first, si
   }
 }
 
-template <bool kF16, int kChunks>
+template <KvElement E, int kChunks>
 void weighted_sum_group(const float* p, size_t g, const KvRows& rows, size_t first, size_t n,
                         float* out) {
   const void* v = rows.base;
@@ -95,7 +104,7 @@ void weighted_sum_group(const float* p, size_t g, const KvRows& rows, size_t fir
     for (size_t j = 0; j < n; ++j) {
       const size_t row = row_offset(rows, first + j);
       __m512 vv[kChunks];
-      for (int c = 0; c < kChunks; ++c) vv[c] = load<kF16>(v, row + c * kW, 0xFFFF);
+      for (int c = 0; c < kChunks; ++c) vv[c] = load<E>(v, row + c * kW, 0xFFFF);
       for (size_t h = 0; h < kHeads; ++h) {
         if (h >= nh) break;
         const __m512 pj = _mm512_set1_ps(p[(h0 + h) * n + j]);
@@ -110,15 +119,13 @@ void weighted_sum_group(const float* p, size_t g, const KvRows& rows, size_t fir
 template <int kChunks>
 bool group_paths(const float* q, size_t g, const KvRows& k, const KvRows& v, size_t first, size_t n,
                  float scale, float* scores, float* out) {
-  if (k.type == KvElement::F16)
-    scores_group<true, kChunks>(q, g, k, first, n, scale, scores);
-  else
-    scores_group<false, kChunks>(q, g, k, first, n, scale, scores);
+  with_element(k.type, [&](auto e) {
+    scores_group<decltype(e)::value, kChunks>(q, g, k, first, n, scale, scores);
+  });
   for (size_t h = 0; h < g; ++h) softmax(scores + h * n, n);
-  if (v.type == KvElement::F16)
-    weighted_sum_group<true, kChunks>(scores, g, v, first, n, out);
-  else
-    weighted_sum_group<false, kChunks>(scores, g, v, first, n, out);
+  with_element(v.type, [&](auto e) {
+    weighted_sum_group<decltype(e)::value, kChunks>(scores, g, v, first, n, out);
+  });
   return true;
 }
 
@@ -134,14 +141,14 @@ bool attention_group_avx512(const float* q, size_t g, const KvRows& k, const KvR
 
 void attention_scores_avx512(const float* q, const KvRows& k, size_t first, size_t n,
                              size_t head_dim, float scale, float* out) {
-  k.type == KvElement::F16 ? scores<true>(q, k, first, n, head_dim, scale, out)
-                           : scores<false>(q, k, first, n, head_dim, scale, out);
+  with_element(k.type,
+               [&](auto e) { scores<decltype(e)::value>(q, k, first, n, head_dim, scale, out); });
 }
 
 void attention_values_avx512(const float* p, const KvRows& v, size_t first, size_t n,
                              size_t head_dim, float* out) {
-  v.type == KvElement::F16 ? weighted_sum<true>(p, v, first, n, head_dim, out)
-                           : weighted_sum<false>(p, v, first, n, head_dim, out);
+  with_element(v.type,
+               [&](auto e) { weighted_sum<decltype(e)::value>(p, v, first, n, head_dim, out); });
 }
 
 }  // namespace minillm::kernels::isa

@@ -65,7 +65,7 @@ void convert_f32_to_bf16_avx2(const float* src, uint16_t* dst, size_t n);
 float dot_f32_avx2(const float* a, const float* b, size_t n);
 void matmul_tile_avx2(const MatmulTile& tile);
 // Attention pieces (attention.cpp): scores out[j] = scale * q . k_{first+j}, and
-// out = sum_j p[j] v_{first+j}; rows where KvRows puts them, F16 or F32 elements.
+// out = sum_j p[j] v_{first+j}; rows where KvRows puts them, F16, F32 or Q8_0 elements.
 void attention_scores_avx2(const float* q, const KvRows& k, size_t first, size_t n, size_t head_dim,
                            float scale, float* out);
 void attention_values_avx2(const float* p, const KvRows& v, size_t first, size_t n, size_t head_dim,
