@@ -44,6 +44,9 @@ size_t kv_row_offset(const KvRows& rows, size_t j) {
 void attend_one_head(const float* q, const KvRows& keys, const KvRows& values, size_t first,
                      size_t n, size_t head_dim, float scale, float* scores, float* out) {
   const Isa isa = active_isa();
+  if (isa == Isa::Avx512 &&
+      isa::attention_group_avx512(q, 1, keys, values, first, n, head_dim, scale, scores, out))
+    return;
   if (isa != Isa::Scalar) {  // keys and values always share the element type
     const bool wide = isa == Isa::Avx512;
     (wide ? isa::attention_scores_avx512 : isa::attention_scores_avx2)(q, keys, first, n, head_dim,
