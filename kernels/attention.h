@@ -33,8 +33,8 @@ void attend_one_head(const float* q, const KvRows& keys, const KvRows& values, s
                      size_t n, size_t head_dim, float scale, float* scores, float* out);
 // The g query heads that share one KV head (grouped-query attention): q and out hold g rows of
 // head_dim floats, scores g * n floats. Each head's result is bit for bit what attend_one_head
-// gives it. Where the ISA has a grouped kernel (AVX-512, head_dim 64 or 128) each key row is
-// converted once for all g and each value row once per pass of up to 4 (64) or 2 (128) heads.
+// gives it. Where the ISA has a grouped kernel (AVX-512, head_dim up to 256) keys and values are
+// converted a tile of 16 rows at a time, once for all g heads.
 void attend_head_group(const float* q, size_t g, const KvRows& keys, const KvRows& values,
                        size_t first, size_t n, size_t head_dim, float scale, float* scores,
                        float* out);

@@ -1,6 +1,6 @@
-// AVX2 attention of one query head (see attention.h; compiled with -mavx2 -mfma -mf16c). Same
-// structure as attention_avx512.cpp with 8-float vectors; partial vectors (F16, F32) go through a
-// small zero-padded buffer.
+// AVX2 attention of one query head (see attention.h; compiled with -mavx2 -mfma -mf16c), a row at
+// a time like attention_avx512.cpp's pieces for large heads, with 8-float vectors; partial
+// vectors (F16, F32) go through a small zero-padded buffer.
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>

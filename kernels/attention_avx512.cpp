@@ -1,7 +1,8 @@
-// AVX-512 attention of one query head (see attention.h; compiled with -mavx512*). The key and
-// value rows are converted to floats in registers (F16: VCVTPH2PS; Q8_0: sign-extend, convert,
-// times the block scale); q.k is one FMA chain per row, p.v keeps the output head in registers
-// while it walks the rows.
+// AVX-512 attention (see attention.h; compiled with -mavx512*): the query heads of one KV head
+// over tiles of 16 rows (attend_tiled), and row-at-a-time pieces for head dims above 256. The key
+// and value rows are converted to floats in registers (F16: VCVTPH2PS; Q8_0: sign-extend,
+// convert, times the block scale); q.k is one FMA chain per row, p.v keeps the output head in
+// registers while it walks the rows.
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
