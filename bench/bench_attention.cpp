@@ -1,7 +1,7 @@
-// Attention over n cached rows (tinyllama: head_dim 64, F16 KV cache), per code path: one query
-// head (attend/...) and the 8 query heads that share a KV head in tinyllama (attend_group:8/...).
-// Counters: "kv" is bytes of keys and values read per second, "heads" query heads per second.
-// Example: bench_attention --benchmark_filter='f16/.*/avx512'
+// Attention over n cached rows (tinyllama: head_dim 64; F16, F32 or Q8_0 KV cache), per code path:
+// one query head (attend/...) and the 8 query heads that share a KV head in tinyllama
+// (attend_group:8/...). Counters: "kv" is bytes of keys and values read per second, "heads" query
+// heads per second. Example: bench_attention --benchmark_filter='f16/.*/avx512'
 #include <benchmark/benchmark.h>
 
 #include <cmath>
@@ -10,8 +10,10 @@
 #include <vector>
 
 #include "kernels/attention.h"
+#include "kernels/blocks.h"
 #include "kernels/cpu.h"
 #include "kernels/f16.h"
+#include "kernels/quant.h"
 
 namespace {
 
@@ -25,14 +27,24 @@ void bench(benchmark::State& state, mk::KvElement type, size_t n, size_t g, mk::
   std::vector<float> kf(n * kStride), vf(n * kStride), q(g * kHeadDim), out(g * kHeadDim),
       scores(g * n);
   std::vector<uint16_t> kh(n * kStride), vh(n * kStride);
+  std::vector<mk::BlockQ8_0> kq(n * kStride / mk::kQK), vq(n * kStride / mk::kQK);
   for (size_t i = 0; i < kf.size(); ++i) {
     kf[i] = normal(rng), vf[i] = normal(rng);
     kh[i] = mk::fp32_to_fp16(kf[i]), vh[i] = mk::fp32_to_fp16(vf[i]);
   }
+  mk::quantize_row(minillm::TensorType::Q8_0, kf.data(), kq.data(), kf.size());
+  mk::quantize_row(minillm::TensorType::Q8_0, vf.data(), vq.data(), vf.size());
   for (float& v : q) v = normal(rng);
-  const bool f16 = type == mk::KvElement::F16;
-  const mk::KvRows keys{f16 ? static_cast<const void*>(kh.data()) : kf.data(), kStride, type};
-  const mk::KvRows values{f16 ? static_cast<const void*>(vh.data()) : vf.data(), kStride, type};
+  auto base = [&](const std::vector<float>& f, const std::vector<uint16_t>& h,
+                  const std::vector<mk::BlockQ8_0>& b) -> const void* {
+    return type == mk::KvElement::F16    ? static_cast<const void*>(h.data())
+           : type == mk::KvElement::Q8_0 ? static_cast<const void*>(b.data())
+                                         : f.data();
+  };
+  const mk::KvRows keys{base(kf, kh, kq), kStride, type}, values{base(vf, vh, vq), kStride, type};
+  const double bytes_per_value = type == mk::KvElement::F16    ? 2
+                                 : type == mk::KvElement::Q8_0 ? 34.0 / 32
+                                                               : 4;
   for (auto _ : state) {
     if (g == 1)
       mk::attend_one_head(q.data(), keys, values, 0, n, kHeadDim, 0.125f, scores.data(),
@@ -43,7 +55,7 @@ void bench(benchmark::State& state, mk::KvElement type, size_t n, size_t g, mk::
     benchmark::DoNotOptimize(out.data());
   }
   state.counters["kv"] =
-      benchmark::Counter(2.0 * static_cast<double>(n * kHeadDim * (f16 ? 2 : 4)) *
+      benchmark::Counter(2.0 * static_cast<double>(n * kHeadDim) * bytes_per_value *
                              static_cast<double>(state.iterations()),
                          benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
   state.counters["heads"] =
@@ -55,11 +67,13 @@ void bench(benchmark::State& state, mk::KvElement type, size_t n, size_t g, mk::
 const int registered = [] {
   for (mk::Isa isa : {mk::Isa::Scalar, mk::Isa::Avx2, mk::Isa::Avx512}) {
     if (static_cast<int>(isa) > static_cast<int>(mk::best_isa())) continue;
-    for (mk::KvElement t : {mk::KvElement::F16, mk::KvElement::F32})
-      for (size_t n : {size_t{128}, size_t{512}, size_t{2048}})
+    for (mk::KvElement t : {mk::KvElement::F16, mk::KvElement::F32, mk::KvElement::Q8_0})
+      for (size_t n : {size_t{128}, size_t{512}, size_t{2048}, size_t{4096}})
         for (size_t g : {size_t{1}, size_t{8}}) {
           const std::string name = std::string(g == 1 ? "attend" : "attend_group:8") +
-                                   (t == mk::KvElement::F16 ? "/f16/" : "/f32/") +
+                                   (t == mk::KvElement::F16    ? "/f16/"
+                                    : t == mk::KvElement::Q8_0 ? "/q8_0/"
+                                                               : "/f32/") +
                                    std::to_string(n) + "/" + std::string(mk::isa_name(isa));
           benchmark::RegisterBenchmark(name.c_str(), bench, t, n, g, isa)
               ->Unit(benchmark::kMicrosecond);

@@ -2,32 +2,33 @@
 #include "kernels/attention.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "kernels/activations.h"
+#include "kernels/blocks.h"
 #include "kernels/cpu.h"
 #include "kernels/f16.h"
 #include "kernels/isa_entry.h"
+#include "kernels/quant.h"
 
 namespace minillm::kernels {
 namespace {
 
-template <class Element, class Load>
-void attend(const float* q, const KvRows& keys, const KvRows& values, size_t first, size_t n,
-            size_t head_dim, float scale, float* scores, float* out, Load load) {
-  const auto* k = static_cast<const Element*>(keys.base);
-  const auto* v = static_cast<const Element*>(values.base);
-  for (size_t j = 0; j < n; ++j) {
-    const Element* kr = k + kv_row_offset(keys, first + j);
-    float dot = 0.0f;
-    for (size_t d = 0; d < head_dim; ++d) dot += q[d] * load(kr[d]);
-    scores[j] = dot * scale;
-  }
-  softmax_reference(scores, n);
-  std::fill(out, out + head_dim, 0.0f);
-  for (size_t j = 0; j < n; ++j) {
-    const Element* vr = v + kv_row_offset(values, first + j);
-    const float p = scores[j];
-    for (size_t d = 0; d < head_dim; ++d) out[d] += p * load(vr[d]);
+// Row j of `rows` (head_dim values) as floats.
+void load_row(const KvRows& rows, size_t j, size_t head_dim, float* out) {
+  const size_t at = kv_row_offset(rows, j);
+  switch (rows.type) {
+    case KvElement::F32:
+      std::copy_n(static_cast<const float*>(rows.base) + at, head_dim, out);
+      break;
+    case KvElement::F16:
+      for (size_t d = 0; d < head_dim; ++d)
+        out[d] = fp16_to_fp32(static_cast<const uint16_t*>(rows.base)[at + d]);
+      break;
+    case KvElement::Q8_0:
+      dequantize_row(TensorType::Q8_0, static_cast<const BlockQ8_0*>(rows.base) + at / kQK, out,
+                     head_dim);
+      break;
   }
 }
 
@@ -43,6 +44,9 @@ size_t kv_row_offset(const KvRows& rows, size_t j) {
 void attend_one_head(const float* q, const KvRows& keys, const KvRows& values, size_t first,
                      size_t n, size_t head_dim, float scale, float* scores, float* out) {
   const Isa isa = active_isa();
+  if (isa == Isa::Avx512 &&
+      isa::attention_group_avx512(q, 1, keys, values, first, n, head_dim, scale, scores, out))
+    return;
   if (isa != Isa::Scalar) {  // keys and values always share the element type
     const bool wide = isa == Isa::Avx512;
     (wide ? isa::attention_scores_avx512 : isa::attention_scores_avx2)(q, keys, first, n, head_dim,
@@ -69,12 +73,19 @@ void attend_head_group(const float* q, size_t g, const KvRows& keys, const KvRow
 void attend_one_head_reference(const float* q, const KvRows& keys, const KvRows& values,
                                size_t first, size_t n, size_t head_dim, float scale, float* scores,
                                float* out) {
-  if (keys.type == KvElement::F16)
-    attend<uint16_t>(q, keys, values, first, n, head_dim, scale, scores, out,
-                     [](uint16_t h) { return fp16_to_fp32(h); });
-  else
-    attend<float>(q, keys, values, first, n, head_dim, scale, scores, out,
-                  [](float f) { return f; });
+  std::vector<float> row(head_dim);
+  for (size_t j = 0; j < n; ++j) {
+    load_row(keys, first + j, head_dim, row.data());
+    float dot = 0.0f;
+    for (size_t d = 0; d < head_dim; ++d) dot += q[d] * row[d];
+    scores[j] = dot * scale;
+  }
+  softmax_reference(scores, n);
+  std::fill(out, out + head_dim, 0.0f);
+  for (size_t j = 0; j < n; ++j) {
+    load_row(values, first + j, head_dim, row.data());
+    for (size_t d = 0; d < head_dim; ++d) out[d] += scores[j] * row[d];
+  }
 }
 
 }  // namespace minillm::kernels

@@ -6,14 +6,17 @@
 
 namespace minillm::kernels {
 
-enum class KvElement { F32, F16 };
+// Q8_0: blocks of 32 values, each an f16 scale and 32 int8 (kernels/blocks.h BlockQ8_0); the head
+// dim and the row stride are then multiples of 32, so a head row is whole blocks.
+enum class KvElement { F32, F16, Q8_0 };
 
 // Rows of one KV head in a cache: row j starts at element r(j) * stride of `base`, where r(j) = j
 // for a contiguous cache, and for a paged one, which hands out rows in blocks of 2^block_shift,
-// r(j) = blocks[j >> block_shift] << block_shift | j mod 2^block_shift.
+// r(j) = blocks[j >> block_shift] << block_shift | j mod 2^block_shift. For Q8_0 "element e" is
+// value e of the row-major block array: it lives in block e / 32 of `base`.
 struct KvRows {
   const void* base = nullptr;  // first element of row 0 (already offset to the head)
-  size_t stride = 0;           // elements between consecutive rows
+  size_t stride = 0;           // elements (values) between consecutive rows
   KvElement type = KvElement::F32;
   const uint32_t* blocks = nullptr;  // the sequence's block table, or nullptr: contiguous
   uint32_t block_shift = 0;
@@ -24,17 +27,18 @@ size_t kv_row_offset(const KvRows& rows, size_t j);
 
 // out = Σ_j softmax_j(scale · q·k_j) v_j over rows j in [first, first + n).
 // scores: scratch of n floats. q and out: head_dim floats. keys and values have the same element
-// type. Uses the active ISA (F16 rows converted in registers); deterministic for a given ISA.
+// type. Uses the active ISA (F16 and Q8_0 rows converted to floats in registers); deterministic
+// for a given ISA.
 void attend_one_head(const float* q, const KvRows& keys, const KvRows& values, size_t first,
                      size_t n, size_t head_dim, float scale, float* scores, float* out);
 // The g query heads that share one KV head (grouped-query attention): q and out hold g rows of
 // head_dim floats, scores g * n floats. Each head's result is bit for bit what attend_one_head
-// gives it. Where the ISA has a grouped kernel (AVX-512, head_dim 64 or 128) each key row is
-// converted once for all g and each value row once per pass of up to 4 (64) or 2 (128) heads.
+// gives it. Where the ISA has a grouped kernel (AVX-512, head_dim up to 256) keys and values are
+// converted a tile of 16 rows at a time, once for all g heads.
 void attend_head_group(const float* q, size_t g, const KvRows& keys, const KvRows& values,
                        size_t first, size_t n, size_t head_dim, float scale, float* scores,
                        float* out);
-// The scalar reference (plain sums in element order).
+// The scalar reference (each row converted to floats, then plain sums in element order).
 void attend_one_head_reference(const float* q, const KvRows& keys, const KvRows& values,
                                size_t first, size_t n, size_t head_dim, float scale, float* scores,
                                float* out);

@@ -1,6 +1,6 @@
-// AVX2 attention of one query head (see attention.h; compiled with -mavx2 -mfma -mf16c). Same
-// structure as attention_avx512.cpp with 8-float vectors; partial vectors go through a small
-// zero-padded buffer.
+// AVX2 attention of one query head (see attention.h; compiled with -mavx2 -mfma -mf16c), a row at
+// a time like attention_avx512.cpp's pieces for large heads, with 8-float vectors; partial
+// vectors (F16, F32) go through a small zero-padded buffer.
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/blocks.h"
 #include "kernels/isa_entry.h"
 #include "kernels/isa_local.h"
 
@@ -17,8 +18,17 @@ namespace {
 constexpr size_t kW = 8;
 constexpr size_t kMaxChunks = 8;  // 64 output dims in registers per pass
 
-template <bool kF16>
+// Elements at..at+7 of a row (fewer when `left` < 8). Q8_0 rows are whole blocks: 8 values are
+// always there, a quarter of a block.
+template <KvElement E>
 inline __m256 load(const void* base, size_t at, size_t left) {
+  if constexpr (E == KvElement::Q8_0) {
+    const BlockQ8_0* b = static_cast<const BlockQ8_0*>(base) + at / kQK;
+    const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b->qs + at % kQK));
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)),
+                         _mm256_set1_ps(_cvtsh_ss(b->d)));
+  }
+  constexpr bool kF16 = E == KvElement::F16;
   if (left >= kW) {
     if constexpr (kF16)
       return _mm256_cvtph_ps(_mm_loadu_si128(
@@ -44,7 +54,7 @@ inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-template <bool kF16>
+template <KvElement E>
 void scores(const float* q, const KvRows& rows, size_t first, size_t n, size_t hd, float scale,
             float* out) {
   const void* k = rows.base;
@@ -52,12 +62,12 @@ void scores(const float* q, const KvRows& rows, size_t first, size_t n, size_t h
     const size_t row = row_offset(rows, first + j);
     __m256 acc = _mm256_setzero_ps();
     for (size_t d = 0; d < hd; d += kW)
-      acc = _mm256_fmadd_ps(load<false>(q, d, hd - d), load<kF16>(k, row + d, hd - d), acc);
+      acc = _mm256_fmadd_ps(load<KvElement::F32>(q, d, hd - d), load<E>(k, row + d, hd - d), acc);
     out[j] = hsum(acc) * scale;
   }
 }
 
-template <bool kF16>
+template <KvElement E>
 void weighted_sum(const float* p, const KvRows& rows, size_t first, size_t n, size_t hd,
                   float* out) {
   const void* v = rows.base;
@@ -69,7 +79,7 @@ void weighted_sum(const float* p, const KvRows& rows, size_t first, size_t n, si
       const __m256 pj = _mm256_set1_ps(p[j]);
       const size_t row = row_offset(rows, first + j) + d0;
       for (size_t c = 0; c < chunks; ++c)
-        acc[c] = _mm256_fmadd_ps(pj, load<kF16>(v, row + c * kW, hd - d0 - c * kW), acc[c]);
+        acc[c] = _mm256_fmadd_ps(pj, load<E>(v, row + c * kW, hd - d0 - c * kW), acc[c]);
     }
     for (size_t c = 0; c < chunks; ++c) {
       alignas(32) float tmp[kW];
@@ -83,14 +93,14 @@ void weighted_sum(const float* p, const KvRows& rows, size_t first, size_t n, si
 
 void attention_scores_avx2(const float* q, const KvRows& k, size_t first, size_t n, size_t head_dim,
                            float scale, float* out) {
-  k.type == KvElement::F16 ? scores<true>(q, k, first, n, head_dim, scale, out)
-                           : scores<false>(q, k, first, n, head_dim, scale, out);
+  with_element(k.type,
+               [&](auto e) { scores<decltype(e)::value>(q, k, first, n, head_dim, scale, out); });
 }
 
 void attention_values_avx2(const float* p, const KvRows& v, size_t first, size_t n, size_t head_dim,
                            float* out) {
-  v.type == KvElement::F16 ? weighted_sum<true>(p, v, first, n, head_dim, out)
-                           : weighted_sum<false>(p, v, first, n, head_dim, out);
+  with_element(v.type,
+               [&](auto e) { weighted_sum<decltype(e)::value>(p, v, first, n, head_dim, out); });
 }
 
 }  // namespace minillm::kernels::isa

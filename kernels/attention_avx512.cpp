@@ -1,6 +1,8 @@
-// AVX-512 attention of one query head (see attention.h; compiled with -mavx512*). The key and
-// value rows are converted from F16 in registers (VCVTPH2PS); q.k is one FMA chain per row,
-// p.v keeps the output head in registers while it walks the rows.
+// AVX-512 attention (see attention.h; compiled with -mavx512*): the query heads of one KV head
+// over tiles of 16 rows (attend_tiled), and row-at-a-time pieces for head dims above 256. The key
+// and value rows are converted to floats in registers (F16: VCVTPH2PS; Q8_0: sign-extend,
+// convert, times the block scale); q.k is one FMA chain per row, p.v keeps the output head in
+// registers while it walks the rows.
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
@@ -8,6 +10,7 @@
 #include <algorithm>
 
 #include "kernels/activations.h"
+#include "kernels/blocks.h"
 #include "kernels/isa_entry.h"
 #include "kernels/isa_local.h"
 
@@ -17,15 +20,23 @@ namespace {
 constexpr size_t kW = 16;
 constexpr size_t kMaxChunks = 8;  // output dims held in registers per pass: 128
 
-template <bool kF16>
+// Elements at..at+15 (those in m) of a row. Q8_0 rows are whole blocks, so m is full for them and
+// the 16 values are one half of a block.
+template <KvElement E>
 inline __m512 load(const void* base, size_t at, __mmask16 m) {
-  if constexpr (kF16)
+  if constexpr (E == KvElement::F16) {
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, static_cast<const uint16_t*>(base) + at));
-  else
+  } else if constexpr (E == KvElement::Q8_0) {
+    const BlockQ8_0* b = static_cast<const BlockQ8_0*>(base) + at / kQK;
+    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b->qs + at % kQK));
+    return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)),
+                         _mm512_set1_ps(_cvtsh_ss(b->d)));
+  } else {
     return _mm512_maskz_loadu_ps(m, static_cast<const float*>(base) + at);
+  }
 }
 
-template <bool kF16>
+template <KvElement E>
 void scores(const float* q, const KvRows& rows, size_t first, size_t n, size_t hd, float scale,
             float* out) {
   const void* k = rows.base;
@@ -34,13 +45,13 @@ void scores(const float* q, const KvRows& rows, size_t first, size_t n, size_t h
     __m512 acc = _mm512_setzero_ps();
     for (size_t d = 0; d < hd; d += kW) {
       const __mmask16 m = lanes16(hd - d);
-      acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + d), load<kF16>(k, row + d, m), acc);
+      acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + d), load<E>(k, row + d, m), acc);
     }
     out[j] = _mm512_reduce_add_ps(acc) * scale;
   }
 }
 
-template <bool kF16>
+template <KvElement E>
 void weighted_sum(const float* p, const KvRows& rows, size_t first, size_t n, size_t hd,
                   float* out) {
   const void* v = rows.base;
@@ -52,74 +63,123 @@ void weighted_sum(const float* p, const KvRows& rows, size_t first, size_t n, si
       const __m512 pj = _mm512_set1_ps(p[j]);
       const size_t row = row_offset(rows, first + j) + d0;
       for (size_t c = 0; c < chunks; ++c)
-        acc[c] =
-            _mm512_fmadd_ps(pj, load<kF16>(v, row + c * kW, lanes16(hd - d0 - c * kW)), acc[c]);
+        acc[c] = _mm512_fmadd_ps(pj, load<E>(v, row + c * kW, lanes16(hd - d0 - c * kW)), acc[c]);
     }
     for (size_t c = 0; c < chunks; ++c)
       _mm512_mask_storeu_ps(out + d0 + c * kW, lanes16(hd - d0 - c * kW), acc[c]);
   }
 }
 
-// The g heads of one KV head, each with exactly the operations of scores() / weighted_sum() (so
-// the same bits), but every key and value row is loaded and converted once for all g. Head dim
-// 16 * kChunks.
-template <bool kF16, int kChunks>
-void scores_group(const float* q, size_t g, const KvRows& rows, size_t first, size_t n, float scale,
-                  float* out) {
-  constexpr size_t hd = kChunks * kW;
-  const void* k = rows.base;
-  for (size_t j = 0; j < n; ++j) {
-    const size_t row = row_offset(rows, first + j);
-    __m512 kv[kChunks];
-    for (int c = 0; c < kChunks; ++c) kv[c] = load<kF16>(k, row + c * kW, 0xFFFF);
-    for (size_t h = 0; h < g; ++h) {
-      __m512 acc = _mm512_setzero_ps();
-      for (int c = 0; c < kChunks; ++c)
-        acc = _mm512_fmadd_ps(_mm512_loadu_ps(q + h * hd + c * kW), kv[c], acc);
-      out[h * n + j] = _mm512_reduce_add_ps(acc) * scale;
+// The g query heads of one KV head over tiles of 16 rows: each tile of keys (then of values) is
+// converted to floats once, into a small buffer that stays in L1, and serves all g heads; the
+// rows two tiles ahead are prefetched meanwhile (at long contexts they stream from memory).
+// The 16 scores of a tile are summed across lanes as one 16 x 16 transpose-and-add, not one
+// horizontal sum per row. Every head gets the same operations whatever g is, so a group gives each
+// head bit for bit the one-head result.
+constexpr size_t kTile = 16;
+constexpr size_t kMaxTileDim = 256;  // head dims up to this take the tiled path
+constexpr size_t kPrefetchTiles = 2;
+
+// Rows [first, first + nr) (nr <= 16) as floats, row r at tile + r * hdp (hdp: hd rounded up to
+// 16, zero-padded; rows nr..15 zero); the rows of the tile kPrefetchTiles ahead (below `end`) are
+// prefetched.
+template <KvElement E>
+void load_tile(const KvRows& rows, size_t first, size_t nr, size_t end, size_t hd, size_t hdp,
+               float* tile) {
+  constexpr size_t kBytesPer32 = E == KvElement::F16    ? 64
+                                 : E == KvElement::Q8_0 ? sizeof(BlockQ8_0)
+                                                        : 128;
+  const size_t row_bytes = hd * kBytesPer32 / 32;
+  for (size_t r = 0; r < nr; ++r) {
+    const size_t at = row_offset(rows, first + r);
+    for (size_t d = 0; d < hdp; d += kW)
+      _mm512_store_ps(tile + r * hdp + d, load<E>(rows.base, at + d, lanes16(hd - d)));
+    const size_t ahead = first + r + kPrefetchTiles * kTile;
+    if (ahead < end) {
+      const size_t off = row_offset(rows, ahead);
+      const char* line =
+          E == KvElement::Q8_0
+              ? reinterpret_cast<const char*>(static_cast<const BlockQ8_0*>(rows.base) + off / kQK)
+              : static_cast<const char*>(rows.base) + off * (kBytesPer32 / 32);
+      for (size_t bytes = 0; bytes < row_bytes + 63; bytes += 64)
+        _mm_prefetch(line + bytes, _MM_HINT_T0);
     }
   }
+  for (size_t i = nr * hdp; i < kTile * hdp; i += kW)
+    _mm512_store_ps(tile + i, _mm512_setzero_ps());
 }
 
-template <bool kF16, int kChunks>
-void weighted_sum_group(const float* p, size_t g, const KvRows& rows, size_t first, size_t n,
-                        float* out) {
-  const void* v = rows.base;
-  constexpr size_t hd = kChunks * kW;
-  constexpr size_t kHeads = 16 / kChunks;  // heads per pass: 16 accumulators
-  for (size_t h0 = 0; h0 < g; h0 += kHeads) {
-    const size_t nh = min_size(kHeads, g - h0);
-    __m512 acc[kHeads][kChunks];
-    for (size_t h = 0; h < kHeads; ++h)
-      for (int c = 0; c < kChunks; ++c) acc[h][c] = _mm512_setzero_ps();
-    for (size_t j = 0; j < n; ++j) {
-      const size_t row = row_offset(rows, first + j);
-      __m512 vv[kChunks];
-      for (int c = 0; c < kChunks; ++c) vv[c] = load<kF16>(v, row + c * kW, 0xFFFF);
-      for (size_t h = 0; h < kHeads; ++h) {
-        if (h >= nh) break;
-        const __m512 pj = _mm512_set1_ps(p[(h0 + h) * n + j]);
-        for (int c = 0; c < kChunks; ++c) acc[h][c] = _mm512_fmadd_ps(pj, vv[c], acc[h][c]);
+// The lane sums of 16 vectors, as one vector: lane r holds the sum of acc[r].
+inline __m512 sum_lanes16(__m512 acc[16]) {
+  // Halve the lanes of each vector while doubling the vectors per register: 16 x 16 -> 8 x (2 x
+  // 8) -> 4 x (4 x 4) -> 2 x (8 x 2) -> 1 x 16, each step one add of two shuffles.
+  __m512 a[8], b[4], c[2];
+  for (int i = 0; i < 8; ++i)
+    a[i] = _mm512_add_ps(_mm512_shuffle_f32x4(acc[2 * i], acc[2 * i + 1], 0x44),
+                         _mm512_shuffle_f32x4(acc[2 * i], acc[2 * i + 1], 0xEE));
+  for (int i = 0; i < 4; ++i)
+    b[i] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * i], a[2 * i + 1], 0x88),
+                         _mm512_shuffle_f32x4(a[2 * i], a[2 * i + 1], 0xDD));
+  for (int i = 0; i < 2; ++i)
+    c[i] = _mm512_add_ps(_mm512_unpacklo_ps(b[2 * i], b[2 * i + 1]),
+                         _mm512_unpackhi_ps(b[2 * i], b[2 * i + 1]));
+  const __m512 d = _mm512_add_ps(
+      _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(c[0]), _mm512_castps_pd(c[1]))),
+      _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(c[0]), _mm512_castps_pd(c[1]))));
+  // Lane 4k + m of d holds row k + 4m.
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  return _mm512_permutexvar_ps(order, d);
+}
+
+// kChunks: the head dim in vectors of 16, fixed at compile time for the common head dims so the
+// accumulators stay in registers (0: taken from hd).
+template <KvElement E, size_t kChunks>
+void attend_tiled(const float* q, size_t g, const KvRows& k, const KvRows& v, size_t first,
+                  size_t n, size_t hd, float scale, float* scores, float* out) {
+  const size_t chunks = kChunks ? kChunks : (hd + kW - 1) / kW, hdp = chunks * kW, end = first + n;
+  alignas(64) float tile[kTile * kMaxTileDim];
+  // Scores: per tile, per head, one FMA chain per row over the head dim, then the lane sums.
+  for (size_t t = 0; t < n; t += kTile) {
+    const size_t nr = min_size(kTile, n - t);
+    load_tile<E>(k, first + t, nr, end, hd, hdp, tile);
+    for (size_t h = 0; h < g; ++h) {
+      const float* qh = q + h * hd;
+      __m512 acc[kTile];
+      for (size_t r = 0; r < kTile; ++r) acc[r] = _mm512_setzero_ps();
+      for (size_t c = 0; c < chunks; ++c) {
+        const __m512 qc = _mm512_maskz_loadu_ps(lanes16(hd - c * kW), qh + c * kW);
+        for (size_t r = 0; r < kTile; ++r)
+          acc[r] = _mm512_fmadd_ps(qc, _mm512_load_ps(tile + r * hdp + c * kW), acc[r]);
+      }
+      _mm512_mask_storeu_ps(scores + h * n + t, lanes16(nr),
+                            _mm512_mul_ps(sum_lanes16(acc), _mm512_set1_ps(scale)));
+    }
+  }
+  for (size_t h = 0; h < g; ++h) softmax(scores + h * n, n);
+  // Values: out accumulates across tiles (held in registers within one, 16 vectors at a time).
+  for (size_t i = 0; i < g * hd; ++i) out[i] = 0.0f;
+  for (size_t t = 0; t < n; t += kTile) {
+    const size_t nr = min_size(kTile, n - t);
+    load_tile<E>(v, first + t, nr, end, hd, hdp, tile);
+    for (size_t h = 0; h < g; ++h) {
+      alignas(64) float p[kTile];  // the tile's weights, zero past its rows
+      _mm512_store_ps(p, _mm512_maskz_loadu_ps(lanes16(nr), scores + h * n + t));
+      for (size_t c0 = 0; c0 < chunks; c0 += kTile) {
+        const size_t cc = min_size(kTile, chunks - c0);
+        float* o = out + h * hd + c0 * kW;
+        __m512 acc[kTile];
+        for (size_t c = 0; c < cc; ++c)
+          acc[c] = _mm512_maskz_loadu_ps(lanes16(hd - (c0 + c) * kW), o + c * kW);
+        for (size_t r = 0; r < kTile; ++r) {
+          const __m512 pr = _mm512_set1_ps(p[r]);
+          for (size_t c = 0; c < cc; ++c)
+            acc[c] = _mm512_fmadd_ps(pr, _mm512_load_ps(tile + r * hdp + (c0 + c) * kW), acc[c]);
+        }
+        for (size_t c = 0; c < cc; ++c)
+          _mm512_mask_storeu_ps(o + c * kW, lanes16(hd - (c0 + c) * kW), acc[c]);
       }
     }
-    for (size_t h = 0; h < nh; ++h)
-      for (int c = 0; c < kChunks; ++c) _mm512_storeu_ps(out + (h0 + h) * hd + c * kW, acc[h][c]);
   }
-}
-
-template <int kChunks>
-bool group_paths(const float* q, size_t g, const KvRows& k, const KvRows& v, size_t first, size_t n,
-                 float scale, float* scores, float* out) {
-  if (k.type == KvElement::F16)
-    scores_group<true, kChunks>(q, g, k, first, n, scale, scores);
-  else
-    scores_group<false, kChunks>(q, g, k, first, n, scale, scores);
-  for (size_t h = 0; h < g; ++h) softmax(scores + h * n, n);
-  if (v.type == KvElement::F16)
-    weighted_sum_group<true, kChunks>(scores, g, v, first, n, out);
-  else
-    weighted_sum_group<false, kChunks>(scores, g, v, first, n, out);
-  return true;
 }
 
 }  // namespace
@@ -127,21 +187,29 @@ bool group_paths(const float* q, size_t g, const KvRows& k, const KvRows& v, siz
 bool attention_group_avx512(const float* q, size_t g, const KvRows& k, const KvRows& v,
                             size_t first, size_t n, size_t head_dim, float scale, float* scores,
                             float* out) {
-  if (head_dim == 64) return group_paths<4>(q, g, k, v, first, n, scale, scores, out);
-  if (head_dim == 128) return group_paths<8>(q, g, k, v, first, n, scale, scores, out);
-  return false;
+  if (head_dim > kMaxTileDim) return false;
+  with_element(k.type, [&](auto e) {
+    constexpr KvElement E = decltype(e)::value;
+    if (head_dim == 64)
+      attend_tiled<E, 4>(q, g, k, v, first, n, head_dim, scale, scores, out);
+    else if (head_dim == 128)
+      attend_tiled<E, 8>(q, g, k, v, first, n, head_dim, scale, scores, out);
+    else
+      attend_tiled<E, 0>(q, g, k, v, first, n, head_dim, scale, scores, out);
+  });
+  return true;
 }
 
 void attention_scores_avx512(const float* q, const KvRows& k, size_t first, size_t n,
                              size_t head_dim, float scale, float* out) {
-  k.type == KvElement::F16 ? scores<true>(q, k, first, n, head_dim, scale, out)
-                           : scores<false>(q, k, first, n, head_dim, scale, out);
+  with_element(k.type,
+               [&](auto e) { scores<decltype(e)::value>(q, k, first, n, head_dim, scale, out); });
 }
 
 void attention_values_avx512(const float* p, const KvRows& v, size_t first, size_t n,
                              size_t head_dim, float* out) {
-  v.type == KvElement::F16 ? weighted_sum<true>(p, v, first, n, head_dim, out)
-                           : weighted_sum<false>(p, v, first, n, head_dim, out);
+  with_element(v.type,
+               [&](auto e) { weighted_sum<decltype(e)::value>(p, v, first, n, head_dim, out); });
 }
 
 }  // namespace minillm::kernels::isa

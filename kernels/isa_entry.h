@@ -65,7 +65,7 @@ void convert_f32_to_bf16_avx2(const float* src, uint16_t* dst, size_t n);
 float dot_f32_avx2(const float* a, const float* b, size_t n);
 void matmul_tile_avx2(const MatmulTile& tile);
 // Attention pieces (attention.cpp): scores out[j] = scale * q . k_{first+j}, and
-// out = sum_j p[j] v_{first+j}; rows where KvRows puts them, F16 or F32 elements.
+// out = sum_j p[j] v_{first+j}; rows where KvRows puts them, F16, F32 or Q8_0 elements.
 void attention_scores_avx2(const float* q, const KvRows& k, size_t first, size_t n, size_t head_dim,
                            float scale, float* out);
 void attention_values_avx2(const float* p, const KvRows& v, size_t first, size_t n, size_t head_dim,
@@ -86,9 +86,9 @@ void attention_scores_avx512(const float* q, const KvRows& k, size_t first, size
                              size_t head_dim, float scale, float* out);
 void attention_values_avx512(const float* p, const KvRows& v, size_t first, size_t n,
                              size_t head_dim, float* out);
-// The g query heads of one KV head (q and out: g rows of head_dim; scores: g * n), each exactly
-// as the one-head pieces plus softmax compute it. Returns false (nothing done) for a head_dim
-// without a grouped kernel (64 and 128 have one).
+// The g query heads of one KV head (q and out: g rows of head_dim; scores: g * n), over tiles of
+// 16 rows; each head gets the same bits whatever g (attend_one_head uses it with g = 1). Returns
+// false (nothing done) for a head_dim above 256, which takes the one-head pieces above.
 bool attention_group_avx512(const float* q, size_t g, const KvRows& k, const KvRows& v,
                             size_t first, size_t n, size_t head_dim, float scale, float* scores,
                             float* out);

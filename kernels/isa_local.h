@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/attention.h"
 
@@ -40,6 +41,20 @@ inline size_t row_offset(const KvRows& rows, size_t j) {
   const size_t mask = (size_t{1} << rows.block_shift) - 1;
   return ((size_t(rows.blocks[j >> rows.block_shift]) << rows.block_shift) | (j & mask)) *
          rows.stride;
+}
+
+// f(std::integral_constant<KvElement, t>()) for the element type t: one kernel instance per type.
+template <class F>
+inline auto with_element(KvElement t, F&& f) {
+  switch (t) {
+    case KvElement::F16:
+      return f(std::integral_constant<KvElement, KvElement::F16>());
+    case KvElement::Q8_0:
+      return f(std::integral_constant<KvElement, KvElement::Q8_0>());
+    case KvElement::F32:
+      break;
+  }
+  return f(std::integral_constant<KvElement, KvElement::F32>());
 }
 
 inline uint16_t lanes16(size_t left) {

@@ -64,9 +64,15 @@ TEST(CliBench, JsonHasEveryFieldAndTheFiguresAgree) {
   EXPECT_GT(probe, 0.1);
   EXPECT_LE(j.at("bandwidth_probe_min_gb_s").get<double>(), probe);
   EXPECT_GE(j.at("bandwidth_probe_max_gb_s").get<double>(), probe);
+  // Depth 0: the 4 tokens read 1..4 positions of keys and values (5 layers, 4 KV heads of 8,
+  // F16): the roofline counts those bytes beside the weights.
+  EXPECT_EQ(j.at("n_depth"), 0);
+  EXPECT_EQ(j.at("kv_bytes_per_token").get<uint64_t>(), 2 * 5 * (32 * 2) * (1 + 2 + 3 + 4) / 4);
+  EXPECT_EQ(
+      j.at("bytes_per_token").get<uint64_t>(),
+      j.at("weight_bytes_per_token").get<uint64_t>() + j.at("kv_bytes_per_token").get<uint64_t>());
   const double roofline = j.at("tg_roofline_tokens_per_s");
-  EXPECT_NEAR(roofline, probe * 1e9 / j.at("weight_bytes_per_token").get<double>(),
-              1e-9 * roofline);
+  EXPECT_NEAR(roofline, probe * 1e9 / j.at("bytes_per_token").get<double>(), 1e-9 * roofline);
   EXPECT_NEAR(j.at("tg_roofline_fraction").get<double>(),
               j.at("tg").at("tokens_per_s").get<double>() / roofline, 1e-9);
 }
@@ -104,6 +110,64 @@ TEST(CliBench, TextFormShowsTheTestsAndTheRoofline) {
   EXPECT_NE(text.out.find("bandwidth probe"), std::string::npos) << text.out;
 }
 
+// -d: pp and tg after D tokens in the cache. Per depth the roofline counts the K and V rows every
+// generated token reads (token i of n at depth D reads D + i + 1 positions of every layer), at the
+// cache's element size; the first depth's figures stay at the top level.
+TEST(CliBench, DepthCountsTheKvBytesEachTokenReads) {
+  const auto q8 = minillm::test::shared_file("reference/models/gqa-Q8_0.gguf");
+  REQUIRE_SHARED_FILE(q8);
+  const auto file = minillm::GGUFFile::open(q8);
+  uint64_t n_layer = 0, kv_width = 0;
+  for (const auto& t : file.tensors()) {
+    if (t.name.rfind("blk.", 0) == 0 && t.name.find("attn_k.weight") != std::string::npos) {
+      ++n_layer;
+      kv_width = t.shape.at(1);
+    }
+  }
+  ASSERT_GT(n_layer, 0u);
+  for (const auto& [kv_type, row_bytes] :
+       {std::pair<std::string, uint64_t>{"f16", kv_width * 2},
+        std::pair<std::string, uint64_t>{"q8_0", kv_width / 32 * 34}}) {
+    SCOPED_TRACE(kv_type);
+    const auto r = run_cli({"bench", "-m", q8.string(), "-p", "8", "-n", "4", "-d", "0,40", "-r",
+                            "1", "--probe-mib", "16", "--kv-type", kv_type, "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const json j = json::parse(r.out);
+    EXPECT_EQ(j.at("kv_type"), kv_type);
+    ASSERT_EQ(j.at("depths").size(), 2u);
+    for (size_t i = 0; i < 2; ++i) {
+      const json& d = j.at("depths").at(i);
+      const uint64_t depth = i == 0 ? 0 : 40;
+      EXPECT_EQ(d.at("n_depth").get<uint64_t>(), depth);
+      const uint64_t positions = 4 * depth + 1 + 2 + 3 + 4;  // 4 tokens at depth..depth+3
+      const uint64_t want = (2 * n_layer * row_bytes * positions + 2) / 4;
+      EXPECT_EQ(d.at("kv_bytes_per_token").get<uint64_t>(), want);
+      EXPECT_EQ(d.at("bytes_per_token").get<uint64_t>(),
+                j.at("weight_bytes_per_token").get<uint64_t>() + want);
+      const double roofline = d.at("tg_roofline_tokens_per_s");
+      EXPECT_NEAR(
+          roofline,
+          d.at("bandwidth_probe_gb_s").get<double>() * 1e9 / d.at("bytes_per_token").get<double>(),
+          1e-9 * roofline);
+      EXPECT_GT(d.at("pp").at("tokens_per_s").get<double>(), 0.0);
+      EXPECT_GT(d.at("tg").at("tokens_per_s").get<double>(), 0.0);
+    }
+    EXPECT_EQ(j.at("n_depth"), 0);  // the first depth at the top level
+    EXPECT_EQ(j.at("kv_bytes_per_token"), j.at("depths").at(0).at("kv_bytes_per_token"));
+  }
+  // One depth: no list, and the text form names the depth of each test.
+  const auto text = run_cli({"bench", "-m", q8.string(), "-p", "4", "-n", "2", "-d", "20", "-r",
+                             "1", "--probe-mib", "16"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("pp4 @ d20"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("tg2 @ d20"), std::string::npos) << text.out;
+  // A context that holds the depth and both tests is enough: they start from the depth in turn.
+  const auto fits = run_cli({"bench", "-m", q8.string(), "-p", "8", "-n", "4", "-d", "40", "-c",
+                             "48", "-r", "1", "--probe-mib", "16", "--json"});
+  ASSERT_EQ(fits.exit_code, 0) << fits.err;
+  EXPECT_FALSE(json::parse(fits.out).contains("depths"));
+}
+
 TEST(CliBench, BadArgumentsGiveOneErrorLine) {
   REQUIRE_SHARED_FILE(kModel);
   const std::vector<std::vector<std::string>> cases = {
@@ -112,6 +176,13 @@ TEST(CliBench, BadArgumentsGiveOneErrorLine) {
       {"bench", "-m", kModel.string(), "-r", "0"},
       {"bench", "-m", kModel.string(), "-t", "-3"},
       {"bench", "-m", kModel.string(), "--probe-mib", "1"},
+      {"bench", "-m", kModel.string(), "-d", "0,x"},
+      {"bench", "-m", kModel.string(), "-d", "-5"},
+      {"bench", "-m", kModel.string(), "-d", ""},
+      {"bench", "-m", kModel.string(), "-p", "8", "-n", "4", "-d", "40", "-c", "47"},
+      {"bench", "-m", kModel.string(), "--kv-type", "q4_0"},
+      // stories260K's heads of 8 do not hold whole 32-value Q8_0 blocks.
+      {"bench", "-m", kModel.string(), "-p", "4", "-n", "2", "--kv-type", "q8_0"},
   };
   for (const auto& r : minillm::test::expect_each_fails_in_one_line(cases)) {
     EXPECT_TRUE(!r.err.empty() && r.err.back() == '\n') << r.err;

@@ -105,5 +105,37 @@ TEST(CliLogits, AllPositionsMatchTheTruth) {
   std::filesystem::remove(ids_file);
 }
 
+// --kv-type q8_0 on a model with heads of 32: the case's truth within twice the F16 cache's KL
+// plus what 8-bit K and V rounding costs (as reference_logits_test holds the library to).
+TEST(CliLogits, Q8CacheStaysNearTheTruth) {
+  REQUIRE_SHARED_FILE(test::shared_file("reference/manifest.json"));
+  const json c = manifest_case("gqa-Q4_0__s1_story64");
+  ASSERT_FALSE(c.is_null());
+  const auto model = test::shared_file("reference") / c.at("model").get<std::string>();
+  const auto out = test::temp_path("logits_q8kv.f32");
+  std::string ids;
+  for (int id : c.at("tokens")) ids += std::to_string(id) + " ";
+  const std::string truth_bytes =
+      test::read_file_bytes(test::shared_file("reference") / c.at("truth").get<std::string>());
+  std::vector<float> truth(truth_bytes.size() / 4);
+  std::memcpy(truth.data(), truth_bytes.data(), truth_bytes.size());
+  double kld[2] = {};
+  for (int i = 0; i < 2; ++i) {
+    const auto r = run_cli({"logits", "-m", model.string(), "--ids", ids, "--all", "--kv-type",
+                            i == 0 ? "f16" : "q8_0", "-o", out.string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::string bytes = test::read_file_bytes(out);
+    ASSERT_EQ(bytes.size(), truth_bytes.size());
+    std::vector<float> got(bytes.size() / 4);
+    std::memcpy(got.data(), bytes.data(), bytes.size());
+    const auto m = test::compare_logits(truth, got, c.at("n_vocab"), c.at("top1_margin_rel"));
+    EXPECT_TRUE(m.top1_fail_positions.empty());
+    kld[i] = m.mean_kld;
+  }
+  EXPECT_NE(kld[0], kld[1]);  // the flag reached the cache
+  EXPECT_LE(kld[1], 2 * kld[0] + 8e-4);
+  std::filesystem::remove(out);
+}
+
 }  // namespace
 }  // namespace minillm

@@ -1,15 +1,19 @@
 // Attention of one head on every code path: against a float64 computation and against the
-// scalar reference, for F16 and F32 KV rows, odd head sizes, row strides and offsets; and a group
-// of query heads sharing a KV head, which must give each head the one-head result bit for bit.
+// scalar reference, for F16, F32 and Q8_0 KV rows, odd head sizes, row strides and offsets; a
+// group of query heads sharing a KV head, which must give each head the one-head result bit for
+// bit; and rows of a paged cache, read through a block table.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "kernels/attention.h"
+#include "kernels/blocks.h"
 #include "kernels/f16.h"
+#include "kernels/quant.h"
 #include "kernels_test_util.h"
 
 namespace minillm::kernels {
@@ -18,63 +22,93 @@ namespace {
 using testing::ScopedIsa;
 using testing::supported_isas;
 
+// KV rows of one element type, and the float values they hold (what every kernel must see).
 struct Cache {
+  KvElement type;
   std::vector<float> f32;
   std::vector<uint16_t> f16;
-  KvRows rows(KvElement t, size_t offset, size_t stride) const {
-    if (t == KvElement::F16) return {f16.data() + offset, stride, t};
-    return {f32.data() + offset, stride, t};
+  std::vector<BlockQ8_0> q8;
+  KvRows rows(size_t offset, size_t stride) const {
+    if (type == KvElement::F16) return {f16.data() + offset, stride, type};
+    if (type == KvElement::Q8_0) return {q8.data() + offset / kQK, stride, type};
+    return {f32.data() + offset, stride, type};
   }
 };
 
-Cache make_cache(size_t n, std::mt19937& rng) {
+Cache make_cache(KvElement type, size_t n, std::mt19937& rng) {
+  n = (n + kQK - 1) / kQK * kQK;
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  Cache c{std::vector<float>(n), std::vector<uint16_t>(n)};
-  for (size_t i = 0; i < n; ++i) {
-    c.f16[i] = fp32_to_fp16(normal(rng));
-    c.f32[i] = fp16_to_fp32(c.f16[i]);  // same values in both caches
+  Cache c{type, std::vector<float>(n), {}, {}};
+  for (float& x : c.f32) x = normal(rng);
+  if (type == KvElement::Q8_0) {
+    c.q8.resize(n / kQK);
+    quantize_row(TensorType::Q8_0, c.f32.data(), c.q8.data(), n);
+    dequantize_row(TensorType::Q8_0, c.q8.data(), c.f32.data(), n);
+  } else {
+    c.f16.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      c.f16[i] = fp32_to_fp16(c.f32[i]);
+      c.f32[i] = fp16_to_fp32(c.f16[i]);  // F32 rows hold the same values as F16 ones
+    }
   }
   return c;
 }
+
+const char* name(KvElement t) {
+  return t == KvElement::F16 ? " f16" : t == KvElement::Q8_0 ? " q8_0" : " f32";
+}
+
+// Q8_0 rows are whole 32-value blocks: the head dim, the row stride and the head's offset in the
+// row are multiples of 32. The other types start the head 3 elements into the row.
+bool fits(KvElement t, size_t head_dim, size_t stride) {
+  return t != KvElement::Q8_0 || (head_dim % kQK == 0 && stride % kQK == 0);
+}
+size_t head_offset(KvElement t, size_t head_dim, size_t stride) {
+  if (t != KvElement::Q8_0) return 3;
+  return stride > head_dim ? kQK : 0;
+}
+
+constexpr KvElement kTypes[] = {KvElement::F16, KvElement::F32, KvElement::Q8_0};
 
 TEST(Attention, SimdMatchesReferenceAndFloat64) {
   std::mt19937 rng(31);
   struct Shape {
     size_t head_dim, stride, first, n;
   };
-  const Shape shapes[] = {{64, 256, 0, 1},  {64, 256, 3, 37}, {64, 64, 0, 300},  {128, 512, 5, 90},
-                          {80, 160, 1, 17}, {7, 9, 2, 5},     {256, 256, 0, 33}, {16, 48, 4, 8}};
+  const Shape shapes[] = {{64, 256, 0, 1},   {64, 256, 3, 37}, {64, 64, 0, 300},
+                          {128, 512, 5, 90}, {80, 160, 1, 17}, {7, 9, 2, 5},
+                          {256, 256, 0, 33}, {16, 48, 4, 8},   {32, 96, 2, 21}};
+  std::normal_distribution<float> normal(0.0f, 1.0f);
   for (const Shape& s : shapes) {
-    const size_t rows = s.first + s.n;
-    const Cache keys = make_cache(rows * s.stride + 8, rng),
-                values = make_cache(rows * s.stride + 8, rng);
-    std::normal_distribution<float> normal(0.0f, 1.0f);
     std::vector<float> q(s.head_dim);
     for (float& v : q) v = normal(rng);
     const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
-    const size_t off = 3;  // the head starts inside the row
-    // float64 truth.
-    std::vector<double> p(s.n), want(s.head_dim, 0.0);
-    double mx = -HUGE_VAL, sum = 0;
-    for (size_t j = 0; j < s.n; ++j) {
-      double d = 0;
-      for (size_t i = 0; i < s.head_dim; ++i)
-        d += double(q[i]) * keys.f32[off + (s.first + j) * s.stride + i];
-      p[j] = d * scale;
-      mx = std::max(mx, p[j]);
-    }
-    for (double& v : p) sum += (v = std::exp(v - mx));
-    for (size_t j = 0; j < s.n; ++j)
-      for (size_t i = 0; i < s.head_dim; ++i)
-        want[i] += p[j] / sum * values.f32[off + (s.first + j) * s.stride + i];
-    for (KvElement t : {KvElement::F16, KvElement::F32}) {
-      const KvRows k = keys.rows(t, off, s.stride), v = values.rows(t, off, s.stride);
+    for (KvElement t : kTypes) {
+      if (!fits(t, s.head_dim, s.stride)) continue;
+      const size_t rows = s.first + s.n, off = head_offset(t, s.head_dim, s.stride);
+      const Cache keys = make_cache(t, rows * s.stride + 8, rng),
+                  values = make_cache(t, rows * s.stride + 8, rng);
+      // float64 truth over the values the rows hold.
+      std::vector<double> p(s.n), want(s.head_dim, 0.0);
+      double mx = -HUGE_VAL, sum = 0;
+      for (size_t j = 0; j < s.n; ++j) {
+        double d = 0;
+        for (size_t i = 0; i < s.head_dim; ++i)
+          d += double(q[i]) * keys.f32[off + (s.first + j) * s.stride + i];
+        p[j] = d * scale;
+        mx = std::max(mx, p[j]);
+      }
+      for (double& v : p) sum += (v = std::exp(v - mx));
+      for (size_t j = 0; j < s.n; ++j)
+        for (size_t i = 0; i < s.head_dim; ++i)
+          want[i] += p[j] / sum * values.f32[off + (s.first + j) * s.stride + i];
+      const KvRows k = keys.rows(off, s.stride), v = values.rows(off, s.stride);
       std::vector<float> sc(s.n), ref(s.head_dim);
       attend_one_head_reference(q.data(), k, v, s.first, s.n, s.head_dim, scale, sc.data(),
                                 ref.data());
       for (Isa isa : supported_isas()) {
         SCOPED_TRACE(std::string(isa_name(isa)) + " head_dim " + std::to_string(s.head_dim) +
-                     " n " + std::to_string(s.n) + (t == KvElement::F16 ? " f16" : " f32"));
+                     " n " + std::to_string(s.n) + name(t));
         ScopedIsa scope(isa);
         std::vector<float> out(s.head_dim, std::nanf("")), again(s.head_dim);
         attend_one_head(q.data(), k, v, s.first, s.n, s.head_dim, scale, sc.data(), out.data());
@@ -100,17 +134,18 @@ TEST(Attention, HeadGroupEqualsOneHeadAtATimeBitwise) {
                           {128, 4, 512, 5, 90}, {128, 3, 128, 0, 7}, {80, 2, 160, 1, 17}};
   std::normal_distribution<float> normal(0.0f, 1.0f);
   for (const Shape& s : shapes) {
-    const size_t rows = s.first + s.n;
-    const Cache keys = make_cache(rows * s.stride + 8, rng),
-                values = make_cache(rows * s.stride + 8, rng);
     std::vector<float> q(s.g * s.head_dim);
     for (float& v : q) v = normal(rng);
     const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
-    for (KvElement t : {KvElement::F16, KvElement::F32}) {
-      const KvRows k = keys.rows(t, 3, s.stride), v = values.rows(t, 3, s.stride);
+    for (KvElement t : kTypes) {
+      if (!fits(t, s.head_dim, s.stride)) continue;
+      const size_t rows = s.first + s.n, off = head_offset(t, s.head_dim, s.stride);
+      const Cache keys = make_cache(t, rows * s.stride + 8, rng),
+                  values = make_cache(t, rows * s.stride + 8, rng);
+      const KvRows k = keys.rows(off, s.stride), v = values.rows(off, s.stride);
       for (Isa isa : supported_isas()) {
         SCOPED_TRACE(std::string(isa_name(isa)) + " head_dim " + std::to_string(s.head_dim) +
-                     " g " + std::to_string(s.g) + (t == KvElement::F16 ? " f16" : " f32"));
+                     " g " + std::to_string(s.g) + name(t));
         ScopedIsa scope(isa);
         std::vector<float> sc(s.g * s.n), out(s.g * s.head_dim, std::nanf("")), one(s.head_dim);
         attend_head_group(q.data(), s.g, k, v, s.first, s.n, s.head_dim, scale, sc.data(),
@@ -122,6 +157,54 @@ TEST(Attention, HeadGroupEqualsOneHeadAtATimeBitwise) {
             ASSERT_EQ(out[h * s.head_dim + i], one[i]) << "head " << h << " dim " << i;
         }
       }
+    }
+  }
+}
+
+// Rows handed out in blocks of 4 through a block table (a paged cache) give exactly what the same
+// rows laid out one after another give, on every path and for every element type.
+TEST(Attention, PagedRowsEqualContiguousRows) {
+  std::mt19937 rng(33);
+  constexpr size_t kHeadDim = 64, kStride = 128, kShift = 2, kBlockRows = 1 << kShift;
+  const uint32_t table[] = {5, 0, 3, 7, 1, 6};  // logical block i lives in physical block table[i]
+  const size_t n_blocks = 8, n = 22, first = 1, g = 4;
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> q(g * kHeadDim);
+  for (float& v : q) v = normal(rng);
+  for (KvElement t : kTypes) {
+    const size_t off = head_offset(t, kHeadDim, kStride), n_rows = n_blocks * kBlockRows;
+    const Cache keys = make_cache(t, n_rows * kStride, rng),
+                values = make_cache(t, n_rows * kStride, rng);
+    // The same rows in logical order, contiguous.
+    auto gather = [&](const Cache& c) {
+      Cache out = c;
+      for (size_t j = 0; j < std::size(table) * kBlockRows; ++j) {
+        const size_t from = (table[j >> kShift] << kShift | (j & (kBlockRows - 1))) * kStride;
+        std::copy_n(c.f32.begin() + from, kStride, out.f32.begin() + j * kStride);
+        if (!c.f16.empty())
+          std::copy_n(c.f16.begin() + from, kStride, out.f16.begin() + j * kStride);
+        if (!c.q8.empty())
+          std::copy_n(c.q8.begin() + from / kQK, kStride / kQK, out.q8.begin() + j * kStride / kQK);
+      }
+      return out;
+    };
+    const Cache keys_flat = gather(keys), values_flat = gather(values);
+    KvRows kp = keys.rows(off, kStride), vp = values.rows(off, kStride);
+    kp.blocks = vp.blocks = table;
+    kp.block_shift = vp.block_shift = kShift;
+    const KvRows kc = keys_flat.rows(off, kStride), vc = values_flat.rows(off, kStride);
+    for (Isa isa : supported_isas()) {
+      SCOPED_TRACE(std::string(isa_name(isa)) + name(t));
+      ScopedIsa scope(isa);
+      std::vector<float> sc(g * n), paged(g * kHeadDim), flat(g * kHeadDim, std::nanf(""));
+      attend_head_group(q.data(), g, kp, vp, first, n, kHeadDim, 0.125f, sc.data(), paged.data());
+      attend_head_group(q.data(), g, kc, vc, first, n, kHeadDim, 0.125f, sc.data(), flat.data());
+      EXPECT_EQ(paged, flat);
+      attend_one_head_reference(q.data(), kp, vp, first, n, kHeadDim, 0.125f, sc.data(),
+                                paged.data());
+      attend_one_head_reference(q.data(), kc, vc, first, n, kHeadDim, 0.125f, sc.data(),
+                                flat.data());
+      EXPECT_TRUE(std::equal(flat.begin(), flat.begin() + kHeadDim, paged.begin()));
     }
   }
 }

@@ -13,7 +13,7 @@ Evaluator::Evaluator(std::shared_ptr<const Model> m, std::shared_ptr<Runtime> rt
                 : runtime   ? runtime->n_threads()
                             : default_thread_count()),
       cache(model->config().n_layer, capacity, model->config().n_head_kv * model->config().head_dim,
-            kv_type),
+            model->config().head_dim, kv_type),
       cancel(std::move(cancel_fn)) {
   if (threads < 0) throw Error("thread count must not be negative");
   scratch.inv_freq =

@@ -7,20 +7,39 @@
 #include <new>
 #include <string>
 
+#include "kernels/blocks.h"
 #include "kernels/f16.h"
+#include "kernels/quant.h"
 #include "minillm/error.h"
 
 namespace minillm {
 
-KvCache::KvCache(uint32_t n_layer, uint32_t capacity, uint32_t width, KvCacheType type)
+size_t KvCache::row_bytes(KvCacheType type, uint32_t width) {
+  switch (type) {
+    case KvCacheType::F16:
+      return size_t(width) * 2;
+    case KvCacheType::Q8_0:
+      return size_t(width) / kernels::kQK * sizeof(kernels::BlockQ8_0);
+    case KvCacheType::F32:
+      break;
+  }
+  return size_t(width) * 4;
+}
+
+KvCache::KvCache(uint32_t n_layer, uint32_t capacity, uint32_t width, uint32_t head_dim,
+                 KvCacheType type)
     : n_layer_(n_layer),
       width_(width),
       type_(type),
-      element_bytes_(type == KvCacheType::F16 ? 2 : 4),
+      row_bytes_(row_bytes(type, width)),
       n_blocks_(std::max<uint32_t>(1, (capacity + kBlockRows - 1) / kBlockRows)),
-      plane_bytes_(size_t(n_blocks_) * kBlockRows * width * element_bytes_),
+      plane_bytes_(size_t(n_blocks_) * kBlockRows * row_bytes_),
       mapped_bytes_(std::max<size_t>(1, 2 * size_t(n_layer) * plane_bytes_)),
       refs_(n_blocks_, 0) {
+  if (type == KvCacheType::Q8_0 && head_dim % kernels::kQK != 0)
+    throw Error(ErrorKind::Unsupported,
+                "a Q8_0 KV cache needs a head dim that is a multiple of 32; this model's is " +
+                    std::to_string(head_dim));
   // Reserved, not committed: pages cost memory once written (MAP_NORESERVE: no swap accounting
   // for the untouched part).
   void* p = mmap(nullptr, mapped_bytes_, PROT_READ | PROT_WRITE,
@@ -61,36 +80,45 @@ uint8_t* KvCache::plane(uint32_t layer, bool values) const {
 }
 
 void KvCache::copy_rows(uint32_t from, uint32_t to, uint32_t n_rows) {
-  const size_t row_bytes = size_t(width_) * element_bytes_;
   for (size_t p = 0; p < 2 * size_t(n_layer_); ++p) {
     uint8_t* base = data_ + p * plane_bytes_;
-    std::memcpy(base + size_t(to) * kBlockRows * row_bytes,
-                base + size_t(from) * kBlockRows * row_bytes, n_rows * row_bytes);
+    std::memcpy(base + size_t(to) * kBlockRows * row_bytes_,
+                base + size_t(from) * kBlockRows * row_bytes_, n_rows * row_bytes_);
   }
 }
 
 void KvCache::store(uint32_t layer, uint32_t row, const float* k, const float* v) {
-  const size_t offset = size_t(row) * width_ * element_bytes_;
+  const size_t offset = size_t(row) * row_bytes_;
   uint8_t* kd = plane(layer, false) + offset;
   uint8_t* vd = plane(layer, true) + offset;
-  if (type_ == KvCacheType::F16) {
-    kernels::convert_f32_to_f16(k, reinterpret_cast<uint16_t*>(kd), width_);
-    kernels::convert_f32_to_f16(v, reinterpret_cast<uint16_t*>(vd), width_);
-  } else {
-    std::memcpy(kd, k, width_ * sizeof(float));
-    std::memcpy(vd, v, width_ * sizeof(float));
+  switch (type_) {
+    case KvCacheType::F16:
+      kernels::convert_f32_to_f16(k, reinterpret_cast<uint16_t*>(kd), width_);
+      kernels::convert_f32_to_f16(v, reinterpret_cast<uint16_t*>(vd), width_);
+      break;
+    case KvCacheType::Q8_0:  // blocks never straddle heads: head_dim is a multiple of 32
+      kernels::quantize_row(TensorType::Q8_0, k, kd, width_);
+      kernels::quantize_row(TensorType::Q8_0, v, vd, width_);
+      break;
+    case KvCacheType::F32:
+      std::memcpy(kd, k, width_ * sizeof(float));
+      std::memcpy(vd, v, width_ * sizeof(float));
+      break;
   }
 }
 
 kernels::KvRows KvCache::rows(const uint8_t* plane, uint32_t head, uint32_t head_dim,
                               const KvSequence& seq) const {
   kernels::KvRows r;
-  r.base = plane + size_t(head) * head_dim * element_bytes_;
+  // The head's first column: whole Q8_0 blocks (head_dim is a multiple of 32) or elements.
+  r.base = plane + size_t(head) * head_dim * row_bytes_ / width_;
   r.stride = width_;
-  r.type = type_ == KvCacheType::F16 ? kernels::KvElement::F16 : kernels::KvElement::F32;
+  r.type = type_ == KvCacheType::F16    ? kernels::KvElement::F16
+           : type_ == KvCacheType::Q8_0 ? kernels::KvElement::Q8_0
+                                        : kernels::KvElement::F32;
   if (seq.contiguous()) {  // rows from the first block on, one after another
     const size_t first_row = size_t(seq.blocks()[0]) << kBlockShift;
-    r.base = static_cast<const uint8_t*>(r.base) + first_row * width_ * element_bytes_;
+    r.base = static_cast<const uint8_t*>(r.base) + first_row * row_bytes_;
   } else {
     r.blocks = seq.blocks();
     r.block_shift = kBlockShift;

@@ -24,13 +24,17 @@ class KvCache {
   static constexpr uint32_t kBlockRows = 1u << kBlockShift;  // positions per block
 
   // Room for at least `capacity` positions (rounded up to whole blocks) of `width` (n_head_kv *
-  // head_dim) keys and values per layer.
-  KvCache(uint32_t n_layer, uint32_t capacity, uint32_t width, KvCacheType type);
+  // head_dim) keys and values per layer. Throws Error (Unsupported) for Q8_0 when head_dim is not
+  // a multiple of its 32-value blocks.
+  KvCache(uint32_t n_layer, uint32_t capacity, uint32_t width, uint32_t head_dim, KvCacheType type);
   ~KvCache();
   KvCache(const KvCache&) = delete;
   KvCache& operator=(const KvCache&) = delete;
 
   uint32_t width() const { return width_; }
+  // Bytes of one position's keys (or values) of one layer: width elements of the cache's type.
+  static size_t row_bytes(KvCacheType type, uint32_t width);
+  size_t row_bytes() const { return row_bytes_; }
   uint32_t n_blocks() const { return n_blocks_; }
   uint32_t free_blocks() const { return uint32_t(free_.size()); }
 
@@ -43,7 +47,8 @@ class KvCache {
   uint32_t holders(uint32_t block) const { return refs_[block]; }
   void copy_rows(uint32_t from, uint32_t to, uint32_t n_rows);
 
-  // Stores the K and V rows (width floats each) of one layer at a cache row
+  // Stores the K and V rows (width floats each, converted to the cache's type) of one layer at a
+  // cache row
   // (block << kBlockShift | position within the block).
   void store(uint32_t layer, uint32_t row, const float* k, const float* v);
   // Rows of one KV head (its head_dim columns at column offset head * head_dim), as laid out by
@@ -62,7 +67,7 @@ class KvCache {
   uint32_t n_layer_;
   uint32_t width_;
   KvCacheType type_;
-  size_t element_bytes_;
+  size_t row_bytes_;
   uint32_t n_blocks_;
   size_t plane_bytes_;
   size_t mapped_bytes_;

@@ -3,10 +3,13 @@
 // generation speed is shown as a fraction of the bandwidth roofline. The probe runs after every
 // repetition and its median is used: on a shared machine the bandwidth drifts, and a probe taken
 // at one moment would compare generation with another moment's machine. --parallel measures
-// decoding many sequences together (BatchSession), like llama-batched-bench's S_TG.
+// decoding many sequences together (BatchSession), like llama-batched-bench's S_TG. --n-depth
+// measures pp and tg after D tokens already in the cache (llama-bench's depth); the roofline then
+// counts the keys and values each generated token reads besides the weights.
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -20,6 +23,7 @@
 #include "minillm/model.h"
 #include "minillm/sampler.h"
 #include "minillm/session.h"
+#include "model/kv_cache.h"
 #include "model/model_impl.h"
 #include "model_source.h"
 #include "options.h"
@@ -91,7 +95,7 @@ constexpr uint32_t kParallelPrompt = 32;  // tokens of each sequence's own promp
 // steps, each one forward pass over one new token of every sequence. Aggregate and per-sequence
 // generation tokens/s (median over the repetitions) and the resident memory at the end.
 nlohmann::ordered_json bench_parallel(const std::shared_ptr<const Model>& model, uint32_t n_seq,
-                                      uint32_t n_gen, int threads, int reps) {
+                                      uint32_t n_gen, int threads, int reps, KvCacheType kv_type) {
   const uint32_t n_vocab = model->config().n_vocab, seq_ctx = kParallelPrompt + n_gen;
   std::vector<double> tg;
   uint64_t rss = 0;
@@ -99,7 +103,7 @@ nlohmann::ordered_json bench_parallel(const std::shared_ptr<const Model>& model,
     BatchSession batch(model, {.n_ctx = n_seq * seq_ctx,
                                .n_seq_ctx = seq_ctx,
                                .n_batch = std::max(n_seq * kParallelPrompt, 1u),
-                               .kv_type = KvCacheType::F16,
+                               .kv_type = kv_type,
                                .n_threads = threads});
     std::vector<std::vector<int32_t>> prompts;
     std::vector<SequenceInput> inputs;
@@ -124,7 +128,9 @@ nlohmann::ordered_json bench_parallel(const std::shared_ptr<const Model>& model,
           {"rss_mib", double(rss) / (1 << 20)}};
 }
 
-std::vector<uint32_t> parse_counts(const std::string& text) {
+// "1,4,16": numbers from `lowest` to `highest` (`what`, the flag, names them in the message).
+std::vector<uint32_t> parse_counts(const std::string& text, unsigned long lowest,
+                                   unsigned long highest, const std::string& what) {
   std::vector<uint32_t> counts;
   size_t start = 0;
   while (start <= text.size()) {
@@ -137,8 +143,10 @@ std::vector<uint32_t> parse_counts(const std::string& text) {
     } catch (const std::exception&) {
       used = 0;
     }
-    if (used != item.size() || item.empty() || n == 0 || n > 4096)
-      throw Error("--parallel: '" + text + "' is not a list of sequence counts such as 1,4,16");
+    if (used != item.size() || item.empty() || !std::isdigit(static_cast<unsigned char>(item[0])) ||
+        n < lowest || n > highest)
+      throw Error(what + ": '" + text + "' is not a comma-separated list of numbers from " +
+                  std::to_string(lowest) + " to " + std::to_string(highest));
     counts.push_back(uint32_t(n));
     start = comma + 1;
   }
@@ -154,16 +162,40 @@ size_t packed_matrices(const Model& model) {
   return n;
 }
 
+// Keys and values one generated token reads, averaged over the n_gen tokens of a tg test that
+// starts with `depth` positions in the cache: token i attends to positions 0..depth+i (the last
+// sliding_window of them), K and V rows of every layer.
+uint64_t kv_bytes_per_token(const ModelConfig& c, KvCacheType kv_type, uint32_t depth,
+                            uint32_t n_gen) {
+  if (n_gen == 0) return 0;
+  const size_t row = KvCache::row_bytes(kv_type, c.n_head_kv * c.head_dim);
+  uint64_t positions = 0;
+  for (uint32_t i = 0; i < n_gen; ++i) {
+    const uint64_t seen = uint64_t(depth) + i + 1;
+    positions += c.sliding_window ? std::min<uint64_t>(seen, c.sliding_window) : seen;
+  }
+  return (2 * uint64_t(c.n_layer) * row * positions + n_gen / 2) / n_gen;
+}
+
+// pp and tg of one depth: the cache holds `depth` tokens (evaluated once, not timed) before each
+// timed test, which starts at position `depth`.
+struct DepthRun {
+  uint32_t depth = 0;
+  Series pp, tg;
+  std::vector<double> probes;  // GB/s, one per repetition
+  uint64_t kv_bytes = 0;       // per generated token
+};
+
 }  // namespace
 
 void add_bench_command(CLI::App& app) {
   struct Options {
     ModelFlags model;
-    uint32_t n_prompt = 512, n_gen = 128;
+    uint32_t n_prompt = 512, n_gen = 128, ctx = 0;
     int threads = 0, reps = 3;
     bool json = false, no_pack = false;
     uint32_t probe_mib = 1024;
-    std::string parallel;
+    std::string parallel, depths = "0", kv_type = "f16";
   };
   auto o = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand(
@@ -173,6 +205,12 @@ void add_bench_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("-n,--n-gen", o->n_gen, "Tokens generated one at a time (0 = skip)")
       ->capture_default_str();
+  cmd->add_option("-d,--n-depth", o->depths,
+                  "Tokens already in the cache when pp and tg start, or a list (e.g. 0,4096)")
+      ->capture_default_str();
+  cmd->add_option("-c,--ctx-size", o->ctx,
+                  "KV cache capacity (default: the largest depth + max(pp, tg) tokens)");
+  add_kv_type_option(*cmd, o->kv_type);
   add_threads_option(*cmd, o->threads);
   cmd->add_option("-r,--repetitions", o->reps, "Repetitions of each test")
       ->check(CLI::Range(1, 1000))
@@ -187,69 +225,102 @@ void add_bench_command(CLI::App& app) {
                   "has its own 32-token prompt, then -n steps of one token per sequence");
   cmd->add_flag("--json", o->json, "Print one JSON object");
   cmd->callback([o] {
-    const std::vector<uint32_t> parallel =
-        o->parallel.empty() ? std::vector<uint32_t>{} : parse_counts(o->parallel);
+    const std::vector<uint32_t> parallel = o->parallel.empty()
+                                               ? std::vector<uint32_t>{}
+                                               : parse_counts(o->parallel, 1, 4096, "--parallel");
     if (!parallel.empty() && o->n_gen == 0) throw Error("--parallel needs -n above 0");
+    const std::vector<uint32_t> depths = parse_counts(o->depths, 0, 1u << 24, "--n-depth");
+    const uint32_t deepest = *std::max_element(depths.begin(), depths.end());
+    // Each test starts from `depth` positions: pp and tg never hold the cache together.
+    const uint64_t needed = uint64_t(deepest) + std::max(o->n_prompt, o->n_gen);
+    if (o->ctx && needed > o->ctx)
+      throw Error("-c " + std::to_string(o->ctx) + " is too small: depth " +
+                  std::to_string(deepest) + " + " +
+                  std::to_string(std::max(o->n_prompt, o->n_gen)) + " tokens need " +
+                  std::to_string(needed) + " positions");
+    const KvCacheType kv_type = kv_type_from_name(o->kv_type);
     const auto load_start = Clock::now();
     const auto path = resolve_model(o->model);
     const auto model = load_model(path, {.quantize = std::nullopt, .pack = !o->no_pack});
     const double load_s = seconds_since(load_start);
     const ModelConfig& c = model->config();
     const int threads = o->threads > 0 ? o->threads : default_thread_count();
-    const uint32_t n_ctx = std::max<uint32_t>(o->n_prompt + o->n_gen, 16);
+    const uint32_t n_ctx = o->ctx ? o->ctx : std::max<uint32_t>(uint32_t(needed), 16);
     Session session(model, {.n_ctx = n_ctx,
-                            .n_batch = std::max<uint32_t>(o->n_prompt, 1),
-                            .kv_type = KvCacheType::F16,
+                            .n_batch = std::max<uint32_t>(o->n_prompt, 512),
+                            .kv_type = kv_type,
                             .n_threads = threads});
     // Warm-up: maps the weights in and starts the threads.
     session.eval(
         random_tokens(std::min<uint32_t>(std::max<uint32_t>(o->n_prompt, 1), 16), c.n_vocab, 7));
 
-    Series pp{o->n_prompt, {}}, tg{o->n_gen, {}};
-    std::vector<double> probes;  // GB/s, one per repetition
-    for (int r = 0; r < o->reps; ++r) {
-      if (o->n_prompt) {
-        const auto ids = random_tokens(o->n_prompt, c.n_vocab, 100 + r);
-        session.reset();
-        const auto t = Clock::now();
-        session.eval(ids);
-        pp.tokens_per_s.push_back(o->n_prompt / seconds_since(t));
+    std::vector<DepthRun> runs;
+    for (uint32_t depth : depths) {
+      DepthRun run{depth, {o->n_prompt, {}}, {o->n_gen, {}}, {}, {}};
+      run.kv_bytes = kv_bytes_per_token(c, kv_type, depth, o->n_gen);
+      session.reset();
+      if (depth) session.eval(random_tokens(depth, c.n_vocab, 50 + depth));
+      for (int r = 0; r < o->reps; ++r) {
+        if (o->n_prompt) {
+          const auto ids = random_tokens(o->n_prompt, c.n_vocab, 100 + r);
+          session.truncate(depth);
+          const auto t = Clock::now();
+          session.eval(ids);
+          run.pp.tokens_per_s.push_back(o->n_prompt / seconds_since(t));
+        }
+        if (o->n_gen) {
+          const auto ids = random_tokens(o->n_gen, c.n_vocab, 200 + r);
+          session.truncate(depth);
+          const auto t = Clock::now();
+          for (int32_t id : ids) session.eval(std::span<const int32_t>(&id, 1));
+          run.tg.tokens_per_s.push_back(o->n_gen / seconds_since(t));
+        }
+        run.probes.push_back(measure_read_bandwidth(size_t(o->probe_mib) << 20, threads, 3));
       }
-      if (o->n_gen) {
-        const auto ids = random_tokens(o->n_gen, c.n_vocab, 200 + r);
-        session.reset();
-        const auto t = Clock::now();
-        for (int32_t id : ids) session.eval(std::span<const int32_t>(&id, 1));
-        tg.tokens_per_s.push_back(o->n_gen / seconds_since(t));
-      }
-      probes.push_back(measure_read_bandwidth(size_t(o->probe_mib) << 20, threads, 3));
+      runs.push_back(std::move(run));
     }
     nlohmann::ordered_json parallel_json = nlohmann::ordered_json::array();
     for (uint32_t n_seq : parallel)
-      parallel_json.push_back(bench_parallel(model, n_seq, o->n_gen, threads, o->reps));
-    const double probe = median(probes);
+      parallel_json.push_back(bench_parallel(model, n_seq, o->n_gen, threads, o->reps, kv_type));
     const uint64_t bytes = model->weight_bytes();
-    const double roofline = probe * 1e9 / double(bytes);  // tokens/s if weights streamed at probe
-    const double fraction = o->n_gen ? tg.median() / roofline : 0;
 
+    // The measured figures of one depth; the roofline counts weights and KV reads per token.
+    auto depth_json = [&](const DepthRun& run) {
+      const double probe = median(run.probes);
+      const double roofline = probe * 1e9 / double(bytes + run.kv_bytes);
+      nlohmann::ordered_json j;
+      j["n_depth"] = run.depth;
+      if (o->n_prompt) j["pp"] = run.pp.json();
+      if (o->n_gen) j["tg"] = run.tg.json();
+      j["kv_bytes_per_token"] = run.kv_bytes;
+      j["bytes_per_token"] = bytes + run.kv_bytes;
+      j["bandwidth_probe_gb_s"] = probe;
+      j["bandwidth_probe_min_gb_s"] = *std::min_element(run.probes.begin(), run.probes.end());
+      j["bandwidth_probe_max_gb_s"] = *std::max_element(run.probes.begin(), run.probes.end());
+      j["tg_roofline_tokens_per_s"] = roofline;
+      j["tg_roofline_fraction"] = o->n_gen ? run.tg.median() / roofline : 0;
+      return j;
+    };
+
+    // The first depth's figures at the top level (the only ones without a depth list); with
+    // several depths, each also under "depths".
     nlohmann::ordered_json j;
     j["model"] = path.string();
     j["type"] = main_weight_type(*model);
     j["threads"] = threads;
     j["load_s"] = load_s;
     j["packed_matrices"] = packed_matrices(*model);
-    if (o->n_prompt) j["pp"] = pp.json();
-    if (o->n_gen) j["tg"] = tg.json();
+    j["kv_type"] = o->kv_type;
     j["weight_bytes_per_token"] = bytes;
     if (c.n_expert) {  // of a mixture of experts, bytes count the router and the k active experts
       j["expert_count"] = c.n_expert;
       j["expert_used_count"] = c.n_expert_used;
     }
-    j["bandwidth_probe_gb_s"] = probe;
-    j["bandwidth_probe_min_gb_s"] = *std::min_element(probes.begin(), probes.end());
-    j["bandwidth_probe_max_gb_s"] = *std::max_element(probes.begin(), probes.end());
-    j["tg_roofline_tokens_per_s"] = roofline;
-    j["tg_roofline_fraction"] = fraction;
+    j.update(depth_json(runs.front()));
+    if (runs.size() > 1) {
+      j["depths"] = nlohmann::ordered_json::array();
+      for (const DepthRun& run : runs) j["depths"].push_back(depth_json(run));
+    }
     if (!parallel.empty()) j["parallel"] = parallel_json;
     if (o->json) {
       std::cout << j.dump(2) << "\n";
@@ -258,21 +329,37 @@ void add_bench_command(CLI::App& app) {
     const std::string active = c.n_expert ? ", " + std::to_string(c.n_expert_used) + " of " +
                                                 std::to_string(c.n_expert) + " experts"
                                           : "";
-    std::printf("model: %s (%s, %.1f MB of weights read per token%s), %d threads, %d repetitions\n",
-                path.c_str(), j["type"].get<std::string>().c_str(), double(bytes) / 1e6,
-                active.c_str(), threads, o->reps);
+    std::printf(
+        "model: %s (%s, %.1f MB of weights read per token%s), %s KV cache, %d threads, %d "
+        "repetitions\n",
+        path.c_str(), j["type"].get<std::string>().c_str(), double(bytes) / 1e6, active.c_str(),
+        o->kv_type.c_str(), threads, o->reps);
     std::printf("loaded in %.2f s (%zu matrices packed)\n", load_s,
                 j["packed_matrices"].get<size_t>());
-    std::printf("%-8s %12s %12s %12s\n", "test", "t/s median", "min", "max");
-    if (o->n_prompt)
-      std::printf("pp%-6u %12.2f %12.2f %12.2f\n", o->n_prompt, pp.median(), pp.min(), pp.max());
-    if (o->n_gen)
-      std::printf("tg%-6u %12.2f %12.2f %12.2f\n", o->n_gen, tg.median(), tg.min(), tg.max());
-    std::printf("bandwidth probe: %.1f GB/s (median; %.1f-%.1f) -> generation roofline %.2f t/s",
-                probe, *std::min_element(probes.begin(), probes.end()),
-                *std::max_element(probes.begin(), probes.end()), roofline);
-    if (o->n_gen) std::printf(", tg at %.0f %% of it", 100 * fraction);
-    std::printf("\n");
+    std::printf("%-14s %12s %12s %12s\n", "test", "t/s median", "min", "max");
+    for (const DepthRun& run : runs) {
+      const std::string at = run.depth ? " @ d" + std::to_string(run.depth) : "";
+      if (o->n_prompt)
+        std::printf("%-14s %12.2f %12.2f %12.2f\n",
+                    ("pp" + std::to_string(o->n_prompt) + at).c_str(), run.pp.median(),
+                    run.pp.min(), run.pp.max());
+      if (o->n_gen)
+        std::printf("%-14s %12.2f %12.2f %12.2f\n", ("tg" + std::to_string(o->n_gen) + at).c_str(),
+                    run.tg.median(), run.tg.min(), run.tg.max());
+    }
+    for (const DepthRun& run : runs) {
+      const auto d = depth_json(run);
+      std::printf("depth %u: bandwidth probe %.1f GB/s (median; %.1f-%.1f)", run.depth,
+                  d["bandwidth_probe_gb_s"].get<double>(),
+                  d["bandwidth_probe_min_gb_s"].get<double>(),
+                  d["bandwidth_probe_max_gb_s"].get<double>());
+      if (o->n_gen)
+        std::printf(
+            ", %.1f MB of KV read per token -> generation roofline %.2f t/s, tg at %.0f %% of it",
+            double(run.kv_bytes) / 1e6, d["tg_roofline_tokens_per_s"].get<double>(),
+            100 * d["tg_roofline_fraction"].get<double>());
+      std::printf("\n");
+    }
     for (const auto& p : parallel_json)
       std::printf(
           "parallel %4u sequences: tg %.2f t/s in all, %.2f t/s each (32-token prompts, "

@@ -63,8 +63,7 @@ void add_logits_command(CLI::App& app) {
   ids->excludes(ids_file)->excludes(prompt);
   ids_file->excludes(prompt);
   cmd->add_flag("--all", o->all, "Write logits of every position (n_positions × n_vocab)");
-  cmd->add_option("--kv-type", o->kv_type, "KV cache element type")
-      ->check(CLI::IsMember({"f16", "f32"}));
+  add_kv_type_option(*cmd, o->kv_type);
   cmd->add_option("-o,--output", o->output, "Output file")->required();
   add_threads_option(*cmd, o->threads);
   cmd->add_option("-c,--ctx-size", o->ctx, "KV cache capacity (default: enough for the ids)");
@@ -82,7 +81,7 @@ void add_logits_command(CLI::App& app) {
 
     const auto model = load_model(path, load_options(o->quantize));
     SessionOptions so;
-    so.kv_type = o->kv_type == "f32" ? KvCacheType::F32 : KvCacheType::F16;
+    so.kv_type = kv_type_from_name(o->kv_type);
     so.n_threads = o->threads;
     so.n_ctx = o->ctx ? o->ctx : uint32_t(tokens.size());
     Session session(model, so);

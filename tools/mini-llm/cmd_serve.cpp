@@ -70,10 +70,9 @@ void add_serve_command(CLI::App& app) {
       ->check(CLI::Range(1u, 1u << 16))
       ->capture_default_str();
   add_threads_option(*cmd, o->threads);
-  cmd->add_option("--kv-type", o->kv_type, "KV cache element type")
-      ->check(CLI::IsMember({"f16", "f32"}))
-      ->capture_default_str();
-  cmd->add_option("--api-key", o->http.api_key, "Require Authorization: Bearer KEY on /v1/* and /metrics");
+  add_kv_type_option(*cmd, o->kv_type);
+  cmd->add_option("--api-key", o->http.api_key,
+                  "Require Authorization: Bearer KEY on /v1/* and /metrics");
   cmd->add_option("--chat-template", o->chat_template,
                   "Jinja template file, or a built-in: llama2, mistral, llama3, chatml, zephyr");
   cmd->add_option("--max-queue", o->max_queue, "Requests waiting for a slot; more get 503")
@@ -121,7 +120,7 @@ void add_serve_command(CLI::App& app) {
                          .n_seq_ctx = o->ctx,
                          .n_batch = o->batch,
                          .max_queue = o->max_queue,
-                         .kv_type = o->kv_type == "f32" ? KvCacheType::F32 : KvCacheType::F16,
+                         .kv_type = kv_type_from_name(o->kv_type),
                          .n_threads = o->threads});
       auto backend = std::make_unique<serve::Backend>(serve::Backend{
           .batcher = std::move(batcher),

@@ -44,6 +44,19 @@ inline void add_sampling_options(CLI::App& cmd, SamplingFlags& f) {
   cmd.add_option("-s,--seed", f.seed, "Random seed (-1 = random)")->capture_default_str();
 }
 
+// --kv-type NAME: the KV cache element types by their command-line names.
+inline KvCacheType kv_type_from_name(const std::string& name) {
+  if (name == "f32") return KvCacheType::F32;
+  if (name == "q8_0") return KvCacheType::Q8_0;
+  return KvCacheType::F16;
+}
+
+inline CLI::Option* add_kv_type_option(CLI::App& cmd, std::string& kv_type) {
+  return cmd.add_option("--kv-type", kv_type, "KV cache element type (q8_0: 8.5 bits a value)")
+      ->check(CLI::IsMember({"f16", "f32", "q8_0"}))
+      ->capture_default_str();
+}
+
 // -t, -c, -b and --kv-type.
 struct SessionFlags {
   int threads = 0;
@@ -53,7 +66,7 @@ struct SessionFlags {
   SessionOptions resolve() const {
     return {.n_ctx = ctx,
             .n_batch = batch,
-            .kv_type = kv_type == "f32" ? KvCacheType::F32 : KvCacheType::F16,
+            .kv_type = kv_type_from_name(kv_type),
             .n_threads = threads};
   }
 };
@@ -64,9 +77,7 @@ inline void add_session_options(CLI::App& cmd, SessionFlags& f) {
   cmd.add_option("-b,--batch-size", f.batch, "Prompt tokens evaluated per batch")
       ->check(CLI::Range(1u, 1u << 20))
       ->capture_default_str();
-  cmd.add_option("--kv-type", f.kv_type, "KV cache element type")
-      ->check(CLI::IsMember({"f16", "f32"}))
-      ->capture_default_str();
+  add_kv_type_option(cmd, f.kv_type);
 }
 
 }  // namespace minillm::cli
