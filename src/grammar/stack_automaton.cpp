@@ -33,7 +33,8 @@ StackAutomaton::StackAutomaton(const Grammar::Impl& grammar) : g_(grammar) {
   const size_t n_ascii = classes.size();
   for (uint32_t b = 128; b < 256; ++b) column_[b] = uint16_t(n_ascii + b - 128);
   row_width_ = (n_ascii + 128 + 15) / 16 * 16;  // whole cache lines
-  transition_memory_ = std::make_unique<ReservedMemory>(kMaxStates * row_width_ * sizeof(int32_t));
+  transition_memory_ = std::make_unique<ReservedMemory>(kMaxStates * row_width_ * sizeof(int32_t),
+                                                        "a grammar's automaton");
   transitions_ = reinterpret_cast<int32_t*>(transition_memory_->data());
   std::fill_n(transitions_, row_width_, kDead);
   std::vector<uint32_t> stacks;

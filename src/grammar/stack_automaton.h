@@ -122,7 +122,7 @@ class StackAutomaton {
   // arithmetic, not by loading a pointer. Pages are backed as states are added.
   std::unique_ptr<ReservedMemory> transition_memory_;  // kMaxStates rows, made by the constructor
   int32_t* transitions_ = nullptr;
-  ReservedMemory context_memory_{kMaxStates};
+  ReservedMemory context_memory_{kMaxStates, "a grammar's automaton"};
   uint8_t* reaches_context_ = context_memory_.data();  // per state
   int32_t initial_ = kDead;
   size_t stack_entries_ = 0;  // over all states' stacks

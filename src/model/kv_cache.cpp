@@ -1,7 +1,5 @@
 #include "model/kv_cache.h"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <cstring>
 #include <new>
@@ -34,27 +32,19 @@ KvCache::KvCache(uint32_t n_layer, uint32_t capacity, uint32_t width, uint32_t h
       row_bytes_(row_bytes(type, width)),
       n_blocks_(std::max<uint32_t>(1, (capacity + kBlockRows - 1) / kBlockRows)),
       plane_bytes_(size_t(n_blocks_) * kBlockRows * row_bytes_),
-      mapped_bytes_(std::max<size_t>(1, 2 * size_t(n_layer) * plane_bytes_)),
+      // Reserved, not committed: pages cost memory once written.
+      memory_(2 * size_t(n_layer) * plane_bytes_, "the KV cache"),
+      data_(memory_.data()),
       refs_(n_blocks_, 0) {
   if (type == KvCacheType::Q8_0 && head_dim % kernels::kQK != 0)
     throw Error(ErrorKind::Unsupported,
                 "a Q8_0 KV cache needs a head dim that is a multiple of 32; this model's is " +
                     std::to_string(head_dim));
-  // Reserved, not committed: pages cost memory once written (MAP_NORESERVE: no swap accounting
-  // for the untouched part).
-  void* p = mmap(nullptr, mapped_bytes_, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (p == MAP_FAILED)
-    throw Error(ErrorKind::OutOfMemory,
-                "cannot reserve " + std::to_string(mapped_bytes_ >> 20) + " MiB for the KV cache");
-  data_ = static_cast<uint8_t*>(p);
   free_.reserve(n_blocks_);
   for (uint32_t b = n_blocks_; b-- > 0;) free_.push_back(b);  // block 0 is handed out first
 }
 
-KvCache::~KvCache() {
-  munmap(data_, mapped_bytes_);
-}
+KvCache::~KvCache() = default;
 
 uint32_t KvCache::allocate() {
   if (free_.empty())

@@ -13,6 +13,7 @@
 
 #include "kernels/attention.h"
 #include "minillm/session.h"
+#include "runtime/reserved_memory.h"
 
 namespace minillm {
 
@@ -70,8 +71,8 @@ class KvCache {
   size_t row_bytes_;
   uint32_t n_blocks_;
   size_t plane_bytes_;
-  size_t mapped_bytes_;
-  uint8_t* data_;               // 2 * n_layer planes: K of layer 0, V of layer 0, K of layer 1, ...
+  ReservedMemory memory_;
+  uint8_t* data_;  // in memory_: 2 * n_layer planes: K of layer 0, V of layer 0, K of layer 1, ...
   std::vector<uint32_t> refs_;  // (n_blocks) holders of each block
   std::vector<uint32_t> free_;  // free blocks, the next to hand out last
 };

@@ -10,7 +10,8 @@ namespace minillm {
 
 class ReservedMemory {
  public:
-  explicit ReservedMemory(size_t bytes);  // throws Error(OutOfMemory) when it cannot
+  // Throws Error(OutOfMemory), naming `what` the memory is for, when it cannot.
+  ReservedMemory(size_t bytes, const char* what);
   ~ReservedMemory();
   ReservedMemory(const ReservedMemory&) = delete;
   ReservedMemory& operator=(const ReservedMemory&) = delete;
