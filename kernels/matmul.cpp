@@ -158,7 +158,8 @@ void matmul(std::span<const PackedProduct> products, const float* x, size_t n_to
         return p.w->type() == first.type() && p.w->n_in() == first.n_in() && p.w->n_out() > 0;
       });
   if (shared) return qmatmul(products, x, n_tok, n_threads);
-  for (const PackedProduct& p : products) matmul(*p.w, x, n_tok, p.y, n_threads, mode);
+  for (const PackedProduct& p : products)
+    matmul(*p.w, p.x != nullptr ? p.x : x, n_tok, p.y, n_threads, mode);
 }
 
 namespace {

@@ -42,16 +42,20 @@ void matmul(TensorType wtype, const void* w, size_t n_out, size_t n_in, const fl
 void matmul(const PackedRows& w, const float* x, size_t n_tok, float* y, int n_threads,
             MatmulMode mode = MatmulMode::Fast);
 
-// One product of a shared-input call below: y (n_tok x w->n_out()) = x . W^T.
+// One product of a call below: y (n_tok x w->n_out()) = x . W^T, with x the product's own input
+// if given, else the call's.
 struct PackedProduct {
   const PackedRows* w;
   float* y;
+  const float* x = nullptr;  // n_tok rows of w->n_in() floats
 };
 
-// Several packed matrices applied to the same activations x (n_tok rows of n_in floats, the
-// n_in of every w), e.g. a layer's Q, K and V projections: the same results, bit for bit, as one
-// matmul per matrix. Where their types agree (Fast mode), the activations are quantized once
-// and the threads share one pass over all the matrices, waiting for each other once.
+// Several packed matrices, each applied to the call's activations x (n_tok rows of n_in floats,
+// the n_in of every w; e.g. a layer's Q, K and V projections) or to its own (e.g. the experts a
+// token chose, each on its own hidden state): the same results, bit for bit, as one matmul per
+// matrix. Where their types and widths agree (Fast mode), each distinct input is quantized once
+// and the threads share one pass over all the matrices, waiting for each other once. x may be
+// null when every product has its own.
 void matmul(std::span<const PackedProduct> products, const float* x, size_t n_tok, int n_threads,
             MatmulMode mode = MatmulMode::Fast);
 

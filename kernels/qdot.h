@@ -70,7 +70,8 @@ struct PackedProduct;
 // once per call by all threads, then rows split over the threads. Arguments already checked.
 void qmatmul(TensorType wtype, const void* w, size_t n_out, size_t n_in, const float* x,
              size_t n_tok, float* y, int n_threads);
-// Products of packed matrices (packed_rows.h) of one type and input width with the same
-// activations, quantized once, in one pool job: bitwise the results of separate products.
+// Products of packed matrices (packed_rows.h) of one type and input width, each with the call's
+// activations x or its own (PackedProduct::x), every distinct input quantized once, in one pool
+// job: bitwise the results of separate products.
 void qmatmul(std::span<const PackedProduct> products, const float* x, size_t n_tok, int n_threads);
 }  // namespace minillm::kernels

@@ -38,19 +38,26 @@ void rows_scalar(const isa::QMatmulJob& jb, size_t row_begin, size_t row_end) {
 namespace {
 
 // One product of a call: W is either rows of the file layout (`w`) or a packed matrix (`packed`,
-// then w is unused); y has n_out values per token.
+// then w is unused); y has n_out values per token; `input` numbers its activations among the
+// call's inputs.
 struct Target {
   const void* w;
   const PackedRows* packed;
   size_t n_out;
   float* y;
+  size_t input = 0;
 };
 
-// The products of `targets` (all of type wtype and input width n_in) with the same activations,
-// which are quantized once. One pool job runs them all: each chunk takes its share of every
-// matrix in turn, so the threads wait for each other once per call, not once per matrix.
+// Activations of Phase 1 below run on the calling thread alone when they are at most this many
+// floats (a decoded token's few rows): a pool job would cost more in waiting than it saves.
+constexpr size_t kInlineQuantizeFloats = size_t(1) << 14;
+
+// The products of `targets` (all of type wtype and input width n_in), each with its input
+// (n_tok rows of n_in floats), every input quantized once. One pool job runs them all: each
+// chunk takes its share of every matrix in turn, so the threads wait for each other once per
+// call, not once per matrix.
 void qmatmul_many(TensorType wtype, size_t n_in, const Target* targets, size_t n_targets,
-                  const float* x, size_t n_tok, int n_threads) {
+                  const float* const* inputs, size_t n_inputs, size_t n_tok, int n_threads) {
   const Isa isa = active_isa();
   const q::Format f = q::format_of(wtype);
   const size_t n_sub = n_in / static_cast<size_t>(f.sub_len);
@@ -60,12 +67,13 @@ void qmatmul_many(TensorType wtype, size_t n_in, const Target* targets, size_t n
   thread_local std::vector<int8_t> qa;
   thread_local std::vector<float> da32, da, asf;
   thread_local std::vector<int32_t> asum16, init;
-  qa.resize(n_tok * n_in);
-  da32.resize(n_tok * n_in / 32);
-  asum16.resize(n_tok * n_in / 16);
-  init.resize(n_tok * n_sub);
-  da.resize(n_tok * n_sub);
-  asf.resize(f.has_min ? n_tok * n_sub : 0);
+  const size_t n_rows = n_inputs * n_tok;  // activation rows: input i's token t is i * n_tok + t
+  qa.resize(n_rows * n_in);
+  da32.resize(n_rows * n_in / 32);
+  asum16.resize(n_rows * n_in / 16);
+  init.resize(n_rows * n_sub);
+  da.resize(n_rows * n_sub);
+  asf.resize(f.has_min ? n_rows * n_sub : 0);
 
   auto quantize = isa == Isa::Avx512 ? isa::quantize_act_avx512
                   : isa == Isa::Avx2 ? isa::quantize_act_avx2
@@ -92,13 +100,17 @@ void qmatmul_many(TensorType wtype, size_t n_in, const Target* targets, size_t n
   float* const asf_p = f.has_min ? asf.data() : nullptr;
 
   // Phase 1: each token's activations, quantized independently of the thread that does it.
-  auto quantize_token = [&](size_t t) {
-    quantize(x + t * n_in, n_in, qa_p + t * n_in, da32_p + t * n_in / 32, asum16_p + t * n_in / 16);
-    q::derive_act(n_in, f.sub_len, o_eff, f.has_min, da32_p + t * n_in / 32,
-                  asum16_p + t * n_in / 16, init_p + t * n_sub, da_p + t * n_sub,
-                  asf_p != nullptr ? asf_p + t * n_sub : nullptr);
+  auto quantize_token = [&](size_t r) {
+    const float* x = inputs[r / n_tok] + (r % n_tok) * n_in;
+    quantize(x, n_in, qa_p + r * n_in, da32_p + r * n_in / 32, asum16_p + r * n_in / 16);
+    q::derive_act(n_in, f.sub_len, o_eff, f.has_min, da32_p + r * n_in / 32,
+                  asum16_p + r * n_in / 16, init_p + r * n_sub, da_p + r * n_sub,
+                  asf_p != nullptr ? asf_p + r * n_sub : nullptr);
   };
-  run_chunks(threads, n_tok, quantize_token);
+  if (n_rows * n_in <= kInlineQuantizeFloats)
+    for (size_t r = 0; r < n_rows; ++r) quantize_token(r);
+  else
+    run_chunks(threads, n_rows, quantize_token);
   // Phase 2: row panels, a few chunks per thread so that a slow thread delays little. Decoding
   // takes one chunk per thread: each chunk restarts a memory stream, and a product lasts only
   // ~50 us, so waiting for the last of several chunks costs more than it balances (1.1B Q4_0 on
@@ -116,6 +128,7 @@ void qmatmul_many(TensorType wtype, size_t n_in, const Target* targets, size_t n
       const size_t p1 = std::clamp(end, first, last) - first;
       const size_t r0 = p0 * panel, r1 = std::min(tg.n_out, p1 * panel);
       if (r0 >= r1) continue;
+      const size_t row = tg.input * n_tok;  // its input's first activation row
       const isa::QMatmulJob jb{
           wtype,
           tg.packed != nullptr ? tg.packed->group(0) : static_cast<const uint8_t*>(tg.w),
@@ -123,10 +136,10 @@ void qmatmul_many(TensorType wtype, size_t n_in, const Target* targets, size_t n
           tg.n_out,
           n_in,
           n_tok,
-          qa_p,
-          init_p,
-          da_p,
-          asf_p,
+          qa_p + row * n_in,
+          init_p + row * n_sub,
+          da_p + row * n_sub,
+          asf_p != nullptr ? asf_p + row * n_sub : nullptr,
           tg.y,
           tg.packed != nullptr,
           packed_format(wtype)};
@@ -162,15 +175,22 @@ void* isa::thread_scratch(int slot, size_t bytes) {
 void qmatmul(TensorType wtype, const void* w, size_t n_out, size_t n_in, const float* x,
              size_t n_tok, float* y, int n_threads) {
   const Target t{w, nullptr, n_out, y};
-  qmatmul_many(wtype, n_in, &t, 1, x, n_tok, n_threads);
+  qmatmul_many(wtype, n_in, &t, 1, &x, 1, n_tok, n_threads);
 }
 
 void qmatmul(std::span<const PackedProduct> products, const float* x, size_t n_tok, int n_threads) {
   thread_local std::vector<Target> targets;  // kept: no allocation per token
+  thread_local std::vector<const float*> inputs;
   targets.clear();
-  for (const PackedProduct& p : products) targets.push_back({nullptr, p.w, p.w->n_out(), p.y});
-  qmatmul_many(products[0].w->type(), products[0].w->n_in(), targets.data(), targets.size(), x,
-               n_tok, n_threads);
+  inputs.clear();
+  for (const PackedProduct& p : products) {
+    const float* in = p.x != nullptr ? p.x : x;
+    const auto seen = std::find(inputs.begin(), inputs.end(), in);
+    targets.push_back({nullptr, p.w, p.w->n_out(), p.y, size_t(seen - inputs.begin())});
+    if (seen == inputs.end()) inputs.push_back(in);
+  }
+  qmatmul_many(products[0].w->type(), products[0].w->n_in(), targets.data(), targets.size(),
+               inputs.data(), inputs.size(), n_tok, n_threads);
 }
 
 }  // namespace minillm::kernels

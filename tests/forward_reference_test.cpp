@@ -96,8 +96,8 @@ TEST_P(ForwardReference, Q8WeightsStayCloseToTheFloat64Forward) {
 }
 
 // One batch, token by token and a batch of 5 agree closely; 1 and 2 threads bitwise. F32 weights
-// (float products) and Q8_0 (packed, integer products; decoding fuses the chosen experts' gate
-// and up products into one pass).
+// (float products) and Q8_0 (packed, integer products; decoding runs the chosen experts' gate
+// and up products as one pass, their down products as another).
 TEST_P(ForwardReference, BatchingAndThreadsAgree) {
   for (TensorType type : {TensorType::F32, TensorType::Q8_0}) {
     SCOPED_TRACE(type_name(type));

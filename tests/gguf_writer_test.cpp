@@ -228,6 +228,45 @@ TEST(GGUFWriter, OwnedTensorDataOutlivesTheCaller) {
             (std::vector<uint8_t>{1, 2, 3, 4, 5, 6, 7, 8}));
 }
 
+TEST(GGUFWriter, TensorsMadeLaterAreMadeOnlyWhenWrittenOneAtATime) {
+  // The same tensors given now and made later give the same file; each maker runs when the
+  // writer reaches its tensor (after the previous one was written), never when it is added.
+  const std::vector<uint8_t> a = random_bytes(8, 1), b = random_bytes(3 * 18, 2);
+  GGUFWriter now;
+  now.add_tensor_view("a", TensorType::F32, {2}, a);
+  now.add_tensor_view("b", TensorType::Q4_0, {32, 3}, b);
+  GGUFWriter later;
+  std::vector<std::string> made;
+  later.add_tensor_later("a", TensorType::F32, {2}, [&] {
+    made.push_back("a");
+    return a;
+  });
+  later.add_tensor_later("b", TensorType::Q4_0, {32, 3}, [&] {
+    made.push_back("b");
+    return b;
+  });
+  EXPECT_TRUE(made.empty());
+  EXPECT_EQ(later.to_bytes(), now.to_bytes());
+  EXPECT_EQ(made, (std::vector<std::string>{"a", "b"}));
+
+  TempDir dir;
+  later.write(dir.path / "later.gguf");
+  EXPECT_EQ(test::read_file_u8(dir.path / "later.gguf"), now.to_bytes());
+  EXPECT_EQ(made.size(), 4u);
+
+  // The shape is checked when added; bytes of the wrong size fail the write and leave no file.
+  EXPECT_ERROR_MENTIONS(
+      later.add_tensor_later("c", TensorType::Q4_0, {20}, [] { return std::vector<uint8_t>(18); }),
+      "block size");
+  EXPECT_ERROR_MENTIONS(later.add_tensor_later("c", TensorType::F32, {2}, {}), "'c'");
+  later.add_tensor_later("c", TensorType::F32, {2}, [] { return std::vector<uint8_t>(4); });
+  EXPECT_ERROR_MENTIONS(later.write(dir.path / "short.gguf"), "'c' was made with 4 bytes");
+  EXPECT_FALSE(std::filesystem::exists(dir.path / "short.gguf"));
+  size_t n_files = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path)) ++n_files;
+  EXPECT_EQ(n_files, 1u);
+}
+
 // ---- exact bytes ----
 
 TEST(GGUFWriter, TinyFileMatchesHandAssembledBytes) {

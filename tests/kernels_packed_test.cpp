@@ -219,9 +219,11 @@ TEST(PackedRows, SmallBatchesGiveEveryTokenItsOneTokenBits) {
   }
 }
 
-// Packed matrices sharing an input in one call (kernels::matmul over PackedProducts) give each
-// matrix's own product bit for bit: same types (one pool job whose chunks run across matrix
-// boundaries) and mixed types (one product each), for any thread count, ISA and mode.
+// Packed matrices in one call (kernels::matmul over PackedProducts) give each matrix's own
+// product bit for bit: same types (one pool job whose chunks run across matrix boundaries) and
+// mixed types (one product each), for any thread count, ISA and mode; with the call's input
+// shared, with one matrix on an input of its own, and with every matrix on its own (two of them
+// the same pointer, quantized once) and no shared input.
 TEST(PackedRows, SharedInputProductsEqualSeparateProducts) {
   std::mt19937 rng(9);
   const std::vector<std::vector<TensorType>> sets = {
@@ -232,6 +234,7 @@ TEST(PackedRows, SharedInputProductsEqualSeparateProducts) {
       {TensorType::IQ4_NL, TensorType::IQ4_NL},
       {TensorType::IQ4_XS, TensorType::IQ4_XS, TensorType::IQ4_XS}};
   const size_t rows[] = {70, 16, 45};
+  enum class Inputs { Shared, OneOwn, AllOwn };
   for (const auto& types : sets) {
     const size_t n_in = width_for(types[0]) == width_for(types.back()) ? width_for(types[0]) : 512;
     std::vector<std::vector<uint8_t>> w;
@@ -242,28 +245,40 @@ TEST(PackedRows, SharedInputProductsEqualSeparateProducts) {
     }
     for (size_t n_tok : {1u, 3u}) {
       const auto x = random_floats(n_tok * n_in, rng);
+      std::vector<std::vector<float>> own;  // matrix i's own input; the last reuses the first's
+      for (size_t i = 0; i < types.size(); ++i) own.push_back(random_floats(n_tok * n_in, rng));
+      if (types.size() > 2) own.back() = own.front();
       for (const IsaPath isa : supported_paths()) {
         const ScopedIsa scoped(isa);
         for (MatmulMode mode : {MatmulMode::Fast, MatmulMode::Exact}) {
           for (int threads : {1, 2, 3}) {
-            SCOPED_TRACE(std::string(type_name(types[0])) + "/" + std::string(type_name(types[1])) +
-                         " n_tok " + std::to_string(n_tok) + " " + std::string(isa_name(isa)) +
-                         (mode == MatmulMode::Fast ? " fast " : " exact ") +
-                         std::to_string(threads) + " threads");
-            std::vector<std::vector<float>> want, got;
-            std::vector<PackedProduct> products;
-            for (size_t i = 0; i < types.size(); ++i) {
-              want.emplace_back(n_tok * rows[i], -1.0f);
-              got.emplace_back(n_tok * rows[i], -2.0f);
-              matmul(*p[i], x.data(), n_tok, want[i].data(), 1, mode);
+            for (Inputs inputs : {Inputs::Shared, Inputs::OneOwn, Inputs::AllOwn}) {
+              SCOPED_TRACE(
+                  std::string(type_name(types[0])) + "/" + std::string(type_name(types[1])) +
+                  " n_tok " + std::to_string(n_tok) + " " + std::string(isa_name(isa)) +
+                  (mode == MatmulMode::Fast ? " fast " : " exact ") + std::to_string(threads) +
+                  " threads, inputs " + std::to_string(int(inputs)));
+              auto input_of = [&](size_t i) -> const float* {
+                if (inputs == Inputs::AllOwn || (inputs == Inputs::OneOwn && i == 1))
+                  return types.size() > 2 && i + 1 == types.size() ? own[0].data() : own[i].data();
+                return nullptr;
+              };
+              std::vector<std::vector<float>> want, got;
+              std::vector<PackedProduct> products;
+              for (size_t i = 0; i < types.size(); ++i) {
+                want.emplace_back(n_tok * rows[i], -1.0f);
+                got.emplace_back(n_tok * rows[i], -2.0f);
+                const float* in = input_of(i) != nullptr ? input_of(i) : x.data();
+                matmul(*p[i], in, n_tok, want[i].data(), 1, mode);
+              }
+              for (size_t i = 0; i < types.size(); ++i)
+                products.push_back({p[i].get(), got[i].data(), input_of(i)});
+              matmul(products, inputs == Inputs::AllOwn ? nullptr : x.data(), n_tok, threads, mode);
+              for (size_t i = 0; i < types.size(); ++i)
+                ASSERT_EQ(
+                    std::memcmp(want[i].data(), got[i].data(), want[i].size() * sizeof(float)), 0)
+                    << "matrix " << i;
             }
-            for (size_t i = 0; i < types.size(); ++i)
-              products.push_back({p[i].get(), got[i].data()});
-            matmul(products, x.data(), n_tok, threads, mode);
-            for (size_t i = 0; i < types.size(); ++i)
-              ASSERT_EQ(std::memcmp(want[i].data(), got[i].data(), want[i].size() * sizeof(float)),
-                        0)
-                  << "matrix " << i;
           }
         }
       }

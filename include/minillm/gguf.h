@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -224,6 +225,12 @@ class GGUFWriter {
   // Adds a tensor whose bytes the writer keeps.
   void add_tensor(std::string name, TensorType type, std::vector<uint64_t> shape,
                   std::vector<uint8_t> data);
+  // Adds a tensor whose bytes `make` returns when write() or to_bytes() reaches it, so that a
+  // file larger than memory is written holding one tensor at a time. `make` must return exactly
+  // the bytes the shape and type take (else write() throws).
+  using MakeBytes = std::function<std::vector<uint8_t>()>;
+  void add_tensor_later(std::string name, TensorType type, std::vector<uint64_t> shape,
+                        MakeBytes make);
 
   void write(const std::filesystem::path& path) const;  // via a temporary file, then rename
   std::vector<uint8_t> to_bytes() const;
@@ -234,9 +241,16 @@ class GGUFWriter {
     std::string name;
     TensorType type;
     std::vector<uint64_t> shape;
-    std::span<const uint8_t> data;
+    uint64_t size;                  // bytes
+    std::span<const uint8_t> data;  // empty when `make` is set
     std::shared_ptr<std::vector<uint8_t>> owned;
+    MakeBytes make;
   };
+  // Checks a tensor's name, type and shape (see above); returns the bytes it takes.
+  uint64_t checked_size(const std::string& name, TensorType type,
+                        const std::vector<uint64_t>& shape) const;
+  // Calls f(bytes) for each tensor in order; bytes of a `make` tensor live only during the call.
+  void for_each_tensor_bytes(const std::function<void(std::span<const uint8_t>)>& f) const;
   uint32_t alignment_;
   std::vector<std::pair<std::string, GGUFValue>> metadata_;
   std::vector<PendingTensor> tensors_;

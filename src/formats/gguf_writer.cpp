@@ -140,8 +140,8 @@ void GGUFWriter::set(std::string key, GGUFValue value) {
   metadata_.emplace_back(std::move(key), std::move(value));
 }
 
-void GGUFWriter::add_tensor_view(std::string name, TensorType type, std::vector<uint64_t> shape,
-                                 std::span<const uint8_t> data) {
+uint64_t GGUFWriter::checked_size(const std::string& name, TensorType type,
+                                  const std::vector<uint64_t>& shape) const {
   if (name.empty())
     throw Error(ErrorKind::InvalidArgument, "GGUF writer: tensor with an empty name");
   const std::string where = "GGUF writer: tensor '" + name + "'";
@@ -179,12 +179,19 @@ void GGUFWriter::add_tensor_view(std::string name, TensorType type, std::vector<
       __builtin_mul_overflow(rows, n_bytes, &n_bytes))
     throw Error(ErrorKind::InvalidArgument,
                 where + ": shape " + shape_text(shape) + " has too many elements");
+  return n_bytes;
+}
+
+void GGUFWriter::add_tensor_view(std::string name, TensorType type, std::vector<uint64_t> shape,
+                                 std::span<const uint8_t> data) {
+  const uint64_t n_bytes = checked_size(name, type, shape);
   if (n_bytes != data.size())
-    throw Error(ErrorKind::InvalidArgument, where + ": shape " + shape_text(shape) + " of " +
-                                                std::string(tt->name) + " takes " +
-                                                std::to_string(n_bytes) + " bytes, but " +
-                                                std::to_string(data.size()) + " were given");
-  tensors_.push_back({std::move(name), type, std::move(shape), data, nullptr});
+    throw Error(ErrorKind::InvalidArgument,
+                "GGUF writer: tensor '" + name + "': shape " + shape_text(shape) + " of " +
+                    std::string(tensor_type_traits(static_cast<uint32_t>(type))->name) + " takes " +
+                    std::to_string(n_bytes) + " bytes, but " + std::to_string(data.size()) +
+                    " were given");
+  tensors_.push_back({std::move(name), type, std::move(shape), n_bytes, data, nullptr, {}});
 }
 
 void GGUFWriter::add_tensor(std::string name, TensorType type, std::vector<uint64_t> shape,
@@ -192,6 +199,33 @@ void GGUFWriter::add_tensor(std::string name, TensorType type, std::vector<uint6
   auto owned = std::make_shared<std::vector<uint8_t>>(std::move(data));
   add_tensor_view(std::move(name), type, std::move(shape), {owned->data(), owned->size()});
   tensors_.back().owned = std::move(owned);
+}
+
+void GGUFWriter::add_tensor_later(std::string name, TensorType type, std::vector<uint64_t> shape,
+                                  MakeBytes make) {
+  if (!make)
+    throw Error(ErrorKind::InvalidArgument,
+                "GGUF writer: tensor '" + name + "' has nothing to make its bytes");
+  const uint64_t n_bytes = checked_size(name, type, shape);
+  tensors_.push_back(
+      {std::move(name), type, std::move(shape), n_bytes, {}, nullptr, std::move(make)});
+}
+
+void GGUFWriter::for_each_tensor_bytes(
+    const std::function<void(std::span<const uint8_t>)>& f) const {
+  for (const PendingTensor& t : tensors_) {
+    if (!t.make) {
+      f(t.data);
+      continue;
+    }
+    const std::vector<uint8_t> bytes = t.make();
+    if (bytes.size() != t.size)
+      throw Error(ErrorKind::InvalidArgument,
+                  "GGUF writer: tensor '" + t.name + "' was made with " +
+                      std::to_string(bytes.size()) + " bytes, not the " + std::to_string(t.size) +
+                      " its shape takes");
+    f(bytes);
+  }
 }
 
 std::vector<uint8_t> GGUFWriter::header_bytes() const {
@@ -213,7 +247,7 @@ std::vector<uint8_t> GGUFWriter::header_bytes() const {
     for (uint64_t d : t.shape) e.put<uint64_t>(d);
     e.put<uint32_t>(static_cast<uint32_t>(t.type));
     e.put<uint64_t>(offset);
-    offset = align_up(offset + t.data.size(), alignment_);
+    offset = align_up(offset + t.size, alignment_);
   }
   e.pad_to(alignment_);
   return out;
@@ -221,10 +255,10 @@ std::vector<uint8_t> GGUFWriter::header_bytes() const {
 
 std::vector<uint8_t> GGUFWriter::to_bytes() const {
   std::vector<uint8_t> out = header_bytes();
-  for (const PendingTensor& t : tensors_) {
-    out.insert(out.end(), t.data.begin(), t.data.end());
+  for_each_tensor_bytes([&](std::span<const uint8_t> data) {
+    out.insert(out.end(), data.begin(), data.end());
     out.resize(align_up(out.size(), alignment_), 0);
-  }
+  });
   return out;
 }
 
@@ -243,14 +277,14 @@ void GGUFWriter::write(const std::filesystem::path& path) const {
   try {
     write_all(fd, header.data(), header.size(), tmp.string());
     static const uint8_t zeros[256] = {};
-    for (const PendingTensor& t : tensors_) {
-      write_all(fd, t.data.data(), t.data.size(), tmp.string());
-      for (uint64_t pad = align_up(t.data.size(), alignment_) - t.data.size(); pad > 0;) {
+    for_each_tensor_bytes([&](std::span<const uint8_t> data) {
+      write_all(fd, data.data(), data.size(), tmp.string());
+      for (uint64_t pad = align_up(data.size(), alignment_) - data.size(); pad > 0;) {
         const size_t n = pad < sizeof(zeros) ? pad : sizeof(zeros);
         write_all(fd, zeros, n, tmp.string());
         pad -= n;
       }
-    }
+    });
     if (::fsync(fd) != 0)
       throw Error(ErrorKind::BadFile,
                   "cannot write '" + tmp.string() + "': " + std::strerror(errno));

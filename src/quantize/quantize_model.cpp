@@ -31,20 +31,25 @@ void quantize_model(const std::filesystem::path& in, const std::filesystem::path
     if (key != "general.file_type" && key != "general.alignment") w.set(key, value);
   w.set("general.file_type", target.gguf_file_type);
 
+  // Each tensor is quantized when the writer reaches it, so memory holds one at a time.
   const auto& tensors = src.tensors();
   for (size_t i = 0; i < tensors.size(); ++i) {
     const GGUFTensorInfo& t = tensors[i];
     const TensorType type =
         tensor_type_for(target, t.name, uint32_t(t.shape.size()), t.shape[0], n_layer, n_expert);
-    const uint64_t row_length = t.shape[0];
-    const uint64_t n_rows = t.n_elements / row_length;
-    const uint64_t src_row_bytes = row_bytes(t.type, row_length);
-    auto fill = [&](uint64_t row, float* dst) {
-      kernels::dequantize_row(t.type, t.data.data() + row * src_row_bytes, dst, row_length);
+    auto make = [&, i, type]() {
+      const GGUFTensorInfo& t = tensors[i];
+      const uint64_t row_length = t.shape[0];
+      const uint64_t n_rows = t.n_elements / row_length;
+      const uint64_t src_row_bytes = row_bytes(t.type, row_length);
+      auto fill = [&](uint64_t row, float* dst) {
+        kernels::dequantize_row(t.type, t.data.data() + row * src_row_bytes, dst, row_length);
+      };
+      QuantizedTensor q = quantize_rows(type, n_rows, row_length, fill, n_threads);
+      if (progress) progress(t.name, type, q.rmse, i, tensors.size());
+      return std::move(q.bytes);
     };
-    QuantizedTensor q = quantize_rows(type, n_rows, row_length, fill, n_threads);
-    if (progress) progress(t.name, type, q.rmse, i, tensors.size());
-    w.add_tensor(t.name, type, t.shape, std::move(q.bytes));
+    w.add_tensor_later(t.name, type, t.shape, make);
   }
   w.write(out);
 }

@@ -118,27 +118,33 @@ void write_synthetic_model(const SynthOptions& o, const std::filesystem::path& o
     for (const auto& [key, value] : vocab->metadata())
       if (key.rfind("tokenizer.", 0) == 0) w.set(key, value);
 
+  // Each tensor is made when the writer reaches it: a file larger than memory (mixtral-8x7b at
+  // Q4_0 is ~26 GB) is held one tensor at a time.
   const auto specs = tensor_specs(config);
   for (size_t i = 0; i < specs.size(); ++i) {
     const TensorSpec& t = specs[i];
     const TensorType type = tensor_type_for(o.target, t.name, uint32_t(t.shape.size()), t.shape[0],
                                             shape.n_layer, shape.n_expert);
-    const uint64_t row_length = t.shape[0];
-    uint64_t n_rows = 1;
-    for (size_t i = 1; i < t.shape.size(); ++i) n_rows *= t.shape[i];
-    const uint64_t seed = o.seed ^ hash_name(t.name);
-    auto fill = [&](uint64_t row, float* dst) {
-      if (t.scale == 0) {
-        std::fill(dst, dst + row_length, 1.0f);
-        return;
-      }
-      Rng rng(seed + row * 0x9E3779B97F4A7C15ull);  // one stream per row: thread-independent
-      for (uint64_t k = 0; k < row_length; ++k)
-        dst[k] = float((rng.uniform() * 2.0 - 1.0) * t.scale);
+    auto make = [&, i, type]() {
+      const TensorSpec& t = specs[i];
+      const uint64_t row_length = t.shape[0];
+      uint64_t n_rows = 1;
+      for (size_t d = 1; d < t.shape.size(); ++d) n_rows *= t.shape[d];
+      const uint64_t seed = o.seed ^ hash_name(t.name);
+      auto fill = [&](uint64_t row, float* dst) {
+        if (t.scale == 0) {
+          std::fill(dst, dst + row_length, 1.0f);
+          return;
+        }
+        Rng rng(seed + row * 0x9E3779B97F4A7C15ull);  // one stream per row: thread-independent
+        for (uint64_t k = 0; k < row_length; ++k)
+          dst[k] = float((rng.uniform() * 2.0 - 1.0) * t.scale);
+      };
+      QuantizedTensor q = quantize_rows(type, n_rows, row_length, fill, o.n_threads);
+      if (progress) progress(t.name, type, q.rmse, i, specs.size());
+      return std::move(q.bytes);
     };
-    QuantizedTensor q = quantize_rows(type, n_rows, row_length, fill, o.n_threads);
-    if (progress) progress(t.name, type, q.rmse, i, specs.size());
-    w.add_tensor(t.name, type, t.shape, std::move(q.bytes));
+    w.add_tensor_later(t.name, type, t.shape, make);
   }
   w.write(out);
 }

@@ -58,24 +58,38 @@ void moe_feed_forward(const ModelConfig& c, const LayerWeights& L, const float* 
     }
 
   // Experts every token of the batch chose (each chosen one when decoding a single token) read
-  // the same input: their gate and up products share one pass of the thread pool.
-  std::vector<uint32_t> whole;
-  for (uint32_t e = 0; e < c.n_expert; ++e)
-    if (s.rows[e].size() == n_tok && L.experts[e].gate.packed && L.experts[e].up.packed)
+  // the same input, and run together: their gate and up products share one pass of the thread
+  // pool, their SwiGLU one job, their down products (each on its own hidden state) another pass.
+  std::vector<uint32_t>& whole = s.whole;
+  whole.clear();
+  for (uint32_t e = 0; e < c.n_expert; ++e) {
+    const ExpertWeights& ex = L.experts[e];
+    if (s.rows[e].size() == n_tok && ex.gate.packed && ex.up.packed && ex.down.packed)
       whole.push_back(e);
+  }
   if (whole.size() < 2) whole.clear();
+  // Each whole expert has a block of hidden activations and of outputs; one more serves the
+  // experts that run alone.
   const size_t block = size_t(n_tok) * ff, base = whole.size() * block;
+  const size_t out_block = size_t(n_tok) * d, out_base = whole.size() * out_block;
   grow(s.gate, base + block);
   grow(s.up, base + block);
   grow(s.in, size_t(n_tok) * d);
-  grow(s.out, size_t(n_tok) * d);
+  grow(s.out, out_base + out_block);
   if (!whole.empty()) {
-    std::vector<kernels::PackedProduct> products;
+    std::vector<kernels::PackedProduct>& products = s.products;
+    products.clear();
     for (size_t i = 0; i < whole.size(); ++i) {
       products.push_back({L.experts[whole[i]].gate.packed.get(), &s.gate[i * block]});
       products.push_back({L.experts[whole[i]].up.packed.get(), &s.up[i * block]});
     }
     kernels::matmul(products, xn, n_tok, n_threads, kernels::model_matmul_mode());
+    swiglu_parallel(s.gate.data(), s.up.data(), base, n_threads);
+    products.clear();
+    for (size_t i = 0; i < whole.size(); ++i)
+      products.push_back(
+          {L.experts[whole[i]].down.packed.get(), &s.out[i * out_block], &s.gate[i * block]});
+    kernels::matmul(products, nullptr, n_tok, n_threads, kernels::model_matmul_mode());
   }
 
   std::memset(out, 0, sizeof(float) * n_tok * d);
@@ -83,13 +97,13 @@ void moe_feed_forward(const ModelConfig& c, const LayerWeights& L, const float* 
     const std::vector<uint32_t>& rows = s.rows[e];
     const uint32_t n = uint32_t(rows.size());
     if (n == 0) continue;  // its weights are not read
-    const ExpertWeights& ex = L.experts[e];
-    float *gate = &s.gate[base], *up = &s.up[base];
+    const float* y = &s.out[out_base];
     const auto shared = std::find(whole.begin(), whole.end(), e);
     if (shared != whole.end()) {
-      gate = &s.gate[size_t(shared - whole.begin()) * block];
-      up = &s.up[size_t(shared - whole.begin()) * block];
+      y = &s.out[size_t(shared - whole.begin()) * out_block];
     } else {
+      const ExpertWeights& ex = L.experts[e];
+      float *gate = &s.gate[base], *up = &s.up[base];
       const float* in = xn;
       if (n != n_tok) {  // gather the tokens routed here; all of them need no copy
         for (uint32_t i = 0; i < n; ++i)
@@ -97,15 +111,15 @@ void moe_feed_forward(const ModelConfig& c, const LayerWeights& L, const float* 
         in = s.in.data();
       }
       project_all<2>({{{&ex.gate, gate}, {&ex.up, up}}}, in, n, n_threads);
+      swiglu_parallel(gate, up, n * ff, n_threads);
+      project(ex.down, gate, n, &s.out[out_base], n_threads);
     }
-    swiglu_parallel(gate, up, n * ff, n_threads);
-    project(ex.down, gate, n, s.out.data(), n_threads);
     // Experts come in ascending order, so each token sums its experts in that order.
     for (uint32_t i = 0; i < n; ++i) {
       float* o = out + size_t(rows[i]) * d;
-      const float* y = &s.out[i * d];
+      const float* yi = &y[i * d];
       const float w = s.row_weights[e][i];
-      for (size_t j = 0; j < d; ++j) o[j] += w * y[j];
+      for (size_t j = 0; j < d; ++j) o[j] += w * yi[j];
     }
   }
 }

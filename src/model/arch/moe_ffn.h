@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kernels/aligned.h"
+#include "kernels/matmul.h"
 #include "minillm/model.h"
 #include "model/weights.h"
 
@@ -30,8 +31,10 @@ struct MoeScratch {
   std::vector<std::vector<uint32_t>> rows;      // (n_expert) the tokens routed to each expert
   std::vector<std::vector<float>> row_weights;  // (n_expert) their weights
   Floats in;                                    // (rows, n_embd) an expert's tokens' inputs
-  Floats gate, up;  // (experts sharing a pass + 1, n_tok, n_ff) hidden activations
-  Floats out;       // (rows, n_embd) an expert's outputs
+  Floats gate, up;              // (experts sharing a pass + 1, n_tok, n_ff) hidden activations
+  Floats out;                   // (experts sharing a pass + 1, n_tok, n_embd) experts' outputs
+  std::vector<uint32_t> whole;  // experts every token chose, sharing passes
+  std::vector<kernels::PackedProduct> products;  // their products of one pass
 };
 
 // out (n_tok × n_embd) = Σ over each token's chosen experts of weight · expert(xn). Tokens are
