@@ -24,11 +24,8 @@ using test::TinyModelSpec;
 const std::vector<int32_t> kTokens = {1,  17, 42, 5,  88, 23, 64, 9,  31, 77, 2,  50,
                                       13, 95, 40, 61, 8,  70, 36, 19, 54, 3,  81, 27};
 
-std::vector<float> eval_all(const std::shared_ptr<const Model>& model, KvCacheType kv,
-                            int threads = 2, uint32_t n_batch = 512) {
-  Session s(model, {.n_ctx = 64, .n_batch = n_batch, .kv_type = kv, .n_threads = threads});
-  const auto logits = s.eval(kTokens, true);
-  return {logits.begin(), logits.end()};
+std::vector<float> eval_all(const std::shared_ptr<const Model>& model, KvCacheType kv) {
+  return test::eval_all(model, kTokens, kv);
 }
 
 // Positions whose routing is decided by less than `gap` in some layer, left out of the comparison
@@ -106,16 +103,7 @@ TEST_P(ForwardReference, BatchingAndThreadsAgree) {
     const auto path = test::write_tiny_model(spec, GetParam().name);
     const auto model = Model::load(path);
     std::filesystem::remove(path);
-    const auto one = eval_all(model, KvCacheType::F32, 2, 512);
-    for (uint32_t n_batch : {1u, 5u}) {
-      const auto split = eval_all(model, KvCacheType::F32, 2, n_batch);
-      double max_diff = 0;
-      for (size_t i = 0; i < one.size(); ++i)
-        max_diff = std::max(max_diff, std::abs(double(split[i]) - double(one[i])));
-      EXPECT_LE(max_diff, 1e-4) << "n_batch " << n_batch;
-    }
-    const auto one_thread = eval_all(model, KvCacheType::F32, 1, 512);
-    EXPECT_EQ(0, std::memcmp(one_thread.data(), one.data(), one.size() * sizeof(float)));
+    test::expect_batching_and_threads_agree(model, kTokens, KvCacheType::F32, {1u, 5u});
   }
 }
 

@@ -42,11 +42,8 @@ std::shared_ptr<const Model> load(const TinyModelSpec& spec, const char* stem) {
   return model;
 }
 
-std::vector<float> eval_all(const std::shared_ptr<const Model>& model, KvCacheType kv,
-                            int threads = 2, uint32_t n_batch = 512) {
-  Session s(model, {.n_ctx = 64, .n_batch = n_batch, .kv_type = kv, .n_threads = threads});
-  const auto logits = s.eval(kTokens, true);
-  return {logits.begin(), logits.end()};
+std::vector<float> eval_all(const std::shared_ptr<const Model>& model, KvCacheType kv) {
+  return test::eval_all(model, kTokens, kv);
 }
 
 TEST(KvCacheQ8, RowsAreWholeBlocksOf34Bytes) {
@@ -78,16 +75,7 @@ TEST(KvCacheQ8, StaysCloseToTheFloat64Forward) {
 // paths); 1 and 2 threads bitwise.
 TEST(KvCacheQ8, BatchingAndThreadsAgree) {
   const auto model = load(spec_with_heads_of_32(TensorType::Q8_0), "q8kv_batching");
-  const auto one = eval_all(model, KvCacheType::Q8_0, 2, 512);
-  for (uint32_t n_batch : {1u, 7u}) {
-    const auto split = eval_all(model, KvCacheType::Q8_0, 2, n_batch);
-    double max_diff = 0;
-    for (size_t i = 0; i < one.size(); ++i)
-      max_diff = std::max(max_diff, std::abs(double(split[i]) - double(one[i])));
-    EXPECT_LE(max_diff, 1e-4) << "n_batch " << n_batch;
-  }
-  const auto one_thread = eval_all(model, KvCacheType::Q8_0, 1, 512);
-  EXPECT_EQ(0, std::memcmp(one_thread.data(), one.data(), one.size() * sizeof(float)));
+  test::expect_batching_and_threads_agree(model, kTokens, KvCacheType::Q8_0, {1u, 7u});
 }
 
 // Two sequences evaluated together, then a fork of one at a position inside a block (its last

@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <random>
+
+#include <gtest/gtest.h>
 
 #include "kernels/quant.h"
 
@@ -112,6 +115,29 @@ std::filesystem::path write_tiny_model(const TinyModelSpec& s, const std::string
   if (s.tamper) s.tamper(w);
   w.write(path);
   return path;
+}
+
+std::vector<float> eval_all(const std::shared_ptr<const Model>& model,
+                            const std::vector<int32_t>& tokens, KvCacheType kv, int threads,
+                            uint32_t n_batch) {
+  Session s(model, {.n_ctx = 64, .n_batch = n_batch, .kv_type = kv, .n_threads = threads});
+  const auto logits = s.eval(tokens, true);
+  return {logits.begin(), logits.end()};
+}
+
+void expect_batching_and_threads_agree(const std::shared_ptr<const Model>& model,
+                                       const std::vector<int32_t>& tokens, KvCacheType kv,
+                                       std::initializer_list<uint32_t> n_batches) {
+  const auto one = eval_all(model, tokens, kv, 2, 512);
+  for (uint32_t n_batch : n_batches) {
+    const auto split = eval_all(model, tokens, kv, 2, n_batch);
+    double max_diff = 0;
+    for (size_t i = 0; i < one.size(); ++i)
+      max_diff = std::max(max_diff, std::abs(double(split[i]) - double(one[i])));
+    EXPECT_LE(max_diff, 1e-4) << "n_batch " << n_batch;
+  }
+  const auto one_thread = eval_all(model, tokens, kv, 1, 512);
+  EXPECT_EQ(0, std::memcmp(one_thread.data(), one.data(), one.size() * sizeof(float)));
 }
 
 }  // namespace minillm::test

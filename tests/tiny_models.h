@@ -9,7 +9,12 @@
 #include <string>
 #include <vector>
 
+#include <initializer_list>
+#include <memory>
+
 #include "minillm/gguf.h"
+#include "minillm/model.h"
+#include "minillm/session.h"
 #include "minillm/tensor_type.h"
 
 namespace minillm::test {
@@ -31,5 +36,16 @@ struct TinyModelSpec {
 
 // Writes the model and returns its path (under the temporary folder; unique per call).
 std::filesystem::path write_tiny_model(const TinyModelSpec& spec, const std::string& stem);
+
+// The logits of every position of `tokens` from one Session (n_batch tokens per pass).
+std::vector<float> eval_all(const std::shared_ptr<const Model>& model,
+                            const std::vector<int32_t>& tokens, KvCacheType kv, int threads = 2,
+                            uint32_t n_batch = 512);
+
+// Passes of each size in `n_batches` change no logit by more than 1e-4 (the matrix products take
+// other paths), and 1 thread gives the bits of 2 (gtest expectations).
+void expect_batching_and_threads_agree(const std::shared_ptr<const Model>& model,
+                                       const std::vector<int32_t>& tokens, KvCacheType kv,
+                                       std::initializer_list<uint32_t> n_batches);
 
 }  // namespace minillm::test
