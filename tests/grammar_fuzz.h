@@ -2,6 +2,9 @@
 // the reference recognizer on sampled tokens (allowed exactly when the text stays a viable
 // prefix), end-of-generation must be allowed exactly where the text is a complete match, and an
 // allowed token must never lead to a state where nothing is allowed (an unannounced dead end).
+// Every `full_every` steps the whole mask is compared with each token's text run through the
+// automaton byte by byte (GrammarMatcher::is_allowed before any mask is computed): the masks'
+// walks, their shared and whole-subtree decisions, must give exactly the same.
 #pragma once
 
 #include <functional>
@@ -18,15 +21,18 @@ struct FuzzStats {
 
 inline FuzzStats fuzz_grammar(const Grammar& grammar, const Tokenizer& tok, int steps,
                               uint64_t seed,
-                              const std::function<void(const std::string&)>& on_complete) {
+                              const std::function<void(const std::string&)>& on_complete,
+                              int full_every = 8) {
   auto constraint = GrammarConstraint::create(grammar, tok);
   GrammarMatcher m(constraint);
+  GrammarMatcher direct(constraint);  // never computes a mask
   std::mt19937_64 rng(seed);
   FuzzStats stats;
   const int32_t n_vocab = tok.n_vocab();
   const auto& ends = tok.end_of_generation_ids();
   auto restart = [&](ReferenceRecognizer& ref, std::string& pending, std::string& text) {
     m.reset();
+    direct.reset();
     ref = ReferenceRecognizer(grammar);
     pending.clear();
     text.clear();
@@ -56,6 +62,17 @@ inline FuzzStats fuzz_grammar(const Grammar& grammar, const Tokenizer& tok, int 
         const auto t = int32_t(w * 64 + size_t(__builtin_ctzll(bits)));
         if (!tok.is_end_of_generation(t)) allowed.push_back(t);
       }
+    if (full_every > 0 && step % full_every == 0) {
+      int differ = 0;
+      for (int32_t t = 0; t < n_vocab && differ < 5; ++t)
+        if (bit(mask, t) != direct.is_allowed(t)) {
+          ++differ;
+          ADD_FAILURE() << "token " << t << " '" << tok.token_to_piece(t) << "': mask "
+                        << bit(mask, t) << ", its text " << !bit(mask, t) << " after '" << text
+                        << "'";
+        }
+      if (::testing::Test::HasFailure()) return stats;
+    }
     const bool may_end = pending.empty() && ref.complete();
     for (int32_t e : ends)
       EXPECT_EQ(bit(mask, e), may_end) << "end token " << e << " after '" << text << "'";
@@ -117,6 +134,7 @@ inline FuzzStats fuzz_grammar(const Grammar& grammar, const Tokenizer& tok, int 
           break;
         }
     m.accept(next);
+    direct.accept(next);
     const std::string piece = tok.token_to_piece(next);
     text += piece;
     std::vector<uint32_t> cps;

@@ -244,7 +244,7 @@ std::string chess_regex() {
   return r;
 }
 
-void fuzz_classics(const Tokenizer& tok, int steps) {
+void fuzz_classics(const Tokenizer& tok, int steps, int full_every) {
   struct Case {
     const char* file;
     std::function<void(const std::string&)> check;
@@ -264,7 +264,8 @@ void fuzz_classics(const Tokenizer& tok, int steps) {
     SCOPED_TRACE(c.file);
     int completed = 0, compared = 0;
     for (uint64_t seed = 1; seed <= 3; ++seed) {
-      const auto stats = test::fuzz_grammar(load_grammar(c.file), tok, steps, seed, c.check);
+      const auto stats =
+          test::fuzz_grammar(load_grammar(c.file), tok, steps, seed, c.check, full_every);
       if (::testing::Test::HasFailure()) return;
       completed += stats.completed;
       compared += stats.compared;
@@ -275,17 +276,48 @@ void fuzz_classics(const Tokenizer& tok, int steps) {
 }
 
 TEST(GrammarFuzz, Stories260KVocabulary) {
-  fuzz_classics(Tokenizer::from_file(test::shared_file("models/stories260K.gguf")), 300);
+  fuzz_classics(Tokenizer::from_file(test::shared_file("models/stories260K.gguf")), 300, 4);
 }
 
 TEST(GrammarFuzz, Llama2Vocabulary) {
-  fuzz_classics(Tokenizer::from_file(test::shared_file("vocab/ggml-vocab-llama-spm.gguf")), 80);
+  fuzz_classics(Tokenizer::from_file(test::shared_file("vocab/ggml-vocab-llama-spm.gguf")), 80, 8);
 }
 
 TEST(GrammarFuzz, Llama3Vocabulary) {
   const auto path = test::shared_file("vocab/ggml-vocab-llama3.gguf");
   REQUIRE_SHARED_FILE(path);
-  fuzz_classics(Tokenizer::from_file(path), 200);
+  fuzz_classics(Tokenizer::from_file(path), 200, 16);
+}
+
+// Texts made mostly of characters that all lead to the same next state, where masks decide whole
+// subtrees of the vocabulary at once: strings with and without a length bound, escapes, classes
+// of non-ASCII characters that take all, some or none of them, and a bound reached inside a
+// token. Every mask is compared whole, token by token.
+TEST(GrammarFuzz, RunsOfPlainCharacters) {
+  const auto path = test::shared_file("vocab/ggml-vocab-llama3.gguf");
+  REQUIRE_SHARED_FILE(path);
+  const Tokenizer tok = Tokenizer::from_file(path);
+  const Grammar grammars[] = {
+      Grammar::from_json_schema(R"({"type": "object", "properties": {
+          "short": {"type": "string", "maxLength": 12}, "long": {"type": "string"},
+          "list": {"type": "array", "items": {"type": "string", "maxLength": 3}}},
+          "required": ["short", "long", "list"]})"),
+      Grammar::parse(R"(root ::= "\"" [^"\\]* "\"" [0-9]{1,3} "\n")"),
+      Grammar::parse(R"(root ::= [а-яА-Я ]{0,12} "." | [^\x00-\x7F]{1,6} "!" | [^"a-c]{2,5} "\"")"),
+      Grammar::parse(R"(root ::= ( [a-z ]{0,4} | "\"" [^"]{0,40} "\"" ) ( "," root )?)"),
+  };
+  for (size_t i = 0; i < std::size(grammars); ++i) {
+    SCOPED_TRACE("grammar " + std::to_string(i));
+    int completed = 0;
+    for (uint64_t seed = 1; seed <= 2; ++seed) {
+      const auto stats = test::fuzz_grammar(
+          grammars[i], tok, 100, seed, [](const std::string&) {},
+          /*full_every=*/3);
+      if (::testing::Test::HasFailure()) return;
+      completed += stats.completed;
+    }
+    EXPECT_GT(completed, 0);
+  }
 }
 
 }  // namespace

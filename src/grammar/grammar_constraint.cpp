@@ -59,6 +59,7 @@ struct GrammarConstraint::Impl {
   // walk(): the state after each prefix length, with StackAutomaton::kEntryContext set when the
   // prefix up to there reached kContext
   std::vector<int32_t> at;
+  std::vector<uint64_t> scratch;  // walk_all()'s mask
   static constexpr size_t kLanes = 2;
 
   size_t n_words() const { return (size_t(vocab->n_vocab()) + 63) / 64; }
@@ -72,11 +73,20 @@ struct GrammarConstraint::Impl {
   // state at one byte less of depth) advanced by its byte, and a rejected prefix skips its
   // subtree. Neighbours in that order mostly share their states, so the rows they read are
   // already in the nearest cache.
+  //
+  // kDense, for a walk that accepts most of the vocabulary (inside a string): `allowed` starts
+  // with every token that has a text, the walk clears those it rejects, and it decides subtrees
+  // whole where it can (accept_whole()).
+  template <bool kDense>
   void walk(int32_t start, std::vector<uint64_t>& allowed, std::vector<uint32_t>* needs_context,
             uint32_t first = 0, uint32_t end = UINT32_MAX) {
     const GrammarVocabulary::Impl& v = vocab->impl();
     const size_t words = n_words();
     allowed.resize(words + 1);  // a spare bit: nodes that are no token set bit n_vocab
+    const auto clear_below = [&](size_t j) {  // kDense: the tokens of node j's subtree
+      for (uint32_t i = v.first_token[j]; i < v.first_token[v.skip[j]]; ++i)
+        allowed[size_t(v.order[i]) / 64] &= ~(uint64_t(1) << (v.order[i] % 64));
+    };
     at.resize(kLanes * (v.max_length + 1));
     // The loop keeps every address in a register: none of these tables moves during the walk.
     uint64_t* const bits = allowed.data();
@@ -123,11 +133,19 @@ struct GrammarConstraint::Impl {
       if (entry < 0) entry = automaton.fill(from, node.byte);
       if (entry == StackAutomaton::kDead) {  // so is every token that starts with this prefix
         if (needs_context && (above & kLeft)) needs_context->push_back(uint32_t(j));
+        if constexpr (kDense) clear_below(j);
         lane.j = v.skip[j];
         return;
       }
+      if constexpr (kDense) {
+        if (node.bulk && accept_whole(entry | (above & kLeft), uint32_t(j), bits)) {
+          lane.j = v.skip[j];
+          return;
+        }
+      } else {
+        bits[size_t(node.token) / 64] |= uint64_t(1) << (node.token % 64);
+      }
       lane.state_at[d] = entry | (above & kLeft);
-      bits[size_t(node.token) / 64] |= uint64_t(1) << (node.token % 64);
       lane.j = j + 1;
     };
     static_assert(kLanes == 2);
@@ -139,6 +157,126 @@ struct GrammarConstraint::Impl {
       while (lane.j < lane.end) step(lane);
     allowed[size_t(v.n_vocab) / 64] &= ~(uint64_t(1) << (v.n_vocab % 64));
     allowed.resize(words);
+  }
+
+  // Subtrees decided whole. Inside a string nearly every character leads to the same next state
+  // (the same state again, or the next of at most n characters), so a subtree whose texts past
+  // its prefix are made only of such characters is decided without a walk: from the state at its
+  // top, every character of the groups below it (GrammarVocabulary's below_groups) leads to one
+  // same state, and from there again, for as many characters as its texts have (below_chars),
+  // or until a state where every one of them is rejected (the end of a string of at most n
+  // characters): then exactly the texts that end before it are accepted.
+  //
+  // Per state: its plain groups (those whose characters all lead to `next`, the live state most
+  // groups lead to) and its dead ones; and along the run of next states from it, `run[i]`: the
+  // groups plain for i + 1 characters in a row, and `run_state[i]`: the state after them.
+  static constexpr int kRun = 32;
+  struct Plain {
+    uint64_t groups = 0, dead = 0;
+    int32_t next = StackAutomaton::kDead;
+    bool has_run = false;
+    uint64_t run[kRun];
+    int32_t run_state[kRun];
+  };
+  std::vector<int32_t> plain_index;  // by state: its entry of `plains`, or -1
+  std::vector<Plain> plains;
+
+  size_t plain_of(int32_t state) {
+    if (plain_index.size() <= size_t(state)) plain_index.resize(automaton.n_states(), -1);
+    if (plain_index[size_t(state)] >= 0) return size_t(plain_index[size_t(state)]);
+    using V = GrammarVocabulary::Impl;
+    constexpr int32_t kUnseen = -2, kMixed = -1;  // kMixed: the group's characters lead apart
+    int32_t target[64];
+    std::fill_n(target, 64, kUnseen);
+    if (!automaton.in_character(state)) {
+      for (int b = 0; b < 128; ++b) {
+        int32_t& t = target[V::ascii_group(uint8_t(b))];
+        const int32_t next = automaton.next(state, uint8_t(b));
+        t = t == kUnseen || t == next ? next : kMixed;
+      }
+      target[V::kNonAscii] = automaton.non_ascii_next(state);
+    }
+    Plain p;
+    int best = 0;
+    for (int g = 0; g < 64; ++g) {
+      if (target[g] == StackAutomaton::kDead) p.dead |= uint64_t(1) << g;
+      if (target[g] <= StackAutomaton::kDead) continue;
+      int count = 0;
+      for (int h = 0; h < 64; ++h) count += target[h] == target[g];
+      if (count > best) best = count, p.next = target[g];
+    }
+    for (int g = 0; g < 64; ++g)
+      if (best > 0 && target[g] == p.next) p.groups |= uint64_t(1) << g;
+    if (plain_index.size() <= size_t(state)) plain_index.resize(automaton.n_states(), -1);
+    plain_index[size_t(state)] = int32_t(plains.size());
+    plains.push_back(p);
+    return plains.size() - 1;
+  }
+
+  const Plain& run_of(int32_t state) {
+    const size_t at = plain_of(state);
+    if (plains[at].has_run) return plains[at];
+    uint64_t run[kRun];
+    int32_t run_state[kRun];
+    uint64_t groups = ~uint64_t(0);
+    int32_t s = state;
+    for (int i = 0; i < kRun; ++i) {
+      const Plain p = plains[plain_of(s)];
+      groups &= p.groups;
+      run[i] = groups;
+      run_state[i] = s;
+      if (groups != 0 && p.next != s) s = p.next;  // else the same from here on
+    }
+    Plain& p = plains[at];
+    std::copy_n(run, kRun, p.run);
+    std::copy_n(run_state, kRun, p.run_state);
+    p.has_run = true;
+    return p;
+  }
+
+  // Decides every token below trie node j from `entry` (the state after j's prefix, flagged
+  // when the prefix reached kContext) without a walk, when it can: clears the bits of those
+  // rejected (a dense walk, see walk()) and returns true. A text rejected after it reached kContext
+  // is for the whole stack to decide (see walk()): then no text is rejected here.
+  __attribute__((noinline)) bool accept_whole(int32_t entry, uint32_t j, uint64_t* bits) {
+    const GrammarVocabulary::Impl& v = vocab->impl();
+    const int32_t state = entry & StackAutomaton::kEntryState;
+    const uint64_t groups = v.below_groups[j];
+    const size_t chars = v.below_chars[j];
+    // The characters every text below j may have and still be accepted.
+    const Plain& run = run_of(state);
+    size_t fit = 0;
+    while (fit < std::min<size_t>(chars, kRun) && (groups & ~run.run[fit]) == 0) ++fit;
+    uint32_t limit = 255;  // accept the texts of at most this many characters in all
+    if (fit < chars) {
+      // Unless no character below goes on from where the run ends.
+      if (fit == kRun || (entry & StackAutomaton::kEntryContext) ||
+          std::any_of(run.run_state, run.run_state + fit + 1,
+                      [&](int32_t s) { return automaton.reaches_context(s); }))
+        return false;
+      const int32_t end = run.run_state[fit];  // `run` moves when plain_of() adds a state
+      if ((groups & ~plains[plain_of(end)].dead) != 0) return false;
+      limit = v.prefix_chars[j] + uint32_t(fit);
+    }
+    if (limit < 255)
+      for (uint32_t i = v.first_token[j]; i < v.first_token[v.skip[j]]; ++i) {
+        const int32_t id = v.order[i];
+        bits[size_t(id) / 64] &= ~(uint64_t(v.sorted_chars[i] > limit) << (id % 64));
+      }
+    return true;
+  }
+
+  // A walk over the whole vocabulary from `state`, dense when most first bytes are accepted.
+  void walk_all(int32_t state, std::vector<uint64_t>& allowed,
+                std::vector<uint32_t>* needs_context) {
+    const GrammarVocabulary::Impl& v = vocab->impl();
+    size_t first_bytes = 0, accepted = 0;
+    for (uint32_t j = 0; j < v.n_nodes(); j = v.skip[j], ++first_bytes)
+      accepted += automaton.next(state, v.nodes[j].byte) != StackAutomaton::kDead;
+    if (2 * accepted < first_bytes) return walk<false>(state, allowed, needs_context);
+    scratch = v.text_tokens;
+    walk<true>(state, scratch, needs_context);
+    for (size_t w = 0; w < n_words(); ++w) allowed[w] |= scratch[w];
   }
 
   // A token with the same text as another is allowed where that one is (the trie holds one).
@@ -154,7 +292,7 @@ struct GrammarConstraint::Impl {
     local_bytes += n_words() * 8;
     LocalMask local;
     local.allowed.assign(n_words(), 0);
-    walk(automaton.state_of(truncated_stack), local.allowed, &local.needs_context);
+    walk_all(automaton.state_of(truncated_stack), local.allowed, &local.needs_context);
     add_same_text(local.allowed);
     return local_masks.emplace(truncated_stack, std::move(local)).first->second;
   }
@@ -169,7 +307,7 @@ struct GrammarConstraint::Impl {
       for (int32_t id : v.end_ids) set_bit(mask, id);
     if (!automaton.can_continue(state)) return;
     if (automaton.in_character(state)) {  // rare (a character split between tokens): walk all
-      walk(state, mask, nullptr);
+      walk_all(state, mask, nullptr);
       add_same_text(mask);
       return;
     }
@@ -186,7 +324,7 @@ struct GrammarConstraint::Impl {
         const std::string_view prefix =
             v.sorted_piece(v.first_token[node]).substr(0, v.nodes[node].depth - 1u);
         const int32_t above = automaton.next(whole, prefix);
-        if (above != StackAutomaton::kDead) walk(above, mask, nullptr, node, v.skip[node]);
+        if (above != StackAutomaton::kDead) walk<false>(above, mask, nullptr, node, v.skip[node]);
       }
     }
     add_same_text(mask);

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "minillm/grammar.h"
@@ -13,6 +14,17 @@
 namespace minillm::grammar {
 
 constexpr uint32_t kMaxCodepoint = 0x10FFFF;
+
+// The code points a UTF-8 character of `length` bytes can be when its bytes so far give `bits`
+// and `pending` bytes are still to come: [lo, hi], empty (lo > hi) when none is valid (overlong
+// forms, beyond U+10FFFF). Surrogates (U+D800-DFFF) are not valid either; callers check.
+inline std::pair<uint32_t, uint32_t> utf8_code_points(uint32_t bits, int pending, int length) {
+  constexpr uint32_t kShortest[5] = {0, 0, 0x80, 0x800, 0x10000};
+  const uint32_t first = bits << (6 * pending);
+  const uint32_t lo = first > kShortest[length] ? first : kShortest[length];
+  const uint32_t last = first | ((uint32_t(1) << (6 * pending)) - 1);
+  return {lo, last < kMaxCodepoint ? last : kMaxCodepoint};
+}
 
 struct CharRange {
   uint32_t lo, hi;  // inclusive

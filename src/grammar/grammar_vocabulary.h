@@ -1,7 +1,7 @@
 // The vocabulary as the mask computation walks it: the token texts as a trie whose nodes are
-// listed level by level (all first bytes, then all second bytes, ...), each level grouped by
-// parent, so a node's children are one contiguous run and a walk advances a whole frontier of
-// prefixes one byte at a time (see GrammarConstraint's walk()).
+// listed in depth-first order, so that a prefix the grammar rejects skips its subtree in one
+// step, and with what each subtree's texts are made of, so that a subtree the grammar accepts
+// whole is accepted without a walk (see GrammarConstraint's walk()).
 #pragma once
 
 #include <cstdint>
@@ -32,6 +32,7 @@ struct GrammarVocabulary::Impl {
     int32_t token;
     uint16_t depth;
     uint8_t byte;
+    bool bulk;  // its subtree is large and valid UTF-8 below it: worth checking as a whole
   };
   size_t max_length = 0;
   std::vector<Node> nodes;  // what a walk reads at every node, in one stream
@@ -39,7 +40,24 @@ struct GrammarVocabulary::Impl {
   std::vector<uint32_t> first_token;                   // one more entry than nodes: the token count
   std::vector<std::pair<int32_t, int32_t>> same_text;  // (id in the trie, id with the same text)
 
+  // What the texts below a node are made of, in groups of characters: each ASCII byte that
+  // grammars commonly tell apart (white space, digits, punctuation) is a group of its own,
+  // letters come in four groups, every character from U+0080 up is one group, and kBadUtf8
+  // stands for bytes that are not valid UTF-8 where they stand (a character cut off where a
+  // text ends is valid when some ending of it is).
+  static constexpr int kAsciiGroups = 52, kNonAscii = 62, kBadUtf8 = 63;
+  static int ascii_group(uint8_t byte);
+  static constexpr size_t kBulkNodes = 32;  // Node::bulk: at least this many nodes below
+  // Per node: the groups of the characters in its subtree past its own prefix, and the most
+  // characters any text there has past it (a character cut off at the end counts; 255 at most).
+  std::vector<uint64_t> below_groups;
+  std::vector<uint8_t> below_chars;
+  std::vector<uint8_t> prefix_chars;  // per node: the characters of its prefix (a cut one counts)
+  std::vector<uint8_t> sorted_chars;  // per sorted token: the characters of its text
+  std::vector<uint64_t> text_tokens;  // a mask of every token in the trie (all of `order`)
+
   size_t n_nodes() const { return nodes.size(); }
+  size_t n_words() const { return (size_t(n_vocab) + 63) / 64; }  // of a token mask
   std::string_view sorted_piece(size_t i) const {
     return std::string_view(sorted).substr(offset[i], offset[i + 1] - offset[i]);
   }

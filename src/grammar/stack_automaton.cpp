@@ -39,6 +39,7 @@ StackAutomaton::StackAutomaton(const Grammar::Impl& grammar) : g_(grammar) {
   std::fill_n(transitions_, row_width_, kDead);
   std::vector<uint32_t> stacks;
   for (uint32_t alt : g_.rules[g_.root].alternatives) expand(alt, kEmptyStack, stacks);
+  sort_unique(stacks);  // as every state's: the empty stack, when there, comes first
   initial_ = intern(std::move(stacks), 0, 0);
 }
 
@@ -195,7 +196,7 @@ int32_t StackAutomaton::compute_next(int32_t state, uint8_t byte) {
     pending = s.pending - 1;
     length = s.length;
   }
-  const auto [lo, hi] = code_points(bits, pending, length);
+  const auto [lo, hi] = utf8_code_points(bits, pending, length);
   if (lo > hi || (lo >= 0xD800 && hi <= 0xDFFF)) return kDead;
   if (pending == 0) return intern(advance(s.stacks, bits));
   // Inside a character: keep the stacks that some code point with these leading bits can match.
@@ -211,6 +212,20 @@ int32_t StackAutomaton::compute_next(int32_t state, uint8_t byte) {
       }))
     return intern(std::move(kept), 0, uint8_t(pending), kAnyRest);
   return intern(std::move(kept), bits, uint8_t(pending), uint8_t(length));
+}
+
+int32_t StackAutomaton::non_ascii_next(int32_t state) {
+  if (states_[size_t(state)].pending > 0) return -1;
+  std::vector<uint32_t> taking;
+  for (uint32_t k : states_[size_t(state)].stacks) {
+    if (!is_top(k)) continue;
+    const CharSet& set = g_.charsets[g_.elements[nodes_[k].element].value];
+    if (set.covers(0x80, kMaxCodepoint))
+      taking.push_back(k);
+    else if (set.overlaps(0x80, kMaxCodepoint))
+      return -1;
+  }
+  return intern(advance(taking, 0x80));  // kDead when none takes them
 }
 
 int32_t StackAutomaton::fill(int32_t state, uint8_t byte) {
@@ -241,7 +256,7 @@ int32_t StackAutomaton::fill(int32_t state, uint8_t byte) {
     // refuses alike (and that are valid alike) lead to the same state.
     const auto signature = [&](uint8_t b, std::vector<uint8_t>& out) {
       const uint32_t c = s.partial << 6 | (b & 0x3F);
-      const auto [lo, hi] = code_points(c, 0, s.length);
+      const auto [lo, hi] = utf8_code_points(c, 0, s.length);
       out.assign(1, lo > hi || (lo >= 0xD800 && hi <= 0xDFFF));
       for (uint32_t k : s.stacks)
         if (is_top(k)) out.push_back(g_.charsets[g_.elements[nodes_[k].element].value].contains(c));
@@ -256,16 +271,6 @@ int32_t StackAutomaton::fill(int32_t state, uint8_t byte) {
     row[column_[byte]] = result;
   }
   return result;
-}
-
-std::pair<uint32_t, uint32_t> StackAutomaton::code_points(uint32_t bits, int pending, int length) {
-  // The code points that start with these bits; overlong encodings (a shorter form exists) and
-  // surrogates are not UTF-8.
-  static constexpr uint32_t kShortest[5] = {0, 0, 0x80, 0x800, 0x10000};
-  const uint32_t lo = std::max(bits << (6 * pending), kShortest[length]);
-  const uint32_t hi =
-      std::min((bits << (6 * pending)) | ((uint32_t(1) << (6 * pending)) - 1), kMaxCodepoint);
-  return {lo, hi};
 }
 
 }  // namespace minillm::grammar

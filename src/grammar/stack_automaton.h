@@ -63,6 +63,10 @@ class StackAutomaton {
   const uint16_t* byte_columns() const { return column_; }
   // The entry of transition_table() for a byte whose entry is still unknown (negative).
   int32_t fill(int32_t state, uint8_t byte);
+  // The state after any one character from U+0080 up, when all of them lead to the same state
+  // (every stack takes either all of them or none): kDead when no stack takes them, -1 when
+  // they differ or `state` is inside a character.
+  int32_t non_ascii_next(int32_t state);
   bool in_character(int32_t state) const { return states_[size_t(state)].pending > 0; }
   const std::vector<uint32_t>& stacks(int32_t state) const { return states_[size_t(state)].stacks; }
   size_t n_states() const { return states_.size(); }
@@ -105,9 +109,6 @@ class StackAutomaton {
   int32_t intern(std::vector<uint32_t> stacks, uint32_t partial = 0, uint8_t pending = 0,
                  uint8_t length = 0);
   int32_t compute_next(int32_t state, uint8_t byte);
-  // The code points a character of `length` bytes can be when its bytes so far give `bits` and
-  // `pending` bytes are still to come: [lo, hi], empty (lo > hi) when none is valid UTF-8.
-  static std::pair<uint32_t, uint32_t> code_points(uint32_t bits, int pending, int length);
 
   const Grammar::Impl& g_;
   std::vector<Node> nodes_;
