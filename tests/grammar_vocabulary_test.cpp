@@ -88,7 +88,9 @@ TEST(GrammarVocabulary, TheTrieHoldsEveryTokenByItsBytes) {
     const auto chars_of = [&](std::string_view t) {
       return size_t(std::count_if(t.begin(), t.end(), starts_character));
     };
-    if (valid_utf8(p)) EXPECT_EQ(v.prefix_chars[j], std::min<size_t>(chars_of(p), 255));
+    if (valid_utf8(p)) {
+      EXPECT_EQ(v.prefix_chars[j], std::min<size_t>(chars_of(p), 255));
+    }
     size_t most = 0;
     uint64_t groups = 0;
     bool all_valid = true, continues_a_character = false;
@@ -100,11 +102,17 @@ TEST(GrammarVocabulary, TheTrieHoldsEveryTokenByItsBytes) {
       all_valid = all_valid && valid_utf8(std::string(t));
       continues_a_character |= t.size() > p.size() && !starts_character(t[p.size()]);
     }
-    if (all_valid) EXPECT_EQ(v.below_chars[j], std::min<size_t>(most, 255)) << "node " << j;
+    if (all_valid) {
+      EXPECT_EQ(v.below_chars[j], std::min<size_t>(most, 255)) << "node " << j;
+    }
     EXPECT_EQ(v.below_groups[j] & ~(uint64_t(1) << V::kBadUtf8), groups) << "node " << j;
     const bool flagged = (v.below_groups[j] >> V::kBadUtf8) & 1;
-    if (all_valid && valid_utf8(p) && !continues_a_character) EXPECT_FALSE(flagged) << "node " << j;
-    if (valid_utf8(p) && continues_a_character) EXPECT_TRUE(flagged) << "node " << j;
+    if (all_valid && valid_utf8(p) && !continues_a_character) {
+      EXPECT_FALSE(flagged) << "node " << j;
+    }
+    if (valid_utf8(p) && continues_a_character) {
+      EXPECT_TRUE(flagged) << "node " << j;
+    }
     if (v.nodes[j].bulk) {
       ++bulk;
       EXPECT_GE(v.skip[j] - j - 1, V::kBulkNodes);
