@@ -8,6 +8,7 @@
 // a state seen before costs one copy.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <mutex>
 #include <unordered_map>
 
@@ -258,12 +259,32 @@ struct GrammarConstraint::Impl {
       if ((groups & ~plains[plain_of(end)].dead) != 0) return false;
       limit = v.prefix_chars[j] + uint32_t(fit);
     }
-    if (limit < 255)
-      for (uint32_t i = v.first_token[j]; i < v.first_token[v.skip[j]]; ++i) {
-        const int32_t id = v.order[i];
-        bits[size_t(id) / 64] &= ~(uint64_t(v.sorted_chars[i] > limit) << (id % 64));
-      }
+    if (limit < 255) clear_longer(v.first_token[j], v.first_token[v.skip[j]], limit, bits);
     return true;
+  }
+
+  // Clears the bits of the sorted tokens [begin, end) that have more than `limit` characters:
+  // the few long ones, found 8 lengths at a time.
+  void clear_longer(uint32_t begin, uint32_t end, uint32_t limit, uint64_t* bits) const {
+    const GrammarVocabulary::Impl& v = vocab->impl();
+    const auto clear = [&](uint32_t i) {
+      bits[size_t(v.order[i]) / 64] &= ~(uint64_t(1) << (v.order[i] % 64));
+    };
+    uint32_t i = begin;
+    if (limit < 127) {
+      // A byte's high bit, once the low 7 bits plus 127 - limit carry into it or it was set:
+      // the byte is above limit (no carry crosses into the next byte).
+      constexpr uint64_t kOnes = 0x0101010101010101, kHigh = kOnes * 0x80;
+      const uint64_t add = kOnes * (127 - limit);
+      for (; i + 8 <= end; i += 8) {
+        uint64_t x;
+        std::memcpy(&x, v.sorted_chars.data() + i, 8);
+        for (uint64_t hit = (((x & ~kHigh) + add) | x) & kHigh; hit; hit &= hit - 1)
+          clear(i + uint32_t(__builtin_ctzll(hit)) / 8);
+      }
+    }
+    for (; i < end; ++i)
+      if (v.sorted_chars[i] > limit) clear(i);
   }
 
   // A walk over the whole vocabulary from `state`, dense when most first bytes are accepted.
