@@ -32,6 +32,18 @@ void load_row(const KvRows& rows, size_t j, size_t head_dim, float* out) {
   }
 }
 
+// One token's g heads as a tile (n points into the tile, which the call uses at once).
+QueryTile one_token(const float* q, size_t g, size_t first, const size_t& n, float* out) {
+  QueryTile t;
+  t.q = q;
+  t.out = out;
+  t.n_tok = 1;
+  t.g = g;
+  t.first = first;
+  t.n = &n;
+  return t;
+}
+
 }  // namespace
 
 size_t kv_row_offset(const KvRows& rows, size_t j) {
@@ -44,8 +56,8 @@ size_t kv_row_offset(const KvRows& rows, size_t j) {
 void attend_one_head(const float* q, const KvRows& keys, const KvRows& values, size_t first,
                      size_t n, size_t head_dim, float scale, float* scores, float* out) {
   const Isa isa = active_isa();
-  if (isa == Isa::Avx512 &&
-      isa::attention_group_avx512(q, 1, keys, values, first, n, head_dim, scale, scores, out))
+  if (isa == Isa::Avx512 && isa::attention_tile_avx512(one_token(q, 1, first, n, out), keys, values,
+                                                       head_dim, scale, scores))
     return;
   if (isa != Isa::Scalar) {  // keys and values always share the element type
     const bool wide = isa == Isa::Avx512;
@@ -63,11 +75,22 @@ void attend_head_group(const float* q, size_t g, const KvRows& keys, const KvRow
                        size_t first, size_t n, size_t head_dim, float scale, float* scores,
                        float* out) {
   if (active_isa() == Isa::Avx512 &&
-      isa::attention_group_avx512(q, g, keys, values, first, n, head_dim, scale, scores, out))
+      isa::attention_tile_avx512(one_token(q, g, first, n, out), keys, values, head_dim, scale,
+                                 scores))
     return;
   for (size_t h = 0; h < g; ++h)
     attend_one_head(q + h * head_dim, keys, values, first, n, head_dim, scale, scores + h * n,
                     out + h * head_dim);
+}
+
+void attend_query_tile(const QueryTile& tile, const KvRows& keys, const KvRows& values,
+                       size_t head_dim, float scale, float* scores) {
+  if (active_isa() == Isa::Avx512 &&
+      isa::attention_tile_avx512(tile, keys, values, head_dim, scale, scores))
+    return;
+  for (size_t i = 0; i < tile.n_tok; ++i)
+    attend_head_group(tile.q + i * tile.q_stride, tile.g, keys, values, tile.first, tile.n[i],
+                      head_dim, scale, scores, tile.out + i * tile.out_stride);
 }
 
 void attend_one_head_reference(const float* q, const KvRows& keys, const KvRows& values,

@@ -38,6 +38,25 @@ void attend_one_head(const float* q, const KvRows& keys, const KvRows& values, s
 void attend_head_group(const float* q, size_t g, const KvRows& keys, const KvRows& values,
                        size_t first, size_t n, size_t head_dim, float scale, float* scores,
                        float* out);
+// Query rows of several tokens of one sequence that attend to rows from the same `first`: token i
+// has g query heads (those sharing one KV head) at q + i * q_stride, g rows of head_dim floats, and
+// reads rows [first, first + n[i]) (its causal range); its results go to out + i * out_stride
+// likewise.
+struct QueryTile {
+  const float* q = nullptr;
+  size_t q_stride = 0;
+  float* out = nullptr;
+  size_t out_stride = 0;
+  size_t n_tok = 0, g = 0;
+  size_t first = 0;
+  const size_t* n = nullptr;  // n_tok row counts, each at least 1
+};
+// Every (token, head) of the tile: bit for bit what attend_head_group gives each token alone.
+// With AVX-512 (head_dim up to 256) each tile of 16 key (then value) rows is converted once for
+// all the tile's query rows, so a prompt reads its keys and values once per tile of tokens, not
+// once per token (and no n x n score matrix exists: scores holds n_tok * g * max(n) floats).
+void attend_query_tile(const QueryTile& tile, const KvRows& keys, const KvRows& values,
+                       size_t head_dim, float scale, float* scores);
 // The scalar reference (each row converted to floats, then plain sums in element order).
 void attend_one_head_reference(const float* q, const KvRows& keys, const KvRows& values,
                                size_t first, size_t n, size_t head_dim, float scale, float* scores,

@@ -1,5 +1,6 @@
-// AVX-512 attention (see attention.h; compiled with -mavx512*): the query heads of one KV head
-// over tiles of 16 rows (attend_tiled), and row-at-a-time pieces for head dims above 256. The key
+// AVX-512 attention (see attention.h; compiled with -mavx512*): the query heads of one KV head, of
+// one token or of a tile of tokens, over tiles of 16 rows (attend_tiled), and row-at-a-time
+// pieces for head dims above 256. The key
 // and value rows are converted to floats in registers (F16: VCVTPH2PS; Q8_0: sign-extend,
 // convert, times the block scale); q.k is one FMA chain per row, p.v keeps the output head in
 // registers while it walks the rows.
@@ -132,51 +133,67 @@ inline __m512 sum_lanes16(__m512 acc[16]) {
 }
 
 // kChunks: the head dim in vectors of 16, fixed at compile time for the common head dims so the
-// accumulators stay in registers (0: taken from hd).
+// accumulators stay in registers (0: taken from hd). Query row (i, h) is head h of token i of the
+// tile, over the rows [first, first + n[i]); each tile of keys (then of values) is converted once
+// for all of them. A row's operations depend only on its own query and rows, so a token of a
+// tile gets bit for bit what it gets alone (rows past its range are never read for it).
 template <KvElement E, size_t kChunks>
-void attend_tiled(const float* q, size_t g, const KvRows& k, const KvRows& v, size_t first,
-                  size_t n, size_t hd, float scale, float* scores, float* out) {
-  const size_t chunks = kChunks ? kChunks : (hd + kW - 1) / kW, hdp = chunks * kW, end = first + n;
+void attend_tiled(const QueryTile& qt, const KvRows& k, const KvRows& v, size_t hd, float scale,
+                  float* scores) {
+  const size_t chunks = kChunks ? kChunks : (hd + kW - 1) / kW, hdp = chunks * kW;
+  const size_t g = qt.g, n_max = *std::max_element(qt.n, qt.n + qt.n_tok), end = qt.first + n_max;
+  const auto q_row = [&](size_t i, size_t h) { return qt.q + i * qt.q_stride + h * hd; };
+  const auto out_row = [&](size_t i, size_t h) { return qt.out + i * qt.out_stride + h * hd; };
+  const auto score_row = [&](size_t i, size_t h) { return scores + (i * g + h) * n_max; };
   alignas(64) float tile[kTile * kMaxTileDim];
   // Scores: per tile, per head, one FMA chain per row over the head dim, then the lane sums.
-  for (size_t t = 0; t < n; t += kTile) {
-    const size_t nr = min_size(kTile, n - t);
-    load_tile<E>(k, first + t, nr, end, hd, hdp, tile);
-    for (size_t h = 0; h < g; ++h) {
-      const float* qh = q + h * hd;
-      __m512 acc[kTile];
-      for (size_t r = 0; r < kTile; ++r) acc[r] = _mm512_setzero_ps();
-      for (size_t c = 0; c < chunks; ++c) {
-        const __m512 qc = _mm512_maskz_loadu_ps(lanes16(hd - c * kW), qh + c * kW);
-        for (size_t r = 0; r < kTile; ++r)
-          acc[r] = _mm512_fmadd_ps(qc, _mm512_load_ps(tile + r * hdp + c * kW), acc[r]);
+  for (size_t t = 0; t < n_max; t += kTile) {
+    load_tile<E>(k, qt.first + t, min_size(kTile, n_max - t), end, hd, hdp, tile);
+    for (size_t i = 0; i < qt.n_tok; ++i) {
+      if (t >= qt.n[i]) continue;
+      const size_t nr = min_size(kTile, qt.n[i] - t);
+      for (size_t h = 0; h < g; ++h) {
+        const float* qh = q_row(i, h);
+        __m512 acc[kTile];
+        for (size_t r = 0; r < kTile; ++r) acc[r] = _mm512_setzero_ps();
+        for (size_t c = 0; c < chunks; ++c) {
+          const __m512 qc = _mm512_maskz_loadu_ps(lanes16(hd - c * kW), qh + c * kW);
+          for (size_t r = 0; r < kTile; ++r)
+            acc[r] = _mm512_fmadd_ps(qc, _mm512_load_ps(tile + r * hdp + c * kW), acc[r]);
+        }
+        _mm512_mask_storeu_ps(score_row(i, h) + t, lanes16(nr),
+                              _mm512_mul_ps(sum_lanes16(acc), _mm512_set1_ps(scale)));
       }
-      _mm512_mask_storeu_ps(scores + h * n + t, lanes16(nr),
-                            _mm512_mul_ps(sum_lanes16(acc), _mm512_set1_ps(scale)));
     }
   }
-  for (size_t h = 0; h < g; ++h) softmax(scores + h * n, n);
-  // Values: out accumulates across tiles (held in registers within one, 16 vectors at a time).
-  for (size_t i = 0; i < g * hd; ++i) out[i] = 0.0f;
-  for (size_t t = 0; t < n; t += kTile) {
-    const size_t nr = min_size(kTile, n - t);
-    load_tile<E>(v, first + t, nr, end, hd, hdp, tile);
+  for (size_t i = 0; i < qt.n_tok; ++i)
     for (size_t h = 0; h < g; ++h) {
-      alignas(64) float p[kTile];  // the tile's weights, zero past its rows
-      _mm512_store_ps(p, _mm512_maskz_loadu_ps(lanes16(nr), scores + h * n + t));
-      for (size_t c0 = 0; c0 < chunks; c0 += kTile) {
-        const size_t cc = min_size(kTile, chunks - c0);
-        float* o = out + h * hd + c0 * kW;
-        __m512 acc[kTile];
-        for (size_t c = 0; c < cc; ++c)
-          acc[c] = _mm512_maskz_loadu_ps(lanes16(hd - (c0 + c) * kW), o + c * kW);
-        for (size_t r = 0; r < kTile; ++r) {
-          const __m512 pr = _mm512_set1_ps(p[r]);
+      softmax(score_row(i, h), qt.n[i]);
+      std::fill_n(out_row(i, h), hd, 0.0f);
+    }
+  // Values: out accumulates across tiles (held in registers within one, 16 vectors at a time).
+  for (size_t t = 0; t < n_max; t += kTile) {
+    load_tile<E>(v, qt.first + t, min_size(kTile, n_max - t), end, hd, hdp, tile);
+    for (size_t i = 0; i < qt.n_tok; ++i) {
+      if (t >= qt.n[i]) continue;
+      const size_t nr = min_size(kTile, qt.n[i] - t);
+      for (size_t h = 0; h < g; ++h) {
+        alignas(64) float p[kTile];  // the tile's weights
+        _mm512_store_ps(p, _mm512_maskz_loadu_ps(lanes16(nr), score_row(i, h) + t));
+        for (size_t c0 = 0; c0 < chunks; c0 += kTile) {
+          const size_t cc = min_size(kTile, chunks - c0);
+          float* o = out_row(i, h) + c0 * kW;
+          __m512 acc[kTile];
           for (size_t c = 0; c < cc; ++c)
-            acc[c] = _mm512_fmadd_ps(pr, _mm512_load_ps(tile + r * hdp + (c0 + c) * kW), acc[c]);
+            acc[c] = _mm512_maskz_loadu_ps(lanes16(hd - (c0 + c) * kW), o + c * kW);
+          for (size_t r = 0; r < nr; ++r) {
+            const __m512 pr = _mm512_set1_ps(p[r]);
+            for (size_t c = 0; c < cc; ++c)
+              acc[c] = _mm512_fmadd_ps(pr, _mm512_load_ps(tile + r * hdp + (c0 + c) * kW), acc[c]);
+          }
+          for (size_t c = 0; c < cc; ++c)
+            _mm512_mask_storeu_ps(o + c * kW, lanes16(hd - (c0 + c) * kW), acc[c]);
         }
-        for (size_t c = 0; c < cc; ++c)
-          _mm512_mask_storeu_ps(o + c * kW, lanes16(hd - (c0 + c) * kW), acc[c]);
       }
     }
   }
@@ -184,18 +201,17 @@ void attend_tiled(const float* q, size_t g, const KvRows& k, const KvRows& v, si
 
 }  // namespace
 
-bool attention_group_avx512(const float* q, size_t g, const KvRows& k, const KvRows& v,
-                            size_t first, size_t n, size_t head_dim, float scale, float* scores,
-                            float* out) {
+bool attention_tile_avx512(const QueryTile& qt, const KvRows& k, const KvRows& v, size_t head_dim,
+                           float scale, float* scores) {
   if (head_dim > kMaxTileDim) return false;
   with_element(k.type, [&](auto e) {
     constexpr KvElement E = decltype(e)::value;
     if (head_dim == 64)
-      attend_tiled<E, 4>(q, g, k, v, first, n, head_dim, scale, scores, out);
+      attend_tiled<E, 4>(qt, k, v, head_dim, scale, scores);
     else if (head_dim == 128)
-      attend_tiled<E, 8>(q, g, k, v, first, n, head_dim, scale, scores, out);
+      attend_tiled<E, 8>(qt, k, v, head_dim, scale, scores);
     else
-      attend_tiled<E, 0>(q, g, k, v, first, n, head_dim, scale, scores, out);
+      attend_tiled<E, 0>(qt, k, v, head_dim, scale, scores);
   });
   return true;
 }

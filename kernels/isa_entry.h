@@ -86,12 +86,12 @@ void attention_scores_avx512(const float* q, const KvRows& k, size_t first, size
                              size_t head_dim, float scale, float* out);
 void attention_values_avx512(const float* p, const KvRows& v, size_t first, size_t n,
                              size_t head_dim, float* out);
-// The g query heads of one KV head (q and out: g rows of head_dim; scores: g * n), over tiles of
-// 16 rows; each head gets the same bits whatever g (attend_one_head uses it with g = 1). Returns
-// false (nothing done) for a head_dim above 256, which takes the one-head pieces above.
-bool attention_group_avx512(const float* q, size_t g, const KvRows& k, const KvRows& v,
-                            size_t first, size_t n, size_t head_dim, float scale, float* scores,
-                            float* out);
+// The query heads of one KV head for the tokens of a tile (see QueryTile; scores: n_tok * g *
+// max(n) floats), over tiles of 16 rows; each (token, head) gets the same bits whatever the tile
+// (attend_one_head uses it with one token and one head). Returns false (nothing done) for a
+// head_dim above 256, which takes the one-head pieces above.
+bool attention_tile_avx512(const QueryTile& tile, const KvRows& k, const KvRows& v, size_t head_dim,
+                           float scale, float* scores);
 // Softmax and SwiGLU as in activations.h, with a vector e^x.
 void softmax_avx512(float* x, size_t n);
 bool mask_tokens_avx512(float* x, const uint64_t* allowed, size_t n);

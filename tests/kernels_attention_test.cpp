@@ -1,7 +1,8 @@
 // Attention of one head on every code path: against a float64 computation and against the
 // scalar reference, for F16, F32 and Q8_0 KV rows, odd head sizes, row strides and offsets; a
 // group of query heads sharing a KV head, which must give each head the one-head result bit for
-// bit; and rows of a paged cache, read through a block table.
+// bit; a tile of a prompt's tokens, each of which must get its own result bit for bit; and rows
+// of a paged cache, read through a block table.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -155,6 +156,59 @@ TEST(Attention, HeadGroupEqualsOneHeadAtATimeBitwise) {
                           sc.data(), one.data());
           for (size_t i = 0; i < s.head_dim; ++i)
             ASSERT_EQ(out[h * s.head_dim + i], one[i]) << "head " << h << " dim " << i;
+        }
+      }
+    }
+  }
+}
+
+// A tile of a prompt's tokens (consecutive positions: token i reads one row more than token
+// i - 1), their query heads sharing one KV head: each token gets bit for bit what it gets alone,
+// on every path, whether the tile's rows past a token's range exist or not.
+TEST(Attention, QueryTileEqualsEachTokenAloneBitwise) {
+  std::mt19937 rng(34);
+  struct Shape {
+    size_t head_dim, g, n_tok, first, n0;  // token i reads rows [first, first + n0 + i)
+  };
+  const Shape shapes[] = {{64, 8, 16, 0, 1},  {64, 4, 5, 3, 30}, {128, 2, 16, 0, 200},
+                          {128, 3, 1, 2, 17}, {96, 2, 7, 0, 15}, {288, 1, 3, 0, 20}};
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (const Shape& s : shapes) {
+    const size_t stride = s.head_dim * 2, n_max = s.n0 + s.n_tok - 1;
+    const size_t q_stride = s.g * s.head_dim + 5;  // rows of other heads lie between tokens
+    std::vector<float> q(s.n_tok * q_stride);
+    for (float& v : q) v = normal(rng);
+    std::vector<size_t> n(s.n_tok);
+    for (size_t i = 0; i < s.n_tok; ++i) n[i] = s.n0 + i;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
+    for (KvElement t : kTypes) {
+      if (!fits(t, s.head_dim, stride)) continue;
+      const size_t rows = s.first + n_max, off = head_offset(t, s.head_dim, stride);
+      const Cache keys = make_cache(t, rows * stride + 8, rng),
+                  values = make_cache(t, rows * stride + 8, rng);
+      const KvRows k = keys.rows(off, stride), v = values.rows(off, stride);
+      for (Isa isa : supported_isas()) {
+        SCOPED_TRACE(std::string(isa_name(isa)) + " head_dim " + std::to_string(s.head_dim) +
+                     " tokens " + std::to_string(s.n_tok) + name(t));
+        ScopedIsa scope(isa);
+        std::vector<float> out(s.n_tok * q_stride, std::nanf("")), sc(s.n_tok * s.g * n_max),
+            alone(s.g * s.head_dim), sc1(s.g * n_max);
+        QueryTile tile;
+        tile.q = q.data();
+        tile.q_stride = q_stride;
+        tile.out = out.data();
+        tile.out_stride = q_stride;
+        tile.n_tok = s.n_tok;
+        tile.g = s.g;
+        tile.first = s.first;
+        tile.n = n.data();
+        attend_query_tile(tile, k, v, s.head_dim, scale, sc.data());
+        for (size_t i = 0; i < s.n_tok; ++i) {
+          attend_head_group(q.data() + i * q_stride, s.g, k, v, s.first, n[i], s.head_dim, scale,
+                            sc1.data(), alone.data());
+          for (size_t e = 0; e < s.g * s.head_dim; ++e)
+            ASSERT_EQ(out[i * q_stride + e], alone[e]) << "token " << i << " element " << e;
+          EXPECT_TRUE(std::isnan(out[i * q_stride + s.g * s.head_dim])) << "wrote past its heads";
         }
       }
     }

@@ -53,8 +53,29 @@ void llama_forward(const Model::Impl& model, KvCache& cache, ForwardScratch& s,
     grow(s.gate, size_t(n_tok) * c.n_ff);
     grow(s.up, size_t(n_tok) * c.n_ff);
   }
+  // Attention goes by runs of consecutive tokens of one sequence that read keys from the same
+  // first row (a prompt's tokens): each run reads its keys and values once for all its tokens.
+  // A run holds at most 16 tokens, and fewer where their scores would pass 2 MiB.
+  const size_t run_cap = std::clamp<size_t>(
+      (size_t(2) << 20) / (sizeof(float) * group * std::max<uint32_t>(longest, 1)), 1, 16);
+  const auto first_key = [&](const BatchToken& t) -> uint32_t {  // causal, maybe windowed
+    return (c.sliding_window && t.pos >= c.sliding_window) ? t.pos - c.sliding_window + 1 : 0;
+  };
+  s.runs.clear();
+  for (uint32_t t = 0; t < n_tok; ++t) {
+    if (!s.runs.empty()) {
+      AttentionRun& r = s.runs.back();
+      const BatchToken& last = tokens[r.first_token + r.n_tok - 1];
+      if (r.n_tok < run_cap && tokens[t].seq == last.seq && tokens[t].pos == last.pos + 1 &&
+          first_key(tokens[t]) == first_key(last)) {
+        ++r.n_tok;
+        continue;
+      }
+    }
+    s.runs.push_back({t, 1});
+  }
   const size_t n_attention_chunks = size_t(std::max(n_threads, 1)) * 4;
-  grow(s.scores, n_attention_chunks * (c.n_head / c.n_head_kv) * longest);
+  grow(s.scores, n_attention_chunks * run_cap * group * longest);
   grow(s.cos, n_tok * n_pairs);
   grow(s.sin, n_tok * n_pairs);
 
@@ -85,23 +106,30 @@ void llama_forward(const Model::Impl& model, KvCache& cache, ForwardScratch& s,
       cache.store(l, tokens[t].seq->row(tokens[t].pos), &s.k[t * kv_w], &s.v[t * kv_w]);
     }
     // Attention runs on the kernels' thread pool (an OpenMP region here would leave OpenMP's
-    // threads spinning against the pool's). Each (token, KV head) item is computed whole by one
-    // thread, so the results do not depend on the thread count.
-    const size_t n_items = size_t(n_tok) * c.n_head_kv;  // (token, KV head): `group` heads
+    // threads spinning against the pool's). Each (run, KV head) item is computed whole by one
+    // thread, and a token's results do not depend on its run, so they do not depend on the
+    // thread count or the batch.
+    const size_t n_items = s.runs.size() * c.n_head_kv;  // (run, KV head): `group` heads each
     const size_t n_chunks = std::min(n_items, n_attention_chunks);
     auto attend_chunk = [&](size_t chunk) {
-      float* scores = &s.scores[chunk * group * longest];
+      float* scores = &s.scores[chunk * run_cap * group * longest];
+      size_t n[16];
       for (size_t item = chunk; item < n_items; item += n_chunks) {  // interleaved: balances
-        const uint32_t t = uint32_t(item / c.n_head_kv), kvh = uint32_t(item % c.n_head_kv);
-        const uint32_t pos = tokens[t].pos;
-        const KvSequence& seq = *tokens[t].seq;
-        // Causal: keys 0..pos; with a sliding window only the last `sliding_window` of them.
-        const uint32_t first =
-            (c.sliding_window && pos >= c.sliding_window) ? pos - c.sliding_window + 1 : 0;
-        const size_t at = t * q_w + size_t(kvh) * group * hd;  // the group's first query head
-        kernels::attend_head_group(&s.q[at], group, cache.keys(l, kvh, hd, seq),
-                                   cache.values(l, kvh, hd, seq), first, pos - first + 1, hd, scale,
-                                   scores, &s.att[at]);
+        const AttentionRun& run = s.runs[item / c.n_head_kv];
+        const uint32_t kvh = uint32_t(item % c.n_head_kv);
+        const BatchToken& t0 = tokens[run.first_token];
+        kernels::QueryTile tile;
+        const size_t at = run.first_token * q_w + size_t(kvh) * group * hd;  // first query head
+        tile.q = &s.q[at];
+        tile.out = &s.att[at];
+        tile.q_stride = tile.out_stride = q_w;
+        tile.n_tok = run.n_tok;
+        tile.g = group;
+        tile.first = first_key(t0);
+        for (uint32_t i = 0; i < run.n_tok; ++i) n[i] = t0.pos + i - tile.first + 1;
+        tile.n = n;
+        kernels::attend_query_tile(tile, cache.keys(l, kvh, hd, *t0.seq),
+                                   cache.values(l, kvh, hd, *t0.seq), hd, scale, scores);
       }
     };
     kernels::run_chunks(n_threads, n_chunks, attend_chunk);

@@ -13,25 +13,32 @@
 
 namespace minillm {
 
+// Consecutive tokens of a batch (tokens [first_token, first_token + n_tok)) of one sequence at
+// consecutive positions that attend to keys from the same first row: they attend together.
+struct AttentionRun {
+  uint32_t first_token, n_tok;
+};
+
 // Activations of one batch, reused between calls (sized for the largest batch seen).
 struct ForwardScratch {
   // 64-byte aligned rows for the vector loads.
   using Floats = kernels::AlignedVector<float>;
 
-  Floats x;                     // (n_tok, n_embd) residual stream
-  Floats xn;                    // (n_tok, n_embd) normalized input of a sub-layer
-  Floats q;                     // (n_tok, n_head * head_dim)
-  Floats k;                     // (n_tok, n_head_kv * head_dim)
-  Floats v;                     // (n_tok, n_head_kv * head_dim)
-  Floats att;                   // (n_tok, n_head * head_dim) attention output before wo
-  Floats proj;                  // (n_tok, n_embd) output of wo / w_down before the residual add
-  Floats gate;                  // (n_tok, n_ff)
-  Floats up;                    // (n_tok, n_ff)
-  Floats scores;                // (4 n_threads, n_head / n_head_kv, longest sequence) weights
-  Floats cos;                   // (n_tok, n_rot / 2)
-  Floats sin;                   // (n_tok, n_rot / 2)
-  std::vector<float> inv_freq;  // (n_rot / 2) RoPE frequency of each pair, scaling applied
-  MoeScratch moe;               // mixture-of-experts blocks
+  Floats x;                        // (n_tok, n_embd) residual stream
+  Floats xn;                       // (n_tok, n_embd) normalized input of a sub-layer
+  Floats q;                        // (n_tok, n_head * head_dim)
+  Floats k;                        // (n_tok, n_head_kv * head_dim)
+  Floats v;                        // (n_tok, n_head_kv * head_dim)
+  Floats att;                      // (n_tok, n_head * head_dim) attention output before wo
+  Floats proj;                     // (n_tok, n_embd) output of wo / w_down before the residual add
+  Floats gate;                     // (n_tok, n_ff)
+  Floats up;                       // (n_tok, n_ff)
+  Floats scores;                   // (4 n_threads, run tokens, n_head / n_head_kv, longest) weights
+  std::vector<AttentionRun> runs;  // this batch's
+  Floats cos;                      // (n_tok, n_rot / 2)
+  Floats sin;                      // (n_tok, n_rot / 2)
+  std::vector<float> inv_freq;     // (n_rot / 2) RoPE frequency of each pair, scaling applied
+  MoeScratch moe;                  // mixture-of-experts blocks
 };
 
 // RoPE frequencies of a model: scale · theta^(-2i / n_rot) / factor_i.
