@@ -25,6 +25,7 @@
 // linkage (see isa_entry.h).
 #pragma once
 
+#include <immintrin.h>
 #include <cstddef>
 #include <cstdint>
 
@@ -387,17 +388,35 @@ constexpr BlockShape block_shape(TensorType t) {
   }
 }
 
-// Whether the GEMV prefetches packed groups of type t kStreamAhead ahead by software (a burst for
-// each block column). The IQ4 and Q4_K decoders read each block column once, front to back, and
-// the hardware prefetchers keep up with that alone; the software burst slowed them down:
-// - IQ4 (AVX-512, one thread, 5632x2048, cold): IQ4_XS 16-17 GB/s with it, 30-31 without;
-//   IQ4_NL 28-30 and 34-35.
-// - Q4_K: tinyllama Q4_K_M decode on Zen 5, 23.2-23.8 -> 33.3-34.6 t/s on one thread, 37.4-38.2
-//   -> 43.7-45.5 on two (same run, alternating).
-// Q8_0 measured the same with and without (92-98 % of the roofline); the other types keep it
-// until measured.
-constexpr bool stream_ahead(TensorType t) {
-  return t != TensorType::IQ4_NL && t != TensorType::IQ4_XS && t != TensorType::Q4_K;
+// How a GEMV prefetches the packed block columns of type t by software:
+// - kAhead: a burst for each block column kStreamAhead bytes ahead (Q8_0 measured the same with
+//   and without, 92-98 % of the roofline; Q2_K and the 32-element types lost 10-20 % without).
+// - kNone: the IQ4 and Q4_K decoders read each block column once, front to back, and the hardware
+//   prefetchers keep up with that alone; the burst slowed them down:
+//   - IQ4 (AVX-512, one thread, 5632x2048, cold): IQ4_XS 16-17 GB/s with it, 30-31 without;
+//     IQ4_NL 28-30 and 34-35.
+//   - Q4_K: tinyllama Q4_K_M decode on Zen 5, 23.2-23.8 -> 33.3-34.6 t/s on one thread,
+//     37.4-38.2 -> 43.7-45.5 on two (same run, alternating).
+// - kColumn: the whole column just before it is decoded. The Q3_K, Q5_K and Q6_K decoders read
+//   their columns out of order (scales from the end first, high bits beside low bits), which
+//   neither the burst ahead nor the hardware prefetchers serve well. AVX-512, 5632x2048, cold,
+//   medians of 4-5 runs alternating with the burst ahead (Zen 5, memory in a slow period): Q6_K
+//   15.2 -> 20.8 GB/s on one thread and 17.2 -> 30.9 on two; Q5_K 11.2 -> 17.3 and 21.9 ->
+//   27.7; Q3_K 9.5 -> 12.1 and 18.0 -> 22.7.
+enum class Prefetch { kAhead, kNone, kColumn };
+constexpr Prefetch prefetch_of(TensorType t) {
+  using enum TensorType;
+  if (t == IQ4_NL || t == IQ4_XS || t == Q4_K) return Prefetch::kNone;
+  if (t == Q3_K || t == Q5_K || t == Q6_K) return Prefetch::kColumn;
+  return Prefetch::kAhead;
+}
+
+// Prefetches, as `how` says, around the packed block column at p (`bytes` long).
+inline void prefetch_column(Prefetch how, const uint8_t* p, size_t bytes) {
+  if (how == Prefetch::kNone) return;
+  const uint8_t* from = how == Prefetch::kAhead ? p + kStreamAhead : p;
+  for (size_t l = 0; l < bytes; l += 64)
+    _mm_prefetch(reinterpret_cast<const char*>(from + l), _MM_HINT_T0);
 }
 
 // Elements per block of a type with a packed layout.

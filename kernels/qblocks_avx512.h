@@ -126,9 +126,9 @@ struct PackedBlock {
 };
 
 // Block columns of 16 rows in turn, each with its prefetch. FileCursor: 16 rows of the file
-// layout starting at row0. PackedCursor: one packed group, a single stream read kStreamAhead bytes
-// ahead (into the next group or matrix, which the same thread usually reads next) where `ahead`
-// says so (block_decode.h: stream_ahead).
+// layout starting at row0. PackedCursor: one packed group, a single stream, prefetched as its
+// type wants (block_decode.h: prefetch_of; kStreamAhead ahead runs into the next group or
+// matrix, which the same thread usually reads next).
 struct FileCursor {
   const uint8_t* row0;
   size_t st, nb, bb;  // row stride, blocks per row, bytes per block
@@ -142,12 +142,10 @@ struct PackedCursor {
   const uint8_t* group;
   size_t bb;  // bytes per block
   const PackedFormat& f;
-  bool ahead;
+  Prefetch prefetch;
   PackedBlock at(size_t b) const {
     const uint8_t* p = group + b * 16 * bb;
-    if (ahead)
-      for (size_t l = 0; l < 16 * bb; l += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(p + kStreamAhead + l), _MM_HINT_T0);
+    prefetch_column(prefetch, p, 16 * bb);
     return {p, f};
   }
 };

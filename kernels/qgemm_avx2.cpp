@@ -299,9 +299,7 @@ void gemv_packed_decoded(const QMatmulJob& jb, size_t row0, size_t nr) {
   __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
   for (size_t b = 0; b < nb; ++b) {
     const uint8_t* p = group + b * 16 * bb;
-    if constexpr (stream_ahead(kT))
-      for (size_t l = 0; l < 16 * bb; l += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(p + kStreamAhead + l), _MM_HINT_T0);
+    prefetch_column(prefetch_of(kT), p, 16 * bb);
     for (size_t h = 0; h < 2; ++h) {
       DotSink<V256, s.sub_len, s.n_subs, s.has_min, s.signed_bytes> sink{a, b, acc[h], {}};
       const PackedHalf src{p, jb.pf, h};

@@ -355,7 +355,7 @@ void qmatmul_rows_avx512(const QMatmulJob& jb, size_t row_begin, size_t row_end)
   auto with_cursor = [&](size_t first, auto&& fn) {
     const uint8_t* at = jb.w + first * jb.row_stride;  // a packed group takes 16 rows' bytes
     if (jb.packed)
-      fn(PackedCursor{at, bb, jb.pf, stream_ahead(jb.wtype)});
+      fn(PackedCursor{at, bb, jb.pf, prefetch_of(jb.wtype)});
     else
       fn(FileCursor{at, jb.row_stride, nb, bb});
   };
