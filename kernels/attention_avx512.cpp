@@ -145,26 +145,28 @@ void attend_tiled(const QueryTile& qt, const KvRows& k, const KvRows& v, size_t 
   const auto q_row = [&](size_t i, size_t h) { return qt.q + i * qt.q_stride + h * hd; };
   const auto out_row = [&](size_t i, size_t h) { return qt.out + i * qt.out_stride + h * hd; };
   const auto score_row = [&](size_t i, size_t h) { return scores + (i * g + h) * n_max; };
+  // fn(i, h, nr) for the query rows that read rows of the tile at t: nr of them.
+  const auto each_row = [&](size_t t, auto&& fn) {
+    for (size_t i = 0; i < qt.n_tok; ++i)
+      if (t < qt.n[i])
+        for (size_t h = 0; h < g; ++h) fn(i, h, min_size(kTile, qt.n[i] - t));
+  };
   alignas(64) float tile[kTile * kMaxTileDim];
   // Scores: per tile, per head, one FMA chain per row over the head dim, then the lane sums.
   for (size_t t = 0; t < n_max; t += kTile) {
     load_tile<E>(k, qt.first + t, min_size(kTile, n_max - t), end, hd, hdp, tile);
-    for (size_t i = 0; i < qt.n_tok; ++i) {
-      if (t >= qt.n[i]) continue;
-      const size_t nr = min_size(kTile, qt.n[i] - t);
-      for (size_t h = 0; h < g; ++h) {
-        const float* qh = q_row(i, h);
-        __m512 acc[kTile];
-        for (size_t r = 0; r < kTile; ++r) acc[r] = _mm512_setzero_ps();
-        for (size_t c = 0; c < chunks; ++c) {
-          const __m512 qc = _mm512_maskz_loadu_ps(lanes16(hd - c * kW), qh + c * kW);
-          for (size_t r = 0; r < kTile; ++r)
-            acc[r] = _mm512_fmadd_ps(qc, _mm512_load_ps(tile + r * hdp + c * kW), acc[r]);
-        }
-        _mm512_mask_storeu_ps(score_row(i, h) + t, lanes16(nr),
-                              _mm512_mul_ps(sum_lanes16(acc), _mm512_set1_ps(scale)));
+    each_row(t, [&](size_t i, size_t h, size_t nr) {
+      const float* qh = q_row(i, h);
+      __m512 acc[kTile];
+      for (size_t r = 0; r < kTile; ++r) acc[r] = _mm512_setzero_ps();
+      for (size_t c = 0; c < chunks; ++c) {
+        const __m512 qc = _mm512_maskz_loadu_ps(lanes16(hd - c * kW), qh + c * kW);
+        for (size_t r = 0; r < kTile; ++r)
+          acc[r] = _mm512_fmadd_ps(qc, _mm512_load_ps(tile + r * hdp + c * kW), acc[r]);
       }
-    }
+      _mm512_mask_storeu_ps(score_row(i, h) + t, lanes16(nr),
+                            _mm512_mul_ps(sum_lanes16(acc), _mm512_set1_ps(scale)));
+    });
   }
   for (size_t i = 0; i < qt.n_tok; ++i)
     for (size_t h = 0; h < g; ++h) {
@@ -174,28 +176,24 @@ void attend_tiled(const QueryTile& qt, const KvRows& k, const KvRows& v, size_t 
   // Values: out accumulates across tiles (held in registers within one, 16 vectors at a time).
   for (size_t t = 0; t < n_max; t += kTile) {
     load_tile<E>(v, qt.first + t, min_size(kTile, n_max - t), end, hd, hdp, tile);
-    for (size_t i = 0; i < qt.n_tok; ++i) {
-      if (t >= qt.n[i]) continue;
-      const size_t nr = min_size(kTile, qt.n[i] - t);
-      for (size_t h = 0; h < g; ++h) {
-        alignas(64) float p[kTile];  // the tile's weights
-        _mm512_store_ps(p, _mm512_maskz_loadu_ps(lanes16(nr), score_row(i, h) + t));
-        for (size_t c0 = 0; c0 < chunks; c0 += kTile) {
-          const size_t cc = min_size(kTile, chunks - c0);
-          float* o = out_row(i, h) + c0 * kW;
-          __m512 acc[kTile];
+    each_row(t, [&](size_t i, size_t h, size_t nr) {
+      alignas(64) float p[kTile];  // the tile's weights
+      _mm512_store_ps(p, _mm512_maskz_loadu_ps(lanes16(nr), score_row(i, h) + t));
+      for (size_t c0 = 0; c0 < chunks; c0 += kTile) {
+        const size_t cc = min_size(kTile, chunks - c0);
+        float* o = out_row(i, h) + c0 * kW;
+        __m512 acc[kTile];
+        for (size_t c = 0; c < cc; ++c)
+          acc[c] = _mm512_maskz_loadu_ps(lanes16(hd - (c0 + c) * kW), o + c * kW);
+        for (size_t r = 0; r < nr; ++r) {
+          const __m512 pr = _mm512_set1_ps(p[r]);
           for (size_t c = 0; c < cc; ++c)
-            acc[c] = _mm512_maskz_loadu_ps(lanes16(hd - (c0 + c) * kW), o + c * kW);
-          for (size_t r = 0; r < nr; ++r) {
-            const __m512 pr = _mm512_set1_ps(p[r]);
-            for (size_t c = 0; c < cc; ++c)
-              acc[c] = _mm512_fmadd_ps(pr, _mm512_load_ps(tile + r * hdp + (c0 + c) * kW), acc[c]);
-          }
-          for (size_t c = 0; c < cc; ++c)
-            _mm512_mask_storeu_ps(o + c * kW, lanes16(hd - (c0 + c) * kW), acc[c]);
+            acc[c] = _mm512_fmadd_ps(pr, _mm512_load_ps(tile + r * hdp + (c0 + c) * kW), acc[c]);
         }
+        for (size_t c = 0; c < cc; ++c)
+          _mm512_mask_storeu_ps(o + c * kW, lanes16(hd - (c0 + c) * kW), acc[c]);
       }
-    }
+    });
   }
 }
 
