@@ -56,8 +56,9 @@ void llama_forward(const Model::Impl& model, KvCache& cache, ForwardScratch& s,
   // Attention goes by runs of consecutive tokens of one sequence that read keys from the same
   // first row (a prompt's tokens): each run reads its keys and values once for all its tokens.
   // A run holds at most 16 tokens, and fewer where their scores would pass 2 MiB.
+  constexpr size_t kMaxRun = 16;
   const size_t run_cap = std::clamp<size_t>(
-      (size_t(2) << 20) / (sizeof(float) * group * std::max<uint32_t>(longest, 1)), 1, 16);
+      (size_t(2) << 20) / (sizeof(float) * group * std::max<uint32_t>(longest, 1)), 1, kMaxRun);
   const auto first_key = [&](const BatchToken& t) -> uint32_t {  // causal, maybe windowed
     return (c.sliding_window && t.pos >= c.sliding_window) ? t.pos - c.sliding_window + 1 : 0;
   };
@@ -74,8 +75,10 @@ void llama_forward(const Model::Impl& model, KvCache& cache, ForwardScratch& s,
     }
     s.runs.push_back({t, 1});
   }
+  size_t longest_run = 0;  // a decoding step's runs are single tokens: scratch for those only
+  for (const AttentionRun& r : s.runs) longest_run = std::max<size_t>(longest_run, r.n_tok);
   const size_t n_attention_chunks = size_t(std::max(n_threads, 1)) * 4;
-  grow(s.scores, n_attention_chunks * run_cap * group * longest);
+  grow(s.scores, n_attention_chunks * longest_run * group * longest);
   grow(s.cos, n_tok * n_pairs);
   grow(s.sin, n_tok * n_pairs);
 
@@ -112,8 +115,8 @@ void llama_forward(const Model::Impl& model, KvCache& cache, ForwardScratch& s,
     const size_t n_items = s.runs.size() * c.n_head_kv;  // (run, KV head): `group` heads each
     const size_t n_chunks = std::min(n_items, n_attention_chunks);
     auto attend_chunk = [&](size_t chunk) {
-      float* scores = &s.scores[chunk * run_cap * group * longest];
-      size_t n[16];
+      float* scores = &s.scores[chunk * longest_run * group * longest];
+      size_t n[kMaxRun];
       for (size_t item = chunk; item < n_items; item += n_chunks) {  // interleaved: balances
         const AttentionRun& run = s.runs[item / c.n_head_kv];
         const uint32_t kvh = uint32_t(item % c.n_head_kv);
