@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <utility>
 
 #include "minillm/error.h"
 
@@ -67,8 +68,36 @@ CpuFeatures detect() {
   }
   return f;
 }
+
+CpuIdentity identify() {
+  CpuIdentity id;
+  const Regs l0 = cpuid(0, 0);
+  for (uint32_t reg : {l0.ebx, l0.edx, l0.ecx})
+    for (int i = 0; i < 4; ++i) id.vendor.push_back(static_cast<char>((reg >> (8 * i)) & 0xFF));
+  if (l0.eax >= 1) {
+    const uint32_t a = cpuid(1, 0).eax;
+    const int base_family = (a >> 8) & 0xF, base_model = (a >> 4) & 0xF;
+    id.family = base_family == 0xF ? base_family + int((a >> 20) & 0xFF) : base_family;
+    id.model = base_family == 0x6 || base_family == 0xF ? base_model + int(((a >> 16) & 0xF) << 4)
+                                                        : base_model;
+    id.stepping = int(a & 0xF);
+  }
+  if (cpuid(0x80000000u, 0).eax >= 0x80000004u) {
+    for (uint32_t leaf = 0x80000002u; leaf <= 0x80000004u; ++leaf) {
+      const Regs r = cpuid(leaf, 0);
+      for (uint32_t reg : {r.eax, r.ebx, r.ecx, r.edx})
+        for (int i = 0; i < 4; ++i) id.brand.push_back(static_cast<char>((reg >> (8 * i)) & 0xFF));
+    }
+    id.brand.erase(id.brand.find_last_not_of(std::string(" \0", 2)) + 1);
+    id.brand.erase(0, id.brand.find_first_not_of(' '));
+  }
+  return id;
+}
 #else
 CpuFeatures detect() {
+  return {};
+}
+CpuIdentity identify() {
   return {};
 }
 #endif
@@ -107,6 +136,27 @@ std::atomic<int> g_override{kNoOverride};
 const CpuFeatures& cpu_features() {
   static const CpuFeatures features = detect();
   return features;
+}
+
+const CpuIdentity& cpu_identity() {
+  static const CpuIdentity identity = identify();
+  return identity;
+}
+
+std::string cpu_summary() {
+  const CpuIdentity& id = cpu_identity();
+  const CpuFeatures& f = cpu_features();
+  std::string s = id.brand.empty() ? "unknown CPU" : id.brand;
+  s += " (" + (id.vendor.empty() ? std::string("unknown vendor") : id.vendor) + " family " +
+       std::to_string(id.family) + " model " + std::to_string(id.model) + ";";
+  const std::pair<bool, const char*> named[] = {{f.avx2, "avx2"},
+                                                {f.avx512f, "avx512"},
+                                                {f.avx512vnni, "avx512_vnni"},
+                                                {f.avx512bf16, "avx512_bf16"},
+                                                {f.avx_vnni, "avx_vnni"}};
+  for (const auto& [has, name] : named)
+    if (has) s += std::string(" ") + name;
+  return s + ")";
 }
 
 Isa best_isa() {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace minillm::kernels {
@@ -22,6 +23,19 @@ struct CpuFeatures {
   bool avx512bf16 = false;  // VDPBF16PS, VCVTNEPS2BF16
   bool avx_vnni = false;    // VEX-encoded VNNI (Alder Lake and later)
 };
+
+// Which CPU this is, from CPUID: what a speed figure must name beside itself.
+struct CpuIdentity {
+  std::string vendor;  // "GenuineIntel", "AuthenticAMD", ...; empty off x86
+  std::string brand;   // the processor brand string, e.g. "AMD EPYC" under some hypervisors
+  int family = 0;      // display family (base + extended), e.g. 25 = AMD Zen 3/Zen 4, 6 = Intel
+  int model = 0;       // display model (base + extended << 4)
+  int stepping = 0;
+};
+const CpuIdentity& cpu_identity();  // detected once
+// One line for benchmark reports: brand, vendor, family, model and the SIMD features the kernels
+// use, e.g. "AMD EPYC (AuthenticAMD family 25 model 17; avx2 avx512 avx512_vnni avx512_bf16)".
+std::string cpu_summary();
 
 // Code paths, ordered: each needs everything the previous one needs.
 enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2 };

@@ -3,10 +3,14 @@
 // against the file's own tensor sizes, and the error behaviour on bad flags.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "cli_runner.h"
+#include "kernels/cpu.h"
 #include "kernels/packed_rows.h"
 #include "minillm/gguf.h"
 #include "test_data.h"
@@ -42,10 +46,14 @@ uint64_t weight_bytes_from_file(const std::filesystem::path& path) {
 TEST(CliBench, JsonHasEveryFieldAndTheFiguresAgree) {
   REQUIRE_SHARED_FILE(kModel);
   const auto r = run_cli({"bench", "-m", kModel.string(), "-p", "8", "-n", "4", "-r", "3", "-t",
-                          "2", "--probe-mib", "16", "--json"});
+                          "2", "--probe-mib", "16", "--probe-window", "2", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json j = json::parse(r.out);
   EXPECT_EQ(j.at("model"), kModel.string());
+  // The CPU is named as CPUID gives it, and the code path the kernels took.
+  const std::string cpu = j.at("cpu");
+  EXPECT_NE(cpu.find(" family "), std::string::npos) << cpu;
+  EXPECT_EQ(j.at("isa"), std::string(minillm::kernels::isa_name(minillm::kernels::active_isa())));
   EXPECT_EQ(j.at("type"), "F32");
   EXPECT_EQ(j.at("threads"), 2);
   EXPECT_EQ(j.at("packed_matrices"), 0);  // float weights: nothing to pack
@@ -58,6 +66,10 @@ TEST(CliBench, JsonHasEveryFieldAndTheFiguresAgree) {
     EXPECT_GT(lo, 0.0);
     EXPECT_LE(lo, med);
     EXPECT_LE(med, hi);
+    const std::vector<double> each = t.at("each");
+    ASSERT_EQ(each.size(), 3u);  // one per repetition
+    EXPECT_EQ(*std::min_element(each.begin(), each.end()), lo);
+    EXPECT_EQ(*std::max_element(each.begin(), each.end()), hi);
   }
   EXPECT_EQ(j.at("weight_bytes_per_token").get<uint64_t>(), weight_bytes_from_file(kModel));
   const double probe = j.at("bandwidth_probe_gb_s");
@@ -73,8 +85,36 @@ TEST(CliBench, JsonHasEveryFieldAndTheFiguresAgree) {
       j.at("weight_bytes_per_token").get<uint64_t>() + j.at("kv_bytes_per_token").get<uint64_t>());
   const double roofline = j.at("tg_roofline_tokens_per_s");
   EXPECT_NEAR(roofline, probe * 1e9 / j.at("bytes_per_token").get<double>(), 1e-9 * roofline);
-  EXPECT_NEAR(j.at("tg_roofline_fraction").get<double>(),
-              j.at("tg").at("tokens_per_s").get<double>() / roofline, 1e-9);
+  // Generation is timed in windows of 2 tokens (--probe-window 2), each between two probes; the
+  // fraction is the median over the 6 windows of each one's speed against its probes' mean.
+  const std::vector<double> tg = j.at("tg").at("each");
+  const json& windows = j.at("tg_windows");
+  ASSERT_EQ(windows.size(), 6u);
+  std::vector<double> fractions;
+  for (size_t i = 0; i < windows.size(); ++i) {
+    const json& w = windows[i];
+    EXPECT_EQ(w.at("n_tokens"), 2);
+    if (i % 2 == 1) {  // a repetition's speed is its 4 tokens over its two windows' time
+      const double seconds =
+          windows[i - 1].at("seconds").get<double>() + w.at("seconds").get<double>();
+      EXPECT_NEAR(tg[i / 2], 4 / seconds, 1e-9 * tg[i / 2]);
+      // Its second window starts at position 2: it reads positions 1..3 and 1..4.
+      EXPECT_EQ(w.at("kv_bytes_per_token").get<uint64_t>(), 2 * 5 * (32 * 2) * (3 + 4) / 2);
+      // The probe after its first window is the one before its second.
+      EXPECT_EQ(w.at("probe_before_gb_s"), windows[i - 1].at("probe_after_gb_s"));
+    }
+    EXPECT_GT(w.at("probe_before_gb_s").get<double>(), 0.1);
+    EXPECT_GT(w.at("probe_after_gb_s").get<double>(), 0.1);
+    const double weight_and_kv =
+        j.at("weight_bytes_per_token").get<double>() + w.at("kv_bytes_per_token").get<double>();
+    fractions.push_back(w.at("n_tokens").get<double>() / w.at("seconds").get<double>() *
+                        weight_and_kv /
+                        (0.5e9 * (w.at("probe_before_gb_s").get<double>() +
+                                  w.at("probe_after_gb_s").get<double>())));
+  }
+  std::sort(fractions.begin(), fractions.end());
+  const double median = (fractions[2] + fractions[3]) / 2;
+  EXPECT_NEAR(j.at("tg_roofline_fraction").get<double>(), median, 1e-9 * median);
 }
 
 // A quantized model: every projection and the output are packed where packing pays (AVX-512),

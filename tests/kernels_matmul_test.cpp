@@ -6,6 +6,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <fstream>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -253,6 +255,30 @@ TEST(Cpu, IsaSelection) {
   }
   std::printf("best ISA here: %s (avx512_vnni %d, avx512_bf16 %d, avx_vnni %d)\n",
               std::string(isa_name(best_isa())).c_str(), f.avx512vnni, f.avx512bf16, f.avx_vnni);
+}
+
+// The identity CPUID gives agrees with what Linux shows in /proc/cpuinfo (read independently).
+TEST(Cpu, IdentityMatchesProcCpuinfo) {
+  std::ifstream in("/proc/cpuinfo");
+  if (!in) GTEST_SKIP() << "no /proc/cpuinfo on this system";
+  std::map<std::string, std::string> first;  // the first processor's fields
+  for (std::string line; std::getline(in, line) && !line.empty();) {
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string key = line.substr(0, colon), value = line.substr(colon + 1);
+    key.erase(key.find_last_not_of(" \t") + 1);
+    value.erase(0, value.find_first_not_of(' '));
+    first.emplace(key, value);
+  }
+  const CpuIdentity& id = cpu_identity();
+  EXPECT_EQ(id.vendor, first["vendor_id"]);
+  EXPECT_EQ(std::to_string(id.family), first["cpu family"]);
+  EXPECT_EQ(std::to_string(id.model), first["model"]);
+  EXPECT_EQ(id.brand, first["model name"]);
+  const std::string summary = cpu_summary();
+  EXPECT_EQ(summary.rfind(id.brand + " (" + id.vendor + " family ", 0), 0u) << summary;
+  EXPECT_EQ(summary.find(" avx512") != std::string::npos, cpu_features().avx512f) << summary;
+  std::printf("cpu: %s\n", summary.c_str());
 }
 
 }  // namespace

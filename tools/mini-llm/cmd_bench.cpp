@@ -1,11 +1,13 @@
 // mini-llm bench: prompt-processing and generation speed (like llama-bench's pp/tg tests), the
 // weight bytes read per generated token, and a memory-bandwidth probe run in the same process so
-// generation speed is shown as a fraction of the bandwidth roofline. The probe runs after every
-// repetition and its median is used: on a shared machine the bandwidth drifts, and a probe taken
-// at one moment would compare generation with another moment's machine. --parallel measures
-// decoding many sequences together (BatchSession), like llama-batched-bench's S_TG. --n-depth
-// measures pp and tg after D tokens already in the cache (llama-bench's depth); the roofline then
-// counts the keys and values each generated token reads besides the weights.
+// generation speed is shown as a fraction of the bandwidth roofline. Generation is timed in
+// windows of --probe-window tokens with a probe between windows, and each window is set against
+// the mean of the probes either side of it (the fraction shown is the median over windows): on a
+// shared machine the bandwidth drifts from second to second, and a probe taken at another moment
+// would compare generation with another moment's machine. --parallel measures decoding many
+// sequences together (BatchSession), like llama-batched-bench's S_TG. --n-depth measures pp and
+// tg after D tokens already in the cache (llama-bench's depth); the roofline then counts the keys
+// and values each generated token reads besides the weights.
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +20,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "kernels/cpu.h"
 #include "minillm/batch_session.h"
 #include "minillm/error.h"
 #include "minillm/model.h"
@@ -47,7 +50,11 @@ struct Series {
   double min() const { return *std::min_element(tokens_per_s.begin(), tokens_per_s.end()); }
   double max() const { return *std::max_element(tokens_per_s.begin(), tokens_per_s.end()); }
   nlohmann::ordered_json json() const {
-    return {{"n_tokens", n_tokens}, {"tokens_per_s", median()}, {"min", min()}, {"max", max()}};
+    return {{"n_tokens", n_tokens},
+            {"tokens_per_s", median()},
+            {"min", min()},
+            {"max", max()},
+            {"each", tokens_per_s}};
   }
 };
 
@@ -177,13 +184,26 @@ uint64_t kv_bytes_per_token(const ModelConfig& c, KvCacheType kv_type, uint32_t 
   return (2 * uint64_t(c.n_layer) * row * positions + n_gen / 2) / n_gen;
 }
 
+// A run of generated tokens between two bandwidth probes.
+struct Window {
+  uint32_t tokens = 0;
+  double seconds = 0;
+  double probe_before = 0, probe_after = 0;  // GB/s
+  uint64_t kv_bytes = 0;                     // per token, averaged over the window's positions
+  double roofline_fraction(uint64_t weight_bytes) const {
+    return tokens / seconds * double(weight_bytes + kv_bytes) /
+           (0.5e9 * (probe_before + probe_after));
+  }
+};
+
 // pp and tg of one depth: the cache holds `depth` tokens (evaluated once, not timed) before each
 // timed test, which starts at position `depth`.
 struct DepthRun {
   uint32_t depth = 0;
   Series pp, tg;
-  std::vector<double> probes;  // GB/s, one per repetition
-  uint64_t kv_bytes = 0;       // per generated token
+  std::vector<double> probes;   // GB/s, in the order taken
+  std::vector<Window> windows;  // of every tg repetition
+  uint64_t kv_bytes = 0;        // per generated token
 };
 
 }  // namespace
@@ -194,7 +214,7 @@ void add_bench_command(CLI::App& app) {
     uint32_t n_prompt = 512, n_gen = 128, ctx = 0;
     int threads = 0, reps = 3;
     bool json = false, no_pack = false;
-    uint32_t probe_mib = 1024;
+    uint32_t probe_mib = 512, probe_window = 16;
     std::string parallel, depths = "0", kv_type = "f16";
   };
   auto o = std::make_shared<Options>();
@@ -217,6 +237,9 @@ void add_bench_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--probe-mib", o->probe_mib, "Size of the bandwidth probe buffer in MiB")
       ->check(CLI::Range(16u, 1u << 16))
+      ->capture_default_str();
+  cmd->add_option("--probe-window", o->probe_window,
+                  "Generated tokens timed between two bandwidth probes (0 = a whole repetition)")
       ->capture_default_str();
   cmd->add_flag("--no-pack", o->no_pack,
                 "Leave the weights in the file mapping, unpacked (to measure what packing gains)");
@@ -254,9 +277,13 @@ void add_bench_command(CLI::App& app) {
     session.eval(
         random_tokens(std::min<uint32_t>(std::max<uint32_t>(o->n_prompt, 1), 16), c.n_vocab, 7));
 
+    BandwidthProbe probe(size_t(o->probe_mib) << 20, threads);
+    auto measure = [&](DepthRun& run) { run.probes.push_back(probe.measure(2)); };
+    const uint32_t window = o->probe_window ? o->probe_window : std::max<uint32_t>(o->n_gen, 1);
+
     std::vector<DepthRun> runs;
     for (uint32_t depth : depths) {
-      DepthRun run{depth, {o->n_prompt, {}}, {o->n_gen, {}}, {}, {}};
+      DepthRun run{depth, {o->n_prompt, {}}, {o->n_gen, {}}, {}, {}, {}};
       run.kv_bytes = kv_bytes_per_token(c, kv_type, depth, o->n_gen);
       session.reset();
       if (depth) session.eval(random_tokens(depth, c.n_vocab, 50 + depth));
@@ -271,11 +298,24 @@ void add_bench_command(CLI::App& app) {
         if (o->n_gen) {
           const auto ids = random_tokens(o->n_gen, c.n_vocab, 200 + r);
           session.truncate(depth);
-          const auto t = Clock::now();
-          for (int32_t id : ids) session.eval(std::span<const int32_t>(&id, 1));
-          run.tg.tokens_per_s.push_back(o->n_gen / seconds_since(t));
+          measure(run);
+          double seconds = 0;
+          for (uint32_t first = 0; first < o->n_gen; first += window) {
+            const uint32_t n = std::min(window, o->n_gen - first);
+            const auto t = Clock::now();
+            for (uint32_t i = first; i < first + n; ++i)
+              session.eval(std::span<const int32_t>(&ids[i], 1));
+            Window w{n, seconds_since(t), run.probes.back(), 0,
+                     kv_bytes_per_token(c, kv_type, depth + first, n)};
+            measure(run);
+            w.probe_after = run.probes.back();
+            seconds += w.seconds;
+            run.windows.push_back(w);
+          }
+          run.tg.tokens_per_s.push_back(o->n_gen / seconds);
+        } else {
+          measure(run);
         }
-        run.probes.push_back(measure_read_bandwidth(size_t(o->probe_mib) << 20, threads, 3));
       }
       runs.push_back(std::move(run));
     }
@@ -288,6 +328,16 @@ void add_bench_command(CLI::App& app) {
     auto depth_json = [&](const DepthRun& run) {
       const double probe = median(run.probes);
       const double roofline = probe * 1e9 / double(bytes + run.kv_bytes);
+      std::vector<double> fractions;
+      nlohmann::ordered_json windows = nlohmann::ordered_json::array();
+      for (const Window& w : run.windows) {
+        fractions.push_back(w.roofline_fraction(bytes));
+        windows.push_back({{"n_tokens", w.tokens},
+                           {"seconds", w.seconds},
+                           {"probe_before_gb_s", w.probe_before},
+                           {"probe_after_gb_s", w.probe_after},
+                           {"kv_bytes_per_token", w.kv_bytes}});
+      }
       nlohmann::ordered_json j;
       j["n_depth"] = run.depth;
       if (o->n_prompt) j["pp"] = run.pp.json();
@@ -298,13 +348,16 @@ void add_bench_command(CLI::App& app) {
       j["bandwidth_probe_min_gb_s"] = *std::min_element(run.probes.begin(), run.probes.end());
       j["bandwidth_probe_max_gb_s"] = *std::max_element(run.probes.begin(), run.probes.end());
       j["tg_roofline_tokens_per_s"] = roofline;
-      j["tg_roofline_fraction"] = o->n_gen ? run.tg.median() / roofline : 0;
+      j["tg_roofline_fraction"] = o->n_gen ? median(fractions) : 0;
+      if (o->n_gen) j["tg_windows"] = windows;
       return j;
     };
 
     // The first depth's figures at the top level (the only ones without a depth list); with
     // several depths, each also under "depths".
     nlohmann::ordered_json j;
+    j["cpu"] = kernels::cpu_summary();
+    j["isa"] = kernels::isa_name(kernels::active_isa());
     j["model"] = path.string();
     j["type"] = main_weight_type(*model);
     j["threads"] = threads;
@@ -334,6 +387,8 @@ void add_bench_command(CLI::App& app) {
         "repetitions\n",
         path.c_str(), j["type"].get<std::string>().c_str(), double(bytes) / 1e6, active.c_str(),
         o->kv_type.c_str(), threads, o->reps);
+    std::printf("cpu: %s, %s code path\n", j["cpu"].get<std::string>().c_str(),
+                j["isa"].get<std::string>().c_str());
     std::printf("loaded in %.2f s (%zu matrices packed)\n", load_s,
                 j["packed_matrices"].get<size_t>());
     std::printf("%-14s %12s %12s %12s\n", "test", "t/s median", "min", "max");
@@ -355,9 +410,10 @@ void add_bench_command(CLI::App& app) {
                   d["bandwidth_probe_max_gb_s"].get<double>());
       if (o->n_gen)
         std::printf(
-            ", %.1f MB of KV read per token -> generation roofline %.2f t/s, tg at %.0f %% of it",
+            ", %.1f MB of KV read per token -> generation roofline %.2f t/s, tg at %.0f %% of it "
+            "(median of %zu windows of up to %u tokens, each against the probes either side)",
             double(run.kv_bytes) / 1e6, d["tg_roofline_tokens_per_s"].get<double>(),
-            100 * d["tg_roofline_fraction"].get<double>());
+            100 * d["tg_roofline_fraction"].get<double>(), run.windows.size(), window);
       std::printf("\n");
     }
     for (const auto& p : parallel_json)
