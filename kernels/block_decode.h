@@ -395,12 +395,12 @@ constexpr BlockShape block_shape(TensorType t) {
 //   prefetchers keep up with that alone; the burst slowed them down:
 //   - IQ4 (AVX-512, one thread, 5632x2048, cold): IQ4_XS 16-17 GB/s with it, 30-31 without;
 //     IQ4_NL 28-30 and 34-35.
-//   - Q4_K: tinyllama Q4_K_M decode on Zen 5, 23.2-23.8 -> 33.3-34.6 t/s on one thread,
+//   - Q4_K: tinyllama Q4_K_M decode on Zen 4 (EPYC), 23.2-23.8 -> 33.3-34.6 t/s on one thread,
 //     37.4-38.2 -> 43.7-45.5 on two (same run, alternating).
 // - kColumn: the whole column just before it is decoded. The Q3_K, Q5_K and Q6_K decoders read
 //   their columns out of order (scales from the end first, high bits beside low bits), which
 //   neither the burst ahead nor the hardware prefetchers serve well. AVX-512, 5632x2048, cold,
-//   medians of 4-5 runs alternating with the burst ahead (Zen 5, memory in a slow period): Q6_K
+//   medians of 4-5 runs alternating with the burst ahead (Zen 4, memory in a slow period): Q6_K
 //   15.2 -> 20.8 GB/s on one thread and 17.2 -> 30.9 on two; Q5_K 11.2 -> 17.3 and 21.9 ->
 //   27.7; Q3_K 9.5 -> 12.1 and 18.0 -> 22.7.
 enum class Prefetch { kAhead, kNone, kColumn };
@@ -414,9 +414,15 @@ constexpr Prefetch prefetch_of(TensorType t) {
 // Prefetches, as `how` says, around the packed block column at p (`bytes` long).
 inline void prefetch_column(Prefetch how, const uint8_t* p, size_t bytes) {
   if (how == Prefetch::kNone) return;
-  const uint8_t* from = how == Prefetch::kAhead ? p + kStreamAhead : p;
-  for (size_t l = 0; l < bytes; l += 64)
-    _mm_prefetch(reinterpret_cast<const char*>(from + l), _MM_HINT_T0);
+  // Each line of the stream once: the lines that start inside the column (the one it starts in
+  // was the previous column's). Columns are not whole lines (Q4_0: 4.5), and prefetching every
+  // 64 bytes from the column's start asked for a line twice per column or two. AVX-512, one
+  // thread, 5632x2048 from memory, medians alternating with that (Zen 4): Q8_0 18.7 -> 25.8 GB/s,
+  // Q6_K 14.8 -> 23.5, Q2_K 15.3 -> 20.2, Q5_0 24.5 -> 27.7, Q4_0 26.6 -> 28.8.
+  const uintptr_t from =
+      reinterpret_cast<uintptr_t>(how == Prefetch::kAhead ? p + kStreamAhead : p);
+  for (uintptr_t l = (from + 63) & ~uintptr_t(63); l < from + bytes; l += 64)
+    _mm_prefetch(reinterpret_cast<const char*>(l), _MM_HINT_T0);
 }
 
 // Elements per block of a type with a packed layout.
