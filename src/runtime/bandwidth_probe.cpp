@@ -43,8 +43,4 @@ double BandwidthProbe::measure(int reps) {
   return best;
 }
 
-double measure_read_bandwidth(size_t bytes, int n_threads, int reps) {
-  return BandwidthProbe(bytes, n_threads).measure(reps);
-}
-
 }  // namespace minillm

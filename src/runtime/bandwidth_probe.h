@@ -23,7 +23,4 @@ class BandwidthProbe {
   std::shared_ptr<uint8_t> buf_;
 };
 
-// One probe of `bytes` measured `reps` times (allocated, touched and freed in the call).
-double measure_read_bandwidth(size_t bytes, int n_threads, int reps);
-
 }  // namespace minillm
