@@ -80,7 +80,7 @@ TEST(QuantMix, MediumKMixGivesMoreBitsToTheDocumentedLayers) {
 
 // Mixtures of experts as llama.cpp's mixes treat them: the router stays F32, the experts' down
 // projections (3-D or one tensor per expert) count as ffn_down, and with 8 experts attn_k and
-// attn_v take Q8_0.
+// attn_v take Q8_0 (and attn_output Q5_K in Q4_K_M).
 TEST(QuantMix, ExpertTensors) {
   for (const char* t : {"q4_0", "q4_k_m", "q8_0", "iq4_xs"})
     EXPECT_EQ(tensor_type_for(*parse_quant_target(t), "blk.3.ffn_gate_inp.weight", 2, 4096, 32, 8),
@@ -91,6 +91,16 @@ TEST(QuantMix, ExpertTensors) {
   EXPECT_EQ(tensor_type_for(km, "blk.5.ffn_down_exps.weight", 3, 14336, 32, 8), TensorType::Q4_K);
   EXPECT_EQ(tensor_type_for(km, "blk.0.ffn_down.5.weight", 2, 14336, 32, 8), TensorType::Q6_K);
   EXPECT_EQ(tensor_type_for(km, "blk.0.ffn_up_exps.weight", 3, 4096, 32, 8), TensorType::Q4_K);
+  // llama-quantize (c392e509, llama-quant.cpp) raises attn_output to Q5_K in Q4_K_M files with 8
+  // experts, not with other expert counts, and not in Q5_K_M.
+  EXPECT_EQ(tensor_type_for(km, "blk.7.attn_output.weight", 2, 4096, 32, 8), TensorType::Q5_K);
+  EXPECT_EQ(tensor_type_for(km, "blk.7.attn_output.weight", 2, 4096, 32, 4), TensorType::Q4_K);
+  EXPECT_EQ(
+      tensor_type_for(*parse_quant_target("q5_k_m"), "blk.7.attn_output.weight", 2, 4096, 32, 8),
+      TensorType::Q5_K);
+  EXPECT_EQ(
+      tensor_type_for(*parse_quant_target("q5_k_m"), "blk.7.attn_output.weight", 2, 4096, 32, 4),
+      TensorType::Q5_K);
   const QuantTarget q4 = *parse_quant_target("q4_0");
   EXPECT_EQ(tensor_type_for(q4, "blk.5.attn_k.weight", 2, 4096, 32, 8), TensorType::Q8_0);
   EXPECT_EQ(tensor_type_for(q4, "blk.5.attn_v.weight", 2, 4096, 32, 8), TensorType::Q8_0);

@@ -91,8 +91,13 @@ TensorType tensor_type_for(const QuantTarget& target, const std::string& name, u
         more_bits_layer(uint32_t(layer), n_layer))
       t = TensorType::Q6_K;
   }
+  // 8-expert (Mixtral-style) files, as llama-quantize makes them: K and V at Q8_0 in every
+  // quantized target, and in the Q4_K medium mix the attention output at Q5_K.
   if (quantized && n_expert == 8 && (contains(name, "attn_k.") || contains(name, "attn_v.")))
     t = TensorType::Q8_0;
+  if (target.mix == QuantTarget::Mix::KMedium && target.base == TensorType::Q4_K && n_expert == 8 &&
+      contains(name, "attn_output."))
+    t = TensorType::Q5_K;
   // Rows that are not whole super-blocks cannot use K types or IQ4_XS (which falls back to its
   // 32-element twin IQ4_NL); nor whole blocks, the 32-types.
   if (t == TensorType::IQ4_XS && row_length % traits(t).block_size != 0) t = TensorType::IQ4_NL;
