@@ -1,9 +1,8 @@
-// AVX-512 attention (see attention.h; compiled with -mavx512*): the query heads of one KV head, of
-// one token or of a tile of tokens, over tiles of 16 rows (attend_tiled), and row-at-a-time
-// pieces for head dims above 256. The key
-// and value rows are converted to floats in registers (F16: VCVTPH2PS; Q8_0: sign-extend,
-// convert, times the block scale); q.k is one FMA chain per row, p.v keeps the output head in
-// registers while it walks the rows.
+// AVX-512 tiled attention (see attention.h; compiled with -mavx512*): the query heads of one KV
+// head, of one token or of a tile of tokens, over tiles of 16 rows (attend_tiled). The key and
+// value rows are converted to floats as float_kernels.h's row-at-a-time pieces (which head dims
+// above 256 take) convert them (F16: VCVTPH2PS; Q8_0: sign-extend, convert, times the block
+// scale).
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
@@ -12,64 +11,14 @@
 
 #include "kernels/activations.h"
 #include "kernels/blocks.h"
+#include "kernels/float_kernels.h"
 #include "kernels/isa_entry.h"
 #include "kernels/isa_local.h"
 
 namespace minillm::kernels::isa {
 namespace {
 
-constexpr size_t kW = 16;
-constexpr size_t kMaxChunks = 8;  // output dims held in registers per pass: 128
-
-// Elements at..at+15 (those in m) of a row. Q8_0 rows are whole blocks, so m is full for them and
-// the 16 values are one half of a block.
-template <KvElement E>
-inline __m512 load(const void* base, size_t at, __mmask16 m) {
-  if constexpr (E == KvElement::F16) {
-    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, static_cast<const uint16_t*>(base) + at));
-  } else if constexpr (E == KvElement::Q8_0) {
-    const BlockQ8_0* b = static_cast<const BlockQ8_0*>(base) + at / kQK;
-    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b->qs + at % kQK));
-    return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)),
-                         _mm512_set1_ps(_cvtsh_ss(b->d)));
-  } else {
-    return _mm512_maskz_loadu_ps(m, static_cast<const float*>(base) + at);
-  }
-}
-
-template <KvElement E>
-void scores(const float* q, const KvRows& rows, size_t first, size_t n, size_t hd, float scale,
-            float* out) {
-  const void* k = rows.base;
-  for (size_t j = 0; j < n; ++j) {
-    const size_t row = row_offset(rows, first + j);
-    __m512 acc = _mm512_setzero_ps();
-    for (size_t d = 0; d < hd; d += kW) {
-      const __mmask16 m = lanes16(hd - d);
-      acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + d), load<E>(k, row + d, m), acc);
-    }
-    out[j] = _mm512_reduce_add_ps(acc) * scale;
-  }
-}
-
-template <KvElement E>
-void weighted_sum(const float* p, const KvRows& rows, size_t first, size_t n, size_t hd,
-                  float* out) {
-  const void* v = rows.base;
-  for (size_t d0 = 0; d0 < hd; d0 += kMaxChunks * kW) {
-    const size_t chunks = min_size(kMaxChunks, (hd - d0 + kW - 1) / kW);
-    __m512 acc[kMaxChunks];
-    for (size_t c = 0; c < chunks; ++c) acc[c] = _mm512_setzero_ps();
-    for (size_t j = 0; j < n; ++j) {
-      const __m512 pj = _mm512_set1_ps(p[j]);
-      const size_t row = row_offset(rows, first + j) + d0;
-      for (size_t c = 0; c < chunks; ++c)
-        acc[c] = _mm512_fmadd_ps(pj, load<E>(v, row + c * kW, lanes16(hd - d0 - c * kW)), acc[c]);
-    }
-    for (size_t c = 0; c < chunks; ++c)
-      _mm512_mask_storeu_ps(out + d0 + c * kW, lanes16(hd - d0 - c * kW), acc[c]);
-  }
-}
+constexpr size_t kW = F512::kW;
 
 // The g query heads of one KV head over tiles of 16 rows: each tile of keys (then of values) is
 // converted to floats once, into a small buffer that stays in L1, and serves all g heads; the
@@ -94,7 +43,7 @@ void load_tile(const KvRows& rows, size_t first, size_t nr, size_t end, size_t h
   for (size_t r = 0; r < nr; ++r) {
     const size_t at = row_offset(rows, first + r);
     for (size_t d = 0; d < hdp; d += kW)
-      _mm512_store_ps(tile + r * hdp + d, load<E>(rows.base, at + d, lanes16(hd - d)));
+      _mm512_store_ps(tile + r * hdp + d, load_kv<F512, E>(rows.base, at + d, hd - d));
     const size_t ahead = first + r + kPrefetchTiles * kTile;
     if (ahead < end) {
       const size_t off = row_offset(rows, ahead);
@@ -212,18 +161,6 @@ bool attention_tile_avx512(const QueryTile& qt, const KvRows& k, const KvRows& v
       attend_tiled<E, 0>(qt, k, v, head_dim, scale, scores);
   });
   return true;
-}
-
-void attention_scores_avx512(const float* q, const KvRows& k, size_t first, size_t n,
-                             size_t head_dim, float scale, float* out) {
-  with_element(k.type,
-               [&](auto e) { scores<decltype(e)::value>(q, k, first, n, head_dim, scale, out); });
-}
-
-void attention_values_avx512(const float* p, const KvRows& v, size_t first, size_t n,
-                             size_t head_dim, float* out) {
-  with_element(v.type,
-               [&](auto e) { weighted_sum<decltype(e)::value>(p, v, first, n, head_dim, out); });
 }
 
 }  // namespace minillm::kernels::isa

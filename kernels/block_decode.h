@@ -31,6 +31,7 @@
 
 #include "kernels/blocks.h"
 #include "kernels/isa_local.h"
+#include "kernels/packed_order.h"
 #include "kernels/qdot.h"
 #include "minillm/tensor_type.h"
 
@@ -389,25 +390,25 @@ constexpr BlockShape block_shape(TensorType t) {
 }
 
 // How a GEMV prefetches the packed block columns of type t by software:
-// - kAhead: a burst for each block column kStreamAhead bytes ahead (Q8_0 measured the same with
-//   and without, 92-98 % of the roofline; Q2_K and the 32-element types lost 10-20 % without).
-// - kNone: the IQ4 and Q4_K decoders read each block column once, front to back, and the hardware
-//   prefetchers keep up with that alone; the burst slowed them down:
-//   - IQ4 (AVX-512, one thread, 5632x2048, cold): IQ4_XS 16-17 GB/s with it, 30-31 without;
-//     IQ4_NL 28-30 and 34-35.
-//   - Q4_K: tinyllama Q4_K_M decode on Zen 4 (EPYC), 23.2-23.8 -> 33.3-34.6 t/s on one thread,
-//     37.4-38.2 -> 43.7-45.5 on two (same run, alternating).
-// - kColumn: the whole column just before it is decoded. The Q3_K, Q5_K and Q6_K decoders read
-//   their columns out of order (scales from the end first, high bits beside low bits), which
-//   neither the burst ahead nor the hardware prefetchers serve well. AVX-512, 5632x2048, cold,
-//   medians of 4-5 runs alternating with the burst ahead (Zen 4, memory in a slow period): Q6_K
-//   15.2 -> 20.8 GB/s on one thread and 17.2 -> 30.9 on two; Q5_K 11.2 -> 17.3 and 21.9 ->
-//   27.7; Q3_K 9.5 -> 12.1 and 18.0 -> 22.7.
+// - kAhead: a burst for each block column kStreamAhead bytes ahead, for the kernels that read
+//   Q4_0 and Q8_0 directly and the one-sub-block decoders (Q8_0 measured the same with and
+//   without, 92-98 % of the roofline; the 32-element types lost 10-20 % without).
+// - kNone: the IQ4 and Q4_K decoders read each column once, front to back, and the hardware
+//   prefetchers keep up with that alone; the burst slowed them down (AVX-512, one thread,
+//   5632x2048, cold, Zen 4): IQ4_XS 16-17 GB/s with it, 30-31 without; IQ4_NL 28-30 and 34-35;
+//   tinyllama Q4_K_M decode 23.2-23.8 -> 33.3-34.6 t/s on one thread, 37.4-38.2 -> 43.7-45.5 on
+//   two.
+// - kColumn: the whole column just before it is decoded, for the other K-quants. Their decoders
+//   come back to words they have read (the high bits serve several sub-blocks), and the AVX2
+//   kernels read each column in two passes (rows 0-7, then 8-15). Q6_K, its words in read order
+//   (packed_order.h), medians of 4 alternating runs (GB/s, one and two threads): AVX-512 kColumn
+//   20.9-23.7 and 27.7-32.0, kNone 17.6-19.4 and 25.4-31.1, the burst ahead 13.8-15.9 and
+//   23.7-27.3; AVX2 kColumn 20.9-22.5 and 31.9-35.7, kNone 15.2-15.6 and 25.5-28.1.
 enum class Prefetch { kAhead, kNone, kColumn };
 constexpr Prefetch prefetch_of(TensorType t) {
   using enum TensorType;
   if (t == IQ4_NL || t == IQ4_XS || t == Q4_K) return Prefetch::kNone;
-  if (t == Q3_K || t == Q5_K || t == Q6_K) return Prefetch::kColumn;
+  if (t == Q2_K || t == Q3_K || t == Q5_K || t == Q6_K) return Prefetch::kColumn;
   return Prefetch::kAhead;
 }
 
@@ -461,9 +462,40 @@ void with_decoded_type(TensorType t, F&& f) {
   }
 }
 
+// A packed source (Src::kPacked) of type kT seen in file offsets: word_at(w) gives packed word
+// w, which is file word w unless packed_order.h stores the type's words in its decoder's read
+// order. The offsets the decoders use are constants once their loops are unrolled, and so are
+// the slots.
+template <TensorType kT, class Src>
+struct InReadOrder {
+  static constexpr bool kCheapReload = Src::kCheapReload;
+  static constexpr size_t kWords = packed_word_order(kT).n;
+  const Src& src;
+  static constexpr size_t slot(size_t word) { return kSlotOf<kT>.slot[word]; }
+  template <class I>
+  void words(size_t off, I out[4]) const {
+    for (size_t k = 0; k < 4; ++k) out[k] = src.word_at(slot(off / 4 + k));
+  }
+  auto word(size_t off) const { return src.word_at(slot(off / 4)); }
+  auto half(size_t off) const {  // past the words: the field kept apart
+    return off / 4 >= kWords ? src.kept_half() : src.half_in(slot(off / 4), off % 4 != 0);
+  }
+};
+
+template <class V, TensorType kT, class Src, class Sink>
+void decode_from(const Src& src, Sink& sink);
+
 // Decodes one block column of type kT into sink.
 template <class V, TensorType kT, class Src, class Sink>
 void decode(const Src& src, Sink& sink) {
+  if constexpr (Src::kPacked && packed_word_order(kT).n != 0)
+    decode_from<V, kT>(InReadOrder<kT, Src>{src}, sink);
+  else
+    decode_from<V, kT>(src, sink);
+}
+
+template <class V, TensorType kT, class Src, class Sink>
+void decode_from(const Src& src, Sink& sink) {
   if constexpr (kT == TensorType::Q2_K || kT == TensorType::Q3_K)
     decode_q23_k<V, kT == TensorType::Q3_K>(src, sink);
   else if constexpr (kT == TensorType::Q4_K || kT == TensorType::Q5_K)

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "kernels/cpu.h"
+#include "kernels/packed_order.h"
 #include "kernels/thread_pool.h"
 #include "kernels/type_table.h"
 #include "minillm/error.h"
@@ -23,8 +24,8 @@ PackedFormat make_format(uint32_t block_bytes, int32_t half_at) {
 // kPack: file -> packed, else packed -> file. Rows at or past n_rows are zero in the packed
 // layout (pack) and come back as zero rows (unpack).
 template <bool kPack>
-void permute_group(const PackedFormat& f, size_t n_blocks, size_t rb, size_t n_rows,
-                   const uint8_t* from, uint8_t* to) {
+void permute_group(const PackedFormat& f, const SlotOf& slots, size_t n_blocks, size_t rb,
+                   size_t n_rows, const uint8_t* from, uint8_t* to) {
   const size_t bb = f.block_bytes, n_words = (bb - (f.half_at >= 0 ? 2 : 0)) / 4;
   // Copies n bytes from file offset `file` / packed offset `packed` to the other one.
   auto move = [&](size_t file, size_t packed, size_t n) {
@@ -37,7 +38,7 @@ void permute_group(const PackedFormat& f, size_t n_blocks, size_t rb, size_t n_r
       const size_t file = r * rb + b * bb, packed = b * kPackRows * bb;
       if (f.half_at >= 0) move(file + size_t(f.half_at), packed + 2 * r, 2);
       for (size_t k = 0; k < n_words; ++k)
-        move(file + f.word_base + 4 * k, packed + f.head_bytes + 64 * k + 4 * r, 4);
+        move(file + f.word_base + 4 * k, packed + f.head_bytes + 64 * slots.slot[k] + 4 * r, 4);
     }
   }
   if constexpr (!kPack)
@@ -108,8 +109,9 @@ PackedRows::PackedRows(TensorType type, const void* rows, size_t n_out, size_t n
   const auto* src = static_cast<const uint8_t*>(rows);
   const size_t n_blocks = row_bytes_ / f.block_bytes, rb = row_bytes_;
   uint8_t* dst = data_.get();
+  const SlotOf slots = slots_of(type);
   auto pack = [&](size_t g) {
-    permute_group<true>(f, n_blocks, rb, n_out - g * kPackRows, src + g * kPackRows * rb,
+    permute_group<true>(f, slots, n_blocks, rb, n_out - g * kPackRows, src + g * kPackRows * rb,
                         dst + g * kPackRows * rb);
   };
   run_chunks(std::max(n_threads, 1), n_groups(), pack);
@@ -119,8 +121,8 @@ void PackedRows::unpack_group(size_t g, uint8_t* rows) const {
   if (g >= n_groups())
     throw Error(ErrorKind::Internal, "packed group " + std::to_string(g) + " out of range");
   const PackedFormat f = packed_format(type_);
-  permute_group<false>(f, row_bytes_ / f.block_bytes, row_bytes_, n_out_ - g * kPackRows, group(g),
-                       rows);
+  permute_group<false>(f, slots_of(type_), row_bytes_ / f.block_bytes, row_bytes_,
+                       n_out_ - g * kPackRows, group(g), rows);
 }
 
 }  // namespace minillm::kernels

@@ -12,8 +12,9 @@
 // column b, the 16 blocks of column b are stored as:
 //   [the 2-byte scale field of rows 0..15]        only for block sizes of 4k + 2 bytes
 //   [word 0 of rows 0..15][word 1 of rows 0..15]...  64 bytes each
-// where the words are the 4-byte pieces of the block's other bytes, in order. A group therefore
-// takes exactly 16 file rows' bytes.
+// where the words are the 4-byte pieces of the block's other bytes, in file order or, for the
+// K-quants whose decoders read out of file order, in the order they read them (packed_order.h).
+// A group therefore takes exactly 16 file rows' bytes.
 #pragma once
 
 #include <cstddef>

@@ -93,8 +93,9 @@ inline void prefetch_next(const uint8_t* row0, size_t stride, size_t b, size_t n
 // (packed_rows.h), where all three are plain loads.
 struct FileRows {
   static constexpr bool kCheapReload = false;  // every words() is a gather and transpose
-  const uint8_t* blk;                          // the block of row 0
-  size_t st;                                   // bytes per row
+  static constexpr bool kPacked = false;
+  const uint8_t* blk;  // the block of row 0
+  size_t st;           // bytes per row
   void words(size_t off, __m512i out[4]) const {
     gather16x16([&](int r) { return blk + static_cast<size_t>(r) * st + off; }, out);
   }
@@ -109,19 +110,28 @@ struct FileRows {
 
 struct PackedBlock {
   static constexpr bool kCheapReload = true;
-  const uint8_t* p;  // the packed block column: 16 * block_bytes bytes
+  static constexpr bool kPacked = true;  // read through InReadOrder (block_decode.h)
+  const uint8_t* p;                      // the packed block column: 16 * block_bytes bytes
   const PackedFormat& f;
-  const uint8_t* at(size_t off) const { return p + f.head_bytes + 64 * ((off - f.word_base) / 4); }
-  void words(size_t off, __m512i out[4]) const {
-    for (int k = 0; k < 4; ++k) out[k] = _mm512_loadu_si512(at(off) + 64 * k);
+  const uint8_t* w0 = p + f.head_bytes;  // packed word 0
+  // Packed word w; the field kept apart; a half in packed word w (its high 16 bits or low).
+  __m512i word_at(size_t w) const { return _mm512_loadu_si512(w0 + 64 * w); }
+  __m512 kept_half() const {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }
-  __m512i word(size_t off) const { return _mm512_loadu_si512(at(off)); }
+  __m512 half_in(size_t w, bool high) const {
+    __m512i v = word_at(w);
+    if (high) v = _mm512_srli_epi32(v, 16);
+    return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v));
+  }
+  // In file order (the types packed_order.h leaves so).
+  void words(size_t off, __m512i out[4]) const {
+    for (size_t k = 0; k < 4; ++k) out[k] = word_at((off - f.word_base) / 4 + k);
+  }
+  __m512i word(size_t off) const { return word_at((off - f.word_base) / 4); }
   __m512 half(size_t off) const {
-    if (static_cast<int32_t>(off) == f.half_at)
-      return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-    __m512i w = word(off);  // a half inside a word: its low or high 16 bits
-    if ((off - f.word_base) % 4 != 0) w = _mm512_srli_epi32(w, 16);
-    return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(w));
+    if (static_cast<int32_t>(off) == f.half_at) return kept_half();
+    return half_in((off - f.word_base) / 4, (off - f.word_base) % 4 != 0);
   }
 };
 

@@ -266,25 +266,31 @@ struct V256 {
 // Rows 8h .. 8h + 7 of a packed block column (packed_rows.h): the h-th 32-byte half of each word.
 struct PackedHalf {
   static constexpr bool kCheapReload = true;
-  const uint8_t* p;  // the packed block column: 16 * block_bytes bytes
+  static constexpr bool kPacked = true;  // read through InReadOrder (block_decode.h)
+  const uint8_t* p;                      // the packed block column: 16 * block_bytes bytes
   const PackedFormat& f;
   size_t h;
-  const uint8_t* at(size_t off) const {
-    return p + f.head_bytes + 64 * ((off - f.word_base) / 4) + 32 * h;
+  const uint8_t* w0 = p + f.head_bytes + 32 * h;  // half h of packed word 0
+  // Packed word w; the field kept apart; a half in packed word w (its high 16 bits or low).
+  __m256i word_at(size_t w) const {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w0 + 64 * w));
   }
+  __m256 kept_half() const {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * h)));
+  }
+  __m256 half_in(size_t w, bool high) const {
+    __m256i v = word_at(w);
+    if (high) v = _mm256_srli_epi32(v, 16);
+    return V256::half_lo(v);
+  }
+  // In file order (the types packed_order.h leaves so).
   void words(size_t off, __m256i out[4]) const {
-    for (int k = 0; k < 4; ++k)
-      out[k] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at(off) + 64 * k));
+    for (size_t k = 0; k < 4; ++k) out[k] = word_at((off - f.word_base) / 4 + k);
   }
-  __m256i word(size_t off) const {
-    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at(off)));
-  }
+  __m256i word(size_t off) const { return word_at((off - f.word_base) / 4); }
   __m256 half(size_t off) const {
-    if (static_cast<int32_t>(off) == f.half_at)
-      return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * h)));
-    __m256i w = word(off);
-    if ((off - f.word_base) % 4 != 0) w = _mm256_srli_epi32(w, 16);  // the high 16 bits
-    return V256::half_lo(w);
+    if (static_cast<int32_t>(off) == f.half_at) return kept_half();
+    return half_in((off - f.word_base) / 4, (off - f.word_base) % 4 != 0);
   }
 };
 
