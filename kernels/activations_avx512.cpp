@@ -16,7 +16,8 @@ namespace {
 // which is exact and gives 0 or infinity past the float range. SwiGLU built on it stays within 4
 // ulp of std::exp's over the whole range (tests/kernels_activations_test.cpp).
 inline __m512 exp16(__m512 x) {
-  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-104.0f)), _mm512_set1_ps(89.0f));
+  // MINPS/MAXPS return their second operand where either is NaN: x second keeps a NaN a NaN.
+  x = _mm512_min_ps(_mm512_set1_ps(89.0f), _mm512_max_ps(_mm512_set1_ps(-104.0f), x));
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);

@@ -1,8 +1,7 @@
 // AVX-512 tiled attention (see attention.h; compiled with -mavx512*): the query heads of one KV
-// head, of one token or of a tile of tokens, over tiles of 16 rows (attend_tiled). The key and
-// value rows are converted to floats as float_kernels.h's row-at-a-time pieces (which head dims
-// above 256 take) convert them (F16: VCVTPH2PS; Q8_0: sign-extend, convert, times the block
-// scale).
+// head, of one token or of a tile of tokens, over tiles of 16 rows (attend_tiled), for F16 and F32
+// rows (Q8_0 rows: attention_q8_avx512.cpp). The rows are converted to floats as float_kernels.h's
+// row-at-a-time pieces (which head dims above 256 take) convert them.
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
@@ -150,8 +149,9 @@ void attend_tiled(const QueryTile& qt, const KvRows& k, const KvRows& v, size_t 
 
 bool attention_tile_avx512(const QueryTile& qt, const KvRows& k, const KvRows& v, size_t head_dim,
                            float scale, float* scores) {
+  if (k.type == KvElement::Q8_0) return attention_tile_q8_avx512(qt, k, v, head_dim, scale, scores);
   if (head_dim > kMaxTileDim) return false;
-  with_element(k.type, [&](auto e) {
+  const auto run = [&](auto e) {
     constexpr KvElement E = decltype(e)::value;
     if (head_dim == 64)
       attend_tiled<E, 4>(qt, k, v, head_dim, scale, scores);
@@ -159,7 +159,11 @@ bool attention_tile_avx512(const QueryTile& qt, const KvRows& k, const KvRows& v
       attend_tiled<E, 8>(qt, k, v, head_dim, scale, scores);
     else
       attend_tiled<E, 0>(qt, k, v, head_dim, scale, scores);
-  });
+  };
+  if (k.type == KvElement::F16)
+    run(std::integral_constant<KvElement, KvElement::F16>());
+  else
+    run(std::integral_constant<KvElement, KvElement::F32>());
   return true;
 }
 

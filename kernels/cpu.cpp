@@ -105,7 +105,8 @@ CpuIdentity identify() {
 Isa detect_best() {
   const CpuFeatures& f = cpu_features();
   if (!(f.avx2 && f.fma && f.f16c)) return Isa::Scalar;
-  if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq) return Isa::Avx512;
+  // The AVX-512 path's integer products (matrix products, Q8_0 attention) use VNNI.
+  if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.avx512vnni) return Isa::Avx512;
   return Isa::Avx2;
 }
 

@@ -92,6 +92,9 @@ void attention_values_avx512(const float* p, const KvRows& v, size_t first, size
 // head_dim above 256, which takes the one-head pieces above.
 bool attention_tile_avx512(const QueryTile& tile, const KvRows& k, const KvRows& v, size_t head_dim,
                            float scale, float* scores);
+// The same over Q8_0 rows with integer products (attention_q8_avx512.cpp; head dims up to 256).
+bool attention_tile_q8_avx512(const QueryTile& tile, const KvRows& k, const KvRows& v,
+                              size_t head_dim, float scale, float* scores);
 // Softmax and SwiGLU as in activations.h, with a vector e^x.
 void softmax_avx512(float* x, size_t n);
 bool mask_tokens_avx512(float* x, const uint64_t* allowed, size_t n);

@@ -28,14 +28,21 @@ KvCache::KvCache(uint32_t n_layer, uint32_t capacity, uint32_t width, uint32_t h
                  KvCacheType type)
     : n_layer_(n_layer),
       width_(width),
+      head_dim_(head_dim),
+      n_head_(head_dim > 0 ? width / head_dim : 0),
       type_(type),
       row_bytes_(row_bytes(type, width)),
+      head_row_bytes_(row_bytes(type, head_dim)),
       n_blocks_(std::max<uint32_t>(1, (capacity + kBlockRows - 1) / kBlockRows)),
-      plane_bytes_(size_t(n_blocks_) * kBlockRows * row_bytes_),
+      head_plane_bytes_(size_t(n_blocks_) * kBlockRows * head_row_bytes_),
       // Reserved, not committed: pages cost memory once written.
-      memory_(2 * size_t(n_layer) * plane_bytes_, "the KV cache"),
+      memory_(2 * size_t(n_layer) * n_head_ * head_plane_bytes_, "the KV cache"),
       data_(memory_.data()),
       refs_(n_blocks_, 0) {
+  if (head_dim == 0 || width % head_dim != 0)
+    throw Error(ErrorKind::InvalidArgument, "KV cache: width " + std::to_string(width) +
+                                                " is not whole heads of " +
+                                                std::to_string(head_dim));
   if (type == KvCacheType::Q8_0 && head_dim % kernels::kQK != 0)
     throw Error(ErrorKind::Unsupported,
                 "a Q8_0 KV cache needs a head dim that is a multiple of 32; this model's is " +
@@ -65,50 +72,52 @@ void KvCache::release(uint32_t block) {
   if (--refs_[block] == 0) free_.push_back(block);
 }
 
-uint8_t* KvCache::plane(uint32_t layer, bool values) const {
-  return data_ + (2 * size_t(layer) + (values ? 1 : 0)) * plane_bytes_;
+uint8_t* KvCache::head_plane(uint32_t layer, bool values, uint32_t head) const {
+  return data_ + ((2 * size_t(layer) + (values ? 1 : 0)) * n_head_ + head) * head_plane_bytes_;
 }
 
 void KvCache::copy_rows(uint32_t from, uint32_t to, uint32_t n_rows) {
-  for (size_t p = 0; p < 2 * size_t(n_layer_); ++p) {
-    uint8_t* base = data_ + p * plane_bytes_;
-    std::memcpy(base + size_t(to) * kBlockRows * row_bytes_,
-                base + size_t(from) * kBlockRows * row_bytes_, n_rows * row_bytes_);
+  for (size_t p = 0; p < 2 * size_t(n_layer_) * n_head_; ++p) {
+    uint8_t* base = data_ + p * head_plane_bytes_;
+    std::memcpy(base + size_t(to) * kBlockRows * head_row_bytes_,
+                base + size_t(from) * kBlockRows * head_row_bytes_, n_rows * head_row_bytes_);
   }
 }
 
 void KvCache::store(uint32_t layer, uint32_t row, const float* k, const float* v) {
-  const size_t offset = size_t(row) * row_bytes_;
-  uint8_t* kd = plane(layer, false) + offset;
-  uint8_t* vd = plane(layer, true) + offset;
-  switch (type_) {
-    case KvCacheType::F16:
-      kernels::convert_f32_to_f16(k, reinterpret_cast<uint16_t*>(kd), width_);
-      kernels::convert_f32_to_f16(v, reinterpret_cast<uint16_t*>(vd), width_);
-      break;
-    case KvCacheType::Q8_0:  // blocks never straddle heads: head_dim is a multiple of 32
-      kernels::quantize_row(TensorType::Q8_0, k, kd, width_);
-      kernels::quantize_row(TensorType::Q8_0, v, vd, width_);
-      break;
-    case KvCacheType::F32:
-      std::memcpy(kd, k, width_ * sizeof(float));
-      std::memcpy(vd, v, width_ * sizeof(float));
-      break;
+  const size_t offset = size_t(row) * head_row_bytes_;
+  for (uint32_t h = 0; h < n_head_; ++h) {
+    uint8_t* kd = head_plane(layer, false, h) + offset;
+    uint8_t* vd = head_plane(layer, true, h) + offset;
+    const float* kh = k + size_t(h) * head_dim_;
+    const float* vh = v + size_t(h) * head_dim_;
+    switch (type_) {
+      case KvCacheType::F16:
+        kernels::convert_f32_to_f16(kh, reinterpret_cast<uint16_t*>(kd), head_dim_);
+        kernels::convert_f32_to_f16(vh, reinterpret_cast<uint16_t*>(vd), head_dim_);
+        break;
+      case KvCacheType::Q8_0:  // head_dim is a multiple of 32: whole blocks
+        kernels::quantize_row(TensorType::Q8_0, kh, kd, head_dim_);
+        kernels::quantize_row(TensorType::Q8_0, vh, vd, head_dim_);
+        break;
+      case KvCacheType::F32:
+        std::memcpy(kd, kh, head_dim_ * sizeof(float));
+        std::memcpy(vd, vh, head_dim_ * sizeof(float));
+        break;
+    }
   }
 }
 
-kernels::KvRows KvCache::rows(const uint8_t* plane, uint32_t head, uint32_t head_dim,
-                              const KvSequence& seq) const {
+kernels::KvRows KvCache::rows(const uint8_t* head_plane, const KvSequence& seq) const {
   kernels::KvRows r;
-  // The head's first column: whole Q8_0 blocks (head_dim is a multiple of 32) or elements.
-  r.base = plane + size_t(head) * head_dim * row_bytes_ / width_;
-  r.stride = width_;
+  r.base = head_plane;
+  r.stride = head_dim_;
   r.type = type_ == KvCacheType::F16    ? kernels::KvElement::F16
            : type_ == KvCacheType::Q8_0 ? kernels::KvElement::Q8_0
                                         : kernels::KvElement::F32;
   if (seq.contiguous()) {  // rows from the first block on, one after another
     const size_t first_row = size_t(seq.blocks()[0]) << kBlockShift;
-    r.base = static_cast<const uint8_t*>(r.base) + first_row * row_bytes_;
+    r.base = static_cast<const uint8_t*>(r.base) + first_row * head_row_bytes_;
   } else {
     r.blocks = seq.blocks();
     r.block_shift = kBlockShift;
@@ -116,13 +125,11 @@ kernels::KvRows KvCache::rows(const uint8_t* plane, uint32_t head, uint32_t head
   return r;
 }
 
-kernels::KvRows KvCache::keys(uint32_t layer, uint32_t head, uint32_t head_dim,
-                              const KvSequence& seq) const {
-  return rows(plane(layer, false), head, head_dim, seq);
+kernels::KvRows KvCache::keys(uint32_t layer, uint32_t head, const KvSequence& seq) const {
+  return rows(head_plane(layer, false, head), seq);
 }
-kernels::KvRows KvCache::values(uint32_t layer, uint32_t head, uint32_t head_dim,
-                                const KvSequence& seq) const {
-  return rows(plane(layer, true), head, head_dim, seq);
+kernels::KvRows KvCache::values(uint32_t layer, uint32_t head, const KvSequence& seq) const {
+  return rows(head_plane(layer, true, head), seq);
 }
 
 void KvSequence::note_blocks_changed() {

@@ -5,7 +5,10 @@
 //
 // Storage is one anonymous mapping per cache, reserved for its capacity: the OS backs a page only
 // when a block is first written, so a cache sized for 16 long conversations costs the memory of
-// the tokens actually held.
+// the tokens actually held. Each layer's keys (and values) are stored head by head: one KV
+// head's rows follow each other (head_dim elements apart), so attention reads each head's rows
+// as one stream rather than a slice of every wider row (at depth 4,096 that kept the hardware
+// prefetchers busy and made Q8_0 decode attention 1.6x faster; see kernels/attention.h).
 #pragma once
 
 #include <cstdint>
@@ -48,31 +51,31 @@ class KvCache {
   uint32_t holders(uint32_t block) const { return refs_[block]; }
   void copy_rows(uint32_t from, uint32_t to, uint32_t n_rows);
 
-  // Stores the K and V rows (width floats each, converted to the cache's type) of one layer at a
-  // cache row
-  // (block << kBlockShift | position within the block).
+  // Stores the K and V rows (width floats each, all heads, converted to the cache's type) of one
+  // layer at a cache row (block << kBlockShift | position within the block).
   void store(uint32_t layer, uint32_t row, const float* k, const float* v);
-  // Rows of one KV head (its head_dim columns at column offset head * head_dim), as laid out by
-  // a sequence's block table (plain strided rows when its blocks follow each other, the usual
-  // case of a Session: the attention kernels then skip the table).
-  kernels::KvRows keys(uint32_t layer, uint32_t head, uint32_t head_dim,
-                       const KvSequence& seq) const;
-  kernels::KvRows values(uint32_t layer, uint32_t head, uint32_t head_dim,
-                         const KvSequence& seq) const;
+  // Rows of one KV head (columns head * head_dim .. + head_dim of the rows store() wrote), as
+  // laid out by a sequence's block table (plain strided rows when its blocks follow each other, the
+  // usual case of a Session: the attention kernels then skip the table).
+  kernels::KvRows keys(uint32_t layer, uint32_t head, const KvSequence& seq) const;
+  kernels::KvRows values(uint32_t layer, uint32_t head, const KvSequence& seq) const;
 
  private:
-  uint8_t* plane(uint32_t layer, bool values) const;  // (n_blocks * kBlockRows, width) elements
-  kernels::KvRows rows(const uint8_t* plane, uint32_t head, uint32_t head_dim,
-                       const KvSequence& seq) const;
+  // Head `head`'s rows of one layer's keys or values: (n_blocks * kBlockRows, head_dim) elements.
+  uint8_t* head_plane(uint32_t layer, bool values, uint32_t head) const;
+  kernels::KvRows rows(const uint8_t* head_plane, const KvSequence& seq) const;
 
   uint32_t n_layer_;
   uint32_t width_;
+  uint32_t head_dim_;
+  uint32_t n_head_;  // width / head_dim
   KvCacheType type_;
-  size_t row_bytes_;
+  size_t row_bytes_;       // one row of one layer, all heads
+  size_t head_row_bytes_;  // one row of one head
   uint32_t n_blocks_;
-  size_t plane_bytes_;
+  size_t head_plane_bytes_;
   ReservedMemory memory_;
-  uint8_t* data_;  // in memory_: 2 * n_layer planes: K of layer 0, V of layer 0, K of layer 1, ...
+  uint8_t* data_;  // in memory_: per layer its K heads then its V heads, each a head plane
   std::vector<uint32_t> refs_;  // (n_blocks) holders of each block
   std::vector<uint32_t> free_;  // free blocks, the next to hand out last
 };

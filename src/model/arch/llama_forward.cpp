@@ -131,8 +131,8 @@ void llama_forward(const Model::Impl& model, KvCache& cache, ForwardScratch& s,
         tile.first = first_key(t0);
         for (uint32_t i = 0; i < run.n_tok; ++i) n[i] = t0.pos + i - tile.first + 1;
         tile.n = n;
-        kernels::attend_query_tile(tile, cache.keys(l, kvh, hd, *t0.seq),
-                                   cache.values(l, kvh, hd, *t0.seq), hd, scale, scores);
+        kernels::attend_query_tile(tile, cache.keys(l, kvh, *t0.seq), cache.values(l, kvh, *t0.seq),
+                                   hd, scale, scores);
       }
     };
     kernels::run_chunks(n_threads, n_chunks, attend_chunk);
