@@ -17,8 +17,8 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
-#include "kernels/activations.h"
 #include "kernels/blocks.h"
+#include "kernels/exp_avx512.h"
 #include "kernels/isa_entry.h"
 #include "kernels/isa_local.h"
 
@@ -121,15 +121,16 @@ void load_value_tile(const BlockQ8_0* const row[kTile], __m512i* vt, __m512* dv)
   }
 }
 
-// The result rows back in dim order (see load_value_tile).
-void natural_order(float* out, size_t blocks) {
+// The result rows back in dim order (see load_value_tile), times `scale`.
+void natural_order(float* out, size_t blocks, float scale) {
+  const __m512 by = _mm512_set1_ps(scale);
   alignas(64) int32_t idx[32];
   for (int d = 0; d < 32; ++d) idx[d] = (d % 8 < 4 ? 0 : 16) + 4 * (d / 8) + d % 4;
   const __m512i lo_idx = _mm512_load_si512(idx), hi_idx = _mm512_load_si512(idx + 16);
   for (size_t b = 0; b < blocks; ++b) {
     const __m512 lo = _mm512_loadu_ps(out + 32 * b), hi = _mm512_loadu_ps(out + 32 * b + 16);
-    _mm512_storeu_ps(out + 32 * b, _mm512_permutex2var_ps(lo, lo_idx, hi));
-    _mm512_storeu_ps(out + 32 * b + 16, _mm512_permutex2var_ps(lo, hi_idx, hi));
+    _mm512_storeu_ps(out + 32 * b, _mm512_mul_ps(_mm512_permutex2var_ps(lo, lo_idx, hi), by));
+    _mm512_storeu_ps(out + 32 * b + 16, _mm512_mul_ps(_mm512_permutex2var_ps(lo, hi_idx, hi), by));
   }
 }
 
@@ -171,6 +172,8 @@ void attend_group(const QueryRow* qr, size_t first, const KvRows& k, const KvRow
 
   alignas(64) __m512i tile[kMaxBlocks * kTile];  // 8 KiB: transposed keys, then paired values
   __m512 scales[kMaxBlocks];
+  __m512 s_max[kRows];  // each row's largest score so far, by lane
+  for (size_t i = 0; i < kRows; ++i) s_max[i] = _mm512_set1_ps(-__builtin_inff());
   for (size_t t = 0; t < n_max; t += kTile) {
     prefetch_ahead(k, t);
     const BlockQ8_0* row[kTile];
@@ -191,14 +194,28 @@ void attend_group(const QueryRow* qr, size_t first, const KvRows& k, const KvRow
                                _mm512_mul_ps(scales[b], _mm512_set1_ps(dq[i][b])), s[i]);
     }
     for (size_t i = 0; i < kRows; ++i)
-      if (t < qr[i].n)
-        _mm512_mask_storeu_ps(qr[i].scores + t, lanes16(qr[i].n - t),
-                              _mm512_mul_ps(s[i], _mm512_set1_ps(scale)));
+      if (t < qr[i].n) {
+        const __mmask16 in_range = lanes16(qr[i].n - t);
+        const __m512 scaled = _mm512_mul_ps(s[i], _mm512_set1_ps(scale));
+        _mm512_mask_storeu_ps(qr[i].scores + t, in_range, scaled);
+        s_max[i] = _mm512_mask_max_ps(s_max[i], in_range, s_max[i], scaled);
+      }
   }
+  // Softmax without its division: p_r = e^(s_r - max) (so the largest is 1), the sum kept to
+  // divide the result by at the end.
   const size_t dims = blocks * 32;
   bool nan[kRows] = {};
+  float inv_sum[kRows];
   for (size_t i = 0; i < kRows; ++i) {
-    softmax(qr[i].scores, qr[i].n);
+    const __m512 max = _mm512_set1_ps(_mm512_reduce_max_ps(s_max[i]));
+    __m512 sum = _mm512_setzero_ps();
+    for (size_t t = 0; t < qr[i].n; t += kTile) {
+      const __mmask16 in_range = lanes16(qr[i].n - t);
+      const __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(in_range, qr[i].scores + t), max));
+      _mm512_mask_storeu_ps(qr[i].scores + t, in_range, e);
+      sum = _mm512_mask_add_ps(sum, in_range, sum, e);
+    }
+    inv_sum[i] = 1.0f / _mm512_reduce_add_ps(sum);
     for (size_t d = 0; d < dims; d += 16) _mm512_storeu_ps(qr[i].out + d, _mm512_setzero_ps());
   }
 
@@ -224,7 +241,7 @@ void attend_group(const QueryRow* qr, size_t first, const KvRows& k, const KvRow
       live[i] = t < qr[i].n;
       const __mmask16 in_range = live[i] ? lanes16(qr[i].n - t) : 0;
       const __m512 p = _mm512_maskz_loadu_ps(in_range, qr[i].scores + t);
-      const float p_max = _mm512_reduce_max_ps(p);  // p >= 0 (or NaN: caught below)
+      const float p_max = _mm512_reduce_max_ps(p);  // 0 <= p <= 1 (or NaN: caught below)
       for (size_t b = 0; b < blocks; ++b) {
         const __m512 w = _mm512_mul_ps(p, scales[b]);
         // A NaN or infinite weight gives NaN, as in floats.
@@ -272,7 +289,7 @@ void attend_group(const QueryRow* qr, size_t first, const KvRows& k, const KvRow
     if (nan[i])
       for (size_t d = 0; d < dims; d += 16)
         _mm512_storeu_ps(qr[i].out + d, _mm512_set1_ps(__builtin_nanf("")));
-  for (size_t i = 0; i < kRows; ++i) natural_order(qr[i].out, blocks);
+  for (size_t i = 0; i < kRows; ++i) natural_order(qr[i].out, blocks, inv_sum[i]);
 }
 
 // f(std::integral_constant<size_t, blocks>()) for the head dims this file takes.
