@@ -12,11 +12,11 @@
 #include <string>
 #include <vector>
 
-#include "kernels/attention.h"
+#include "kernels/attention/attention.h"
 #include "kernels/blocks.h"
 #include "kernels/cpu.h"
 #include "kernels/f16.h"
-#include "kernels/quant.h"
+#include "kernels/quant/quant.h"
 
 namespace {
 

@@ -1,7 +1,7 @@
 // Matrix-product throughput per weight type, code path, shape, batch size and mode.
 // Names: matmul/<type>/<n_out>x<n_in>/tok<n>/<isa>/<fast|exact|packed>/threads:<t>, where <isa>
 // is scalar, avx2, avx2vnni (AVX2 with AVX-VNNI, on CPUs that have it) or avx512, and "packed" is
-// the fast mode on weights packed as a model load packs them (kernels/packed_rows.h).
+// the fast mode on weights packed as a model load packs them (kernels/matmul/packed_rows.h).
 // Counters: "weights" is bytes of weights streamed per second (one pass over W per call), the
 // figure that bounds GEMV speed; "ops" is 2 * n_out * n_in * n_tok per second. Every call reads a
 // different copy of W (enough copies to exceed the last-level cache) up to 16 tokens, so GEMV and
@@ -20,9 +20,9 @@
 #include "kernels/aligned.h"
 #include "kernels/cpu.h"
 #include "kernels/f16.h"
-#include "kernels/matmul.h"
-#include "kernels/packed_rows.h"
-#include "kernels/quant.h"
+#include "kernels/matmul/matmul.h"
+#include "kernels/matmul/packed_rows.h"
+#include "kernels/quant/quant.h"
 
 namespace {
 

@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "kernels/activations.h"
 #include "kernels/cpu.h"
-#include "kernels/norm.h"
-#include "kernels/rope.h"
+#include "kernels/ops/activations.h"
+#include "kernels/ops/norm.h"
+#include "kernels/ops/rope.h"
 
 namespace {
 

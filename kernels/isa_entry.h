@@ -8,8 +8,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "kernels/attention.h"
-#include "kernels/packed_format.h"
+#include "kernels/attention/attention.h"
+#include "kernels/matmul/packed_format.h"
 #include "minillm/tensor_type.h"
 
 namespace minillm::kernels::isa {

@@ -9,7 +9,7 @@
 #include <cstring>
 #include <type_traits>
 
-#include "kernels/attention.h"
+#include "kernels/attention/attention.h"
 
 namespace minillm::kernels::isa {
 namespace {

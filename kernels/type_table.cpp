@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "kernels/f16.h"
-#include "kernels/quant_impl.h"
+#include "kernels/quant/quant_impl.h"
 
 namespace minillm::kernels {
 namespace {

@@ -9,7 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "kernels/qdot.h"
+#include "kernels/quant/qdot.h"
 #include "minillm/tensor_type.h"
 
 namespace minillm::kernels {

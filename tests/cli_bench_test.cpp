@@ -11,7 +11,7 @@
 
 #include "cli_runner.h"
 #include "kernels/cpu.h"
-#include "kernels/packed_rows.h"
+#include "kernels/matmul/packed_rows.h"
 #include "minillm/gguf.h"
 #include "test_data.h"
 

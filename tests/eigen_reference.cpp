@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "kernels/quant.h"
+#include "kernels/quant/quant.h"
 #include "minillm/gguf.h"
 
 namespace minillm::test {

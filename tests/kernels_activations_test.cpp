@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/activations.h"
+#include "kernels/ops/activations.h"
 #include "kernels_test_util.h"
 
 namespace minillm::kernels {

@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "kernels/attention.h"
+#include "kernels/attention/attention.h"
 #include "kernels/blocks.h"
 #include "kernels/f16.h"
-#include "kernels/quant.h"
+#include "kernels/quant/quant.h"
 #include "kernels_test_util.h"
 
 namespace minillm::kernels {

@@ -15,8 +15,8 @@
 #include "kernels/blocks.h"
 #include "kernels/cpu.h"
 #include "kernels/f16.h"
-#include "kernels/matmul.h"
-#include "kernels/quant.h"
+#include "kernels/matmul/matmul.h"
+#include "kernels/quant/quant.h"
 #include "kernels_test_util.h"
 #include "minillm/error.h"
 

@@ -1,17 +1,17 @@
 // The packed layout stores each type's block words in the order its decoder first reads them
-// (kernels/packed_order.h), so that a GEMV streams each block column front to back. This runs the
-// real decoders (kernels/block_decode.h) over a source that records which packed word each read
-// lands on, with a vector type whose operations do nothing, and checks that the first reads come
-// in packed order, every word read.
+// (kernels/matmul/packed_order.h), so that a GEMV streams each block column front to back. This
+// runs the real decoders (kernels/matmul/block_decode.h) over a source that records which packed
+// word each read lands on, with a vector type whose operations do nothing, and checks that the
+// first reads come in packed order, every word read.
 #include <gtest/gtest.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
-#include "kernels/block_decode.h"
-#include "kernels/packed_order.h"
-#include "kernels/packed_rows.h"
+#include "kernels/matmul/block_decode.h"
+#include "kernels/matmul/packed_order.h"
+#include "kernels/matmul/packed_rows.h"
 #include "kernels/type_table.h"
 #include "minillm/tensor_type.h"
 

@@ -1,4 +1,4 @@
-// Packed weight rows (kernels/packed_rows.h): the packing is a lossless permutation, and a
+// Packed weight rows (kernels/matmul/packed_rows.h): the packing is a lossless permutation, and a
 // product with packed weights equals the product with the file layout bit for bit, on every
 // code path, for one token and for batches, in both matmul modes and for any thread count.
 #include <gtest/gtest.h>
@@ -8,8 +8,8 @@
 #include <random>
 #include <vector>
 
-#include "kernels/matmul.h"
-#include "kernels/packed_rows.h"
+#include "kernels/matmul/matmul.h"
+#include "kernels/matmul/packed_rows.h"
 #include "kernels_test_util.h"
 #include "minillm/error.h"
 

@@ -14,10 +14,10 @@
 #include "kernels/cpu.h"
 #include "kernels/f16.h"
 #include "kernels/isa_entry.h"
-#include "kernels/matmul.h"
-#include "kernels/packed_rows.h"
-#include "kernels/qdot.h"
-#include "kernels/quant.h"
+#include "kernels/matmul/matmul.h"
+#include "kernels/matmul/packed_rows.h"
+#include "kernels/quant/qdot.h"
+#include "kernels/quant/quant.h"
 #include "kernels_test_util.h"
 
 namespace minillm::kernels {

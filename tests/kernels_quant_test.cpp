@@ -11,7 +11,7 @@
 
 #include "kernels/blocks.h"
 #include "kernels/f16.h"
-#include "kernels/quant.h"
+#include "kernels/quant/quant.h"
 #include "minillm/error.h"
 
 namespace minillm::kernels {

@@ -1,4 +1,4 @@
-// The bandwidth probe's reader (kernels/stream.h): every code path reads every byte and returns
+// The bandwidth probe's reader (kernels/ops/stream.h): every code path reads every byte and returns
 // the same checksum, the sum of the 64-bit words modulo 2^64.
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include <memory>
 #include <random>
 
-#include "kernels/stream.h"
+#include "kernels/ops/stream.h"
 #include "kernels_test_util.h"
 
 namespace minillm::kernels {

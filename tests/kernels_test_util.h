@@ -14,7 +14,7 @@
 #include "kernels/blocks.h"
 #include "kernels/cpu.h"
 #include "kernels/f16.h"
-#include "kernels/quant.h"
+#include "kernels/quant/quant.h"
 
 namespace minillm::kernels::testing {
 

@@ -9,7 +9,7 @@
 #include <random>
 #include <vector>
 
-#include "kernels/token_mask.h"
+#include "kernels/ops/token_mask.h"
 #include "kernels_test_util.h"
 
 namespace minillm::kernels {

@@ -11,8 +11,8 @@
 #include <set>
 
 #include "gguf_split_writer.h"
-#include "kernels/matmul.h"
-#include "kernels/packed_rows.h"
+#include "kernels/matmul/matmul.h"
+#include "kernels/matmul/packed_rows.h"
 #include "minillm/error.h"
 #include "minillm/gguf.h"
 #include "minillm/model.h"

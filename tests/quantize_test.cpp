@@ -10,7 +10,7 @@
 
 #include "cli_runner.h"
 #include "formats/gguf_file_type.h"
-#include "kernels/quant.h"
+#include "kernels/quant/quant.h"
 #include "logit_metrics.h"
 #include "minillm/error.h"
 #include "minillm/gguf.h"

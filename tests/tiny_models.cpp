@@ -10,7 +10,7 @@
 
 #include <gtest/gtest.h>
 
-#include "kernels/quant.h"
+#include "kernels/quant/quant.h"
 
 namespace minillm::test {
 namespace {

@@ -14,7 +14,7 @@
 
 #include "grammar/grammar_vocabulary.h"
 #include "grammar/stack_automaton.h"
-#include "kernels/token_mask.h"
+#include "kernels/ops/token_mask.h"
 #include "minillm/error.h"
 #include "minillm/grammar.h"
 

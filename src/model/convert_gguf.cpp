@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "formats/gguf_file_type.h"
-#include "kernels/quant.h"
+#include "kernels/quant/quant.h"
 #include "minillm/error.h"
 #include "minillm/gguf.h"
 #include "minillm/model.h"

@@ -8,13 +8,13 @@
 // the tokens actually held. Each layer's keys (and values) are stored head by head: one KV
 // head's rows follow each other (head_dim elements apart), so attention reads each head's rows
 // as one stream rather than a slice of every wider row (at depth 4,096 that kept the hardware
-// prefetchers busy and made Q8_0 decode attention 1.6x faster; see kernels/attention.h).
+// prefetchers busy and made Q8_0 decode attention 1.6x faster; see kernels/attention/attention.h).
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
-#include "kernels/attention.h"
+#include "kernels/attention/attention.h"
 #include "minillm/session.h"
 #include "runtime/reserved_memory.h"
 

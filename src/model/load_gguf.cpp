@@ -3,7 +3,7 @@
 #include <cmath>
 #include <string>
 
-#include "kernels/quant.h"
+#include "kernels/quant/quant.h"
 #include "minillm/error.h"
 #include "minillm/gguf.h"
 #include "model/arch/gguf_keys.h"

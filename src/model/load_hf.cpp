@@ -8,7 +8,7 @@
 
 #include "formats/hf_config.h"
 #include "formats/json_file.h"
-#include "kernels/quant.h"
+#include "kernels/quant/quant.h"
 #include "minillm/error.h"
 #include "minillm/safetensors.h"
 #include "model/arch/llama_tensors.h"

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <vector>
 
-#include "kernels/packed_rows.h"
+#include "kernels/matmul/packed_rows.h"
 #include "kernels/thread_pool.h"
 #include "runtime/mapped_file.h"
 

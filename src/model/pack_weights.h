@@ -1,4 +1,5 @@
-// Regrouping of a loaded model's quantized matrices for the packed kernels (kernels/packed_rows.h).
+// Regrouping of a loaded model's quantized matrices for the packed kernels
+// (kernels/matmul/packed_rows.h).
 #pragma once
 
 #include "model/model_impl.h"

@@ -3,8 +3,8 @@
 #include <string>
 #include <vector>
 
-#include "kernels/matmul.h"
-#include "kernels/quant.h"
+#include "kernels/matmul/matmul.h"
+#include "kernels/quant/quant.h"
 #include "minillm/error.h"
 
 namespace minillm {

@@ -1,6 +1,6 @@
 #include "quantize/quantize_model.h"
 
-#include "kernels/quant.h"
+#include "kernels/quant/quant.h"
 #include "minillm/error.h"
 #include "minillm/gguf.h"
 #include "quantize/tensor_quantizer.h"

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <vector>
 
-#include "kernels/quant.h"
+#include "kernels/quant/quant.h"
 #include "minillm/error.h"
 
 namespace minillm {

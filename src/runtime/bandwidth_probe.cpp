@@ -5,8 +5,8 @@
 #include <chrono>
 #include <cstring>
 
-#include "kernels/packed_rows.h"
-#include "kernels/stream.h"
+#include "kernels/matmul/packed_rows.h"
+#include "kernels/ops/stream.h"
 #include "kernels/thread_pool.h"
 
 namespace minillm {

@@ -10,7 +10,7 @@ namespace minillm {
 
 // A buffer of `bytes`, split into one slice per thread and touched once by the kernels' pool
 // (so a measurement pays no page faults), read with the widest vector loads of the active ISA
-// (kernels/stream.h). Keep one to measure often, e.g. between windows of a benchmark.
+// (kernels/ops/stream.h). Keep one to measure often, e.g. between windows of a benchmark.
 class BandwidthProbe {
  public:
   BandwidthProbe(size_t bytes, int n_threads);  // throws minillm::Error if it cannot allocate

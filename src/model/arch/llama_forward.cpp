@@ -7,10 +7,10 @@
 #include <algorithm>
 #include <cmath>
 
-#include "kernels/attention.h"
-#include "kernels/norm.h"
-#include "kernels/quant.h"
-#include "kernels/rope.h"
+#include "kernels/attention/attention.h"
+#include "kernels/ops/norm.h"
+#include "kernels/ops/rope.h"
+#include "kernels/quant/quant.h"
 #include "kernels/thread_pool.h"
 #include "minillm/error.h"
 #include "model/arch/projection.h"

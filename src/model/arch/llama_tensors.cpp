@@ -1,6 +1,6 @@
 #include "model/arch/llama_tensors.h"
 
-#include "kernels/matmul.h"
+#include "kernels/matmul/matmul.h"
 #include "minillm/error.h"
 #include "minillm/gguf.h"
 #include "model/arch/gguf_keys.h"

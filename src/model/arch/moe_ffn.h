@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "kernels/aligned.h"
-#include "kernels/matmul.h"
+#include "kernels/matmul/matmul.h"
 #include "minillm/model.h"
 #include "model/weights.h"
 

@@ -7,10 +7,10 @@
 #include <cstdint>
 #include <utility>
 
-#include "kernels/activations.h"
 #include "kernels/aligned.h"
-#include "kernels/matmul.h"
-#include "kernels/packed_rows.h"
+#include "kernels/matmul/matmul.h"
+#include "kernels/matmul/packed_rows.h"
+#include "kernels/ops/activations.h"
 #include "kernels/thread_pool.h"
 #include "model/weights.h"
 

@@ -15,12 +15,12 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "kernels/attention.h"
+#include "kernels/attention/attention.h"
 #include "kernels/blocks.h"
-#include "kernels/float_vec.h"
+#include "kernels/float/float_vec.h"
 #include "kernels/isa_entry.h"
 #include "kernels/isa_local.h"
-#include "kernels/quant.h"
+#include "kernels/quant/quant.h"
 
 namespace minillm::kernels::isa {
 namespace {

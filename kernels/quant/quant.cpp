@@ -1,5 +1,5 @@
 // dequantize_row/quantize_row: checks, then the type table's reference conversion.
-#include "kernels/quant.h"
+#include "kernels/quant/quant.h"
 
 #include <string>
 

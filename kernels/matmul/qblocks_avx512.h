@@ -12,9 +12,9 @@
 #include <cstdint>
 #include <cstring>
 
-#include "kernels/block_decode.h"
 #include "kernels/isa_local.h"
-#include "kernels/packed_format.h"
+#include "kernels/matmul/block_decode.h"
+#include "kernels/matmul/packed_format.h"
 #include "minillm/tensor_type.h"
 
 namespace minillm::kernels::isa {

@@ -18,9 +18,9 @@
 #include <immintrin.h>
 
 #include "kernels/blocks.h"
-#include "kernels/exp_avx512.h"
 #include "kernels/isa_entry.h"
 #include "kernels/isa_local.h"
+#include "kernels/ops/exp_avx512.h"
 
 namespace minillm::kernels::isa {
 namespace {

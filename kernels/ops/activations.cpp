@@ -1,4 +1,4 @@
-#include "kernels/activations.h"
+#include "kernels/ops/activations.h"
 
 #include <algorithm>
 #include <cmath>

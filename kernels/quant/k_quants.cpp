@@ -10,7 +10,7 @@
 // in the final subtraction, whatever the evaluation order.
 #include "kernels/blocks.h"
 #include "kernels/f16.h"
-#include "kernels/quant_impl.h"
+#include "kernels/quant/quant_impl.h"
 
 namespace minillm::kernels::detail {
 namespace {

@@ -1,4 +1,4 @@
-#include "kernels/stream.h"
+#include "kernels/ops/stream.h"
 
 #include <cstring>
 

@@ -1,4 +1,4 @@
-#include "kernels/token_mask.h"
+#include "kernels/ops/token_mask.h"
 
 #include <limits>
 

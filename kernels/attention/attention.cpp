@@ -1,15 +1,15 @@
 // Attention of one query head: the scalar reference and the dispatch to the SIMD paths.
-#include "kernels/attention.h"
+#include "kernels/attention/attention.h"
 
 #include <algorithm>
 #include <vector>
 
-#include "kernels/activations.h"
 #include "kernels/blocks.h"
 #include "kernels/cpu.h"
 #include "kernels/f16.h"
 #include "kernels/isa_entry.h"
-#include "kernels/quant.h"
+#include "kernels/ops/activations.h"
+#include "kernels/quant/quant.h"
 
 namespace minillm::kernels {
 namespace {

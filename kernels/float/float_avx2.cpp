@@ -5,7 +5,7 @@
 // when they are inlined here; the warning is about the header, not this code.
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include "kernels/float_kernels.h"
+#include "kernels/float/float_kernels.h"
 
 namespace minillm::kernels::isa {
 

@@ -1,7 +1,7 @@
 // Matrix product driver: argument checks, row tiling, the split over the thread pool, and the
 // scalar path.
 // The SIMD paths live in matmul_avx2.cpp / matmul_avx512.cpp and are called per tile.
-#include "kernels/matmul.h"
+#include "kernels/matmul/matmul.h"
 
 #include <algorithm>
 #include <atomic>
@@ -13,9 +13,9 @@
 #include "kernels/aligned.h"
 #include "kernels/cpu.h"
 #include "kernels/isa_entry.h"
-#include "kernels/packed_rows.h"
-#include "kernels/qdot.h"
-#include "kernels/quant.h"
+#include "kernels/matmul/packed_rows.h"
+#include "kernels/quant/qdot.h"
+#include "kernels/quant/quant.h"
 #include "kernels/thread_pool.h"
 #include "kernels/type_table.h"
 #include "minillm/error.h"

@@ -1,4 +1,4 @@
-#include "kernels/packed_rows.h"
+#include "kernels/matmul/packed_rows.h"
 
 #include <sys/mman.h>
 
@@ -8,7 +8,7 @@
 #include <string>
 
 #include "kernels/cpu.h"
-#include "kernels/packed_order.h"
+#include "kernels/matmul/packed_order.h"
 #include "kernels/thread_pool.h"
 #include "kernels/type_table.h"
 #include "minillm/error.h"

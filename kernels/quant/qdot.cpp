@@ -1,6 +1,6 @@
 // Reference decoding of quantized weight rows into (u, dw, mw) sub-blocks, the activation
 // quantizer, and the reference integer dot product (see qdot.h for the definition).
-#include "kernels/qdot.h"
+#include "kernels/quant/qdot.h"
 
 #include <algorithm>
 #include <cmath>
@@ -8,7 +8,7 @@
 
 #include "kernels/blocks.h"
 #include "kernels/f16.h"
-#include "kernels/quant_impl.h"
+#include "kernels/quant/quant_impl.h"
 #include "kernels/type_table.h"
 
 namespace minillm::kernels::q {

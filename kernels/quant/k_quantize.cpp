@@ -12,7 +12,7 @@
 
 #include "kernels/blocks.h"
 #include "kernels/f16.h"
-#include "kernels/quant_impl.h"
+#include "kernels/quant/quant_impl.h"
 
 namespace minillm::kernels::detail {
 namespace {

@@ -22,7 +22,7 @@
 #include <memory>
 
 #include "kernels/cpu.h"
-#include "kernels/packed_format.h"
+#include "kernels/matmul/packed_format.h"
 #include "minillm/tensor_type.h"
 
 namespace minillm::kernels {

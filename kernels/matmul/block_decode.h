@@ -31,8 +31,8 @@
 
 #include "kernels/blocks.h"
 #include "kernels/isa_local.h"
-#include "kernels/packed_order.h"
-#include "kernels/qdot.h"
+#include "kernels/matmul/packed_order.h"
+#include "kernels/quant/qdot.h"
 #include "minillm/tensor_type.h"
 
 namespace minillm::kernels::isa {

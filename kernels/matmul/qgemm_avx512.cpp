@@ -17,9 +17,9 @@
 
 #include "kernels/isa_entry.h"
 #include "kernels/isa_local.h"
-#include "kernels/qblocks_avx512.h"
-#include "kernels/qdot.h"
-#include "kernels/qpanel_local.h"
+#include "kernels/matmul/qblocks_avx512.h"
+#include "kernels/matmul/qpanel_local.h"
+#include "kernels/quant/qdot.h"
 
 namespace minillm::kernels::isa {
 namespace {

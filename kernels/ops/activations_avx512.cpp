@@ -5,9 +5,9 @@
 
 #include <limits>
 
-#include "kernels/exp_avx512.h"
 #include "kernels/isa_entry.h"
 #include "kernels/isa_local.h"
+#include "kernels/ops/exp_avx512.h"
 
 namespace minillm::kernels::isa {
 

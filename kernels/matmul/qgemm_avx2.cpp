@@ -16,11 +16,11 @@
 #include <algorithm>
 #include <cstring>
 
-#include "kernels/block_decode.h"
 #include "kernels/isa_entry.h"
 #include "kernels/isa_local.h"
-#include "kernels/qdot.h"
-#include "kernels/qpanel_local.h"
+#include "kernels/matmul/block_decode.h"
+#include "kernels/matmul/qpanel_local.h"
+#include "kernels/quant/qdot.h"
 
 namespace minillm::kernels::isa {
 namespace {

@@ -8,11 +8,11 @@
 
 #include <algorithm>
 
-#include "kernels/activations.h"
 #include "kernels/blocks.h"
-#include "kernels/float_kernels.h"
+#include "kernels/float/float_kernels.h"
 #include "kernels/isa_entry.h"
 #include "kernels/isa_local.h"
+#include "kernels/ops/activations.h"
 
 namespace minillm::kernels::isa {
 namespace {

@@ -6,9 +6,9 @@
 #include "kernels/aligned.h"
 #include "kernels/cpu.h"
 #include "kernels/isa_entry.h"
-#include "kernels/matmul.h"
-#include "kernels/packed_rows.h"
-#include "kernels/qdot.h"
+#include "kernels/matmul/matmul.h"
+#include "kernels/matmul/packed_rows.h"
+#include "kernels/quant/qdot.h"
 #include "kernels/thread_pool.h"
 
 namespace minillm::kernels {
