@@ -2,17 +2,20 @@
 // with -mavx512*): the cached int8 values are never converted to floats.
 //
 // Scores: each query head is rounded to int16 (one scale per 32-value block, so each element is
-// within 2^-16 of its block's largest), and q.k for a block of 32 is an exact integer sum
+// within 2^-17 of its block's largest), and q.k for a block of 32 is an exact integer sum
 // (VPDPWSSD: pairs of int16 products into int32 lanes), scaled by the key block's fp16 scale
 // times the query block's. A tile of 16 key rows is transposed once (lane r = row r, one register
 // per pair of dims), so each VPDPWSSD scores 16 rows over 2 dims with no sums across lanes, and
-// the tile serves every query row of the call.
-// Values: per tile of 16 rows and per query row, the weights p_r times the value blocks' scales
-// are rounded to int16 (one scale per block and tile: within 2^-16 of the largest), and
-// Σ_r w_r v_r is an exact integer sum over pairs of rows (VPDPWSSD again: a register holds
-// rows 2i and 2i+1 interleaved), added to the float result once per tile.
-// Why: on a 4,096-token cache the float path spent ~11 cycles per cached row and query head
-// converting and in two FMA passes; here a row and head costs ~2 VPDPWSSD per pass at head dim 64.
+// the tile serves up to 8 query rows at once (the heads that share the KV head).
+// Softmax: the largest score is kept while scoring, the weights p_r = e^(s_r - max) are not
+// divided by their sum; the result is, once at the end.
+// Values: per tile of 16 rows and per query row, the weights times the value blocks' scales are
+// rounded to int16 against a bound on them (the tile's largest weight times the block's largest
+// scale), and Σ_r w_r v_r is an exact integer sum over pairs of rows (VPDPWSSD again: a register
+// holds rows 2m and 2m+1 interleaved), added to the float result once per tile.
+// Why: on a 4,096-token cache the float path spent 155 us on the 8 heads of one KV head (rows in
+// cache, one Zen 4 core), converting each row and in two FMA passes; this path takes ~101 us
+// (bench_attention attend_group:8/q8_0/4096).
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
@@ -30,7 +33,7 @@ constexpr size_t kMaxBlocks = 8;  // head dims up to 256
 constexpr size_t kMaxGroup = 8;   // query rows computed together (their accumulators in registers)
 constexpr size_t kPrefetchTiles = 2;
 
-// Query row `row` of the call: head h of token i, rows [first, first + n).
+// One query row of the call (head h of token i): it reads rows [first, first + n).
 struct QueryRow {
   const float* q;
   float* out;

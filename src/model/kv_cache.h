@@ -7,8 +7,8 @@
 // when a block is first written, so a cache sized for 16 long conversations costs the memory of
 // the tokens actually held. Each layer's keys (and values) are stored head by head: one KV
 // head's rows follow each other (head_dim elements apart), so attention reads each head's rows
-// as one stream rather than a slice of every wider row (at depth 4,096 that kept the hardware
-// prefetchers busy and made Q8_0 decode attention 1.6x faster; see kernels/attention/attention.h).
+// as one stream rather than a slice of every wider row: the hardware prefetchers then keep up
+// (one token's F16 attention at depth 4,096, rows from memory: 23 -> 14 ms on one Zen 4 core).
 #pragma once
 
 #include <cstdint>
